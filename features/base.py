@@ -30,6 +30,8 @@ class FeatureSpec:
     calendar: str = "CN"
     tz: str = DEFAULT_TZ
     reporting_days: int = 28  # window for the share of recent events by source
+    # User table `date,is_workday[,holiday_name]` fixing days beyond the official calendar.
+    calendar_overrides: pd.DataFrame | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         unknown = set(self.families) - set(FAMILIES)

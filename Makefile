@@ -1,0 +1,39 @@
+# The two commands of the README: `make demo` and `make test`. Both create .venv when needed.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+DATA   ?= data
+export MLFLOW_DISABLE_TELEMETRY := true
+
+.PHONY: install demo test lint format bench clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/risk demo --out $(DATA)/demo
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check risk features models serve tests benchmarks notebooks
+	$(PY) -m pytest -n 2 --dist loadfile -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check risk features models serve tests benchmarks notebooks
+	$(VENV)/bin/ruff format --check risk features models serve tests benchmarks notebooks
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format risk features models serve tests benchmarks notebooks
+	$(VENV)/bin/ruff check --fix risk features models serve tests benchmarks notebooks
+
+bench: $(STAMP)
+	$(PY) benchmarks/synth.py
+	$(PY) benchmarks/features.py
+	$(PY) benchmarks/features_vs_mlforecast.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

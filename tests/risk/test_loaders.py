@@ -1,0 +1,176 @@
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from risk.errors import ContractError
+from risk.loaders import load_events, load_grids, read_events, read_grids
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "contract"
+NOW = pd.Timestamp("2024-06-01 00:00", tz="Asia/Shanghai")
+
+
+@pytest.fixture(scope="module")
+def grids() -> pd.DataFrame:
+    return load_grids(FIXTURES / "grids.geojson").valid
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_text(text, encoding=encoding)
+    return path
+
+
+def test_csv_without_occurred_at_gives_one_message_naming_the_column(tmp_path, grids):
+    path = write(tmp_path / "events.csv", "event_id,category,grid_id\n1,theft,g00\n")
+    expected = (
+        "events.csv: field 'occurred_at': required column is missing "
+        "(columns found: event_id, category, grid_id). "
+        "Fix: add the column 'occurred_at' to the events file"
+    )
+    with pytest.raises(ContractError, match=re.escape(expected)) as info:
+        load_events(path, grids, now=NOW)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_file_is_fatal(tmp_path, grids):
+    with pytest.raises(ContractError, match=r"nope\.csv: file not found\. Fix: check the path"):
+        load_events(tmp_path / "nope.csv", grids)
+
+
+def test_a_directory_is_fatal(tmp_path):
+    with pytest.raises(ContractError, match="is a directory"):
+        read_grids(tmp_path)
+
+
+def test_unknown_extension_is_fatal(tmp_path, grids):
+    path = write(tmp_path / "events.xlsx", "x")
+    with pytest.raises(ContractError, match=r"unknown file type for events \(got '\.xlsx'\)"):
+        load_events(path, grids)
+
+
+def test_geojson_is_not_accepted_for_events(tmp_path):
+    path = write(tmp_path / "events.geojson", "{}")
+    with pytest.raises(ContractError, match="give a file ending in one of .csv"):
+        read_events(path)
+
+
+def test_empty_csv_is_fatal(tmp_path):
+    with pytest.raises(ContractError, match=r"e\.csv: file is empty"):
+        read_events(write(tmp_path / "e.csv", ""))
+
+
+def test_unreadable_parquet_is_fatal(tmp_path):
+    path = write(tmp_path / "e.parquet", "not parquet at all")
+    with pytest.raises(ContractError, match=r"e\.parquet: cannot read the file as parquet"):
+        read_events(path)
+
+
+def test_invalid_json_is_fatal(tmp_path):
+    path = write(tmp_path / "g.geojson", '{"type": "FeatureCollection", ')
+    with pytest.raises(ContractError, match=r"g\.geojson: cannot read the file as GeoJSON"):
+        read_grids(path)
+
+
+def test_geojson_that_is_not_a_feature_collection_is_fatal(tmp_path):
+    path = write(tmp_path / "g.geojson", '{"type": "Polygon", "coordinates": []}')
+    with pytest.raises(ContractError, match=r"field 'type': expected a GeoJSON FeatureCollection"):
+        read_grids(path)
+
+
+def test_zero_valid_rows_is_fatal_and_still_writes_the_quarantine(tmp_path, grids):
+    path = write(tmp_path / "e.csv", "occurred_at,category,grid_id\n,theft,g00\nsoon,theft,g00\n")
+    quarantine = tmp_path / "q.csv"
+    with pytest.raises(
+        ContractError,
+        match=r"e\.csv: no valid rows out of 2 \(2 quarantined, 0 exact duplicates; "
+        r"missing_occurred_at: 1, bad_occurred_at: 1\)",
+    ):
+        load_events(path, grids, now=NOW, quarantine=quarantine)
+    assert pd.read_csv(quarantine)["reason"].tolist() == ["missing_occurred_at", "bad_occurred_at"]
+
+
+def test_zero_valid_grids_is_fatal(tmp_path):
+    path = write(tmp_path / "g.csv", "grid_id,centroid_lon,centroid_lat\na,abc,31\n")
+    with pytest.raises(ContractError, match=r"g\.csv: no valid rows out of 1"):
+        load_grids(path)
+
+
+def test_csv_rows_are_numbered_by_line(tmp_path):
+    path = write(tmp_path / "e.csv", "occurred_at,category,grid_id\nx,a,g\ny,b,g\n")
+    assert read_events(path).index.tolist() == [2, 3]  # header is line 1
+
+
+def test_column_names_are_stripped_and_lower_cased(tmp_path, grids):
+    path = write(tmp_path / "e.csv", " Occurred_At ,CATEGORY,Grid_ID\n2024-05-01 08:00,theft,g00\n")
+    assert len(load_events(path, grids, now=NOW).valid) == 1
+
+
+def test_csv_values_stay_text(tmp_path):
+    path = write(tmp_path / "e.csv", "occurred_at,category,severity\n2024-05-01,a,007\n")
+    assert read_events(path).loc[2, "severity"] == "007"
+
+
+def test_gb18030_csv_is_read(tmp_path, grids):
+    path = write(
+        tmp_path / "e.csv",
+        "occurred_at,category,grid_id\n2024-05-01 08:00,邻里纠纷,g00\n",
+        encoding="gb18030",
+    )
+    assert load_events(path, grids, now=NOW).valid["category"].tolist() == ["邻里纠纷"]
+
+
+def test_geojson_feature_id_becomes_grid_id():
+    # the fourth feature has no grid_id property but "id": "g11"
+    assert read_grids(FIXTURES / "grids.geojson")["grid_id"].tolist() == [
+        "g00",
+        "g01",
+        "g10",
+        "g11",
+    ]
+
+
+def test_geojson_rows_are_feature_numbers():
+    assert read_grids(FIXTURES / "grids.geojson").index.tolist() == [1, 2, 3, 4]
+
+
+def test_grids_from_a_wkt_csv_and_parquet(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "grid_id": ["a"],
+            "geometry": ["POLYGON ((121.40 31.20, 121.41 31.20, 121.41 31.21, 121.40 31.20))"],
+        }
+    )
+    frame.to_parquet(tmp_path / "g.parquet")
+    frame.to_csv(tmp_path / "g.csv", index=False)
+    # triangle: half of 1.0575 km²
+    for name in ("g.parquet", "g.csv"):
+        assert load_grids(tmp_path / name).valid["area_km2"].tolist() == pytest.approx(
+            [0.52875], abs=5e-4
+        )
+
+
+def test_parquet_events_with_datetime_and_numeric_columns(tmp_path, grids):
+    # occurred 00:00 UTC = 08:00 Shanghai; the point is in g10
+    frame = pd.DataFrame(
+        {
+            "occurred_at": pd.to_datetime(["2024-05-01 00:00"]).tz_localize("UTC"),
+            "category": ["Theft"],
+            "lon": [121.405],
+            "lat": [31.215],
+            "severity": [2],
+        }
+    )
+    frame.to_parquet(tmp_path / "e.parquet")
+    valid = load_events(tmp_path / "e.parquet", grids, now=NOW).valid
+    assert valid.loc[0, "occurred_at"] == pd.Timestamp("2024-05-01 08:00", tz="Asia/Shanghai")
+    assert (valid.loc[0, "grid_id"], valid.loc[0, "severity"]) == ("g10", 2)
+
+
+def test_quarantine_file_reconciles_with_the_input(tmp_path, grids):
+    # 21 data lines = valid + quarantine file rows + exact duplicates
+    quarantine = tmp_path / "q.csv"
+    result = load_events(FIXTURES / "events_broken.csv", grids, now=NOW, quarantine=quarantine)
+    lines = (FIXTURES / "events_broken.csv").read_text().strip().splitlines()
+    written = pd.read_csv(quarantine, dtype=str)
+    assert len(result.valid) + len(written) + result.duplicates == len(lines) - 1 == 21
