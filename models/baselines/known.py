@@ -1,0 +1,143 @@
+"""Known-at-`t` event arithmetic shared by the baselines (DESIGN §4).
+
+An event is *known* at issue time `t` when `occurred_at <= t` and `reported_at <= t`, i.e. from
+`known = max(occurred_at, reported_at)` on. Every function here takes issue times sorted
+ascending (int64 UTC nanoseconds) and returns one row per issue time and one column per grid,
+without a loop over events, grids or issue times: each event contributes to a contiguous run of
+issue times, found with `searchsorted` and summed with a difference array.
+
+This is a private helper of `models.baselines`; `features.binning` computes the same kind of
+counts for the feature builders and the two may later be merged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+NS_PER_DAY = 86_400 * 10**9
+
+
+def to_utc_ns(values: object, what: str) -> np.ndarray:
+    """Timezone-aware timestamps -> int64 UTC nanoseconds; naive ones are refused."""
+    if isinstance(values, str | pd.Timestamp):
+        values = [pd.Timestamp(values)]
+    index = pd.DatetimeIndex(values)
+    if index.tz is None:
+        raise ValueError(
+            f"{what} must be timezone-aware (the city zone, e.g. Asia/Shanghai); "
+            "got naive timestamps. Fix: tz_localize them first"
+        )
+    return index.tz_convert("UTC").as_unit("ns").asi8
+
+
+@dataclass(frozen=True)
+class IndexedEvents:
+    """Events reduced to what the baselines need, all arrays of one length."""
+
+    grid: np.ndarray  # int64 row of the grid in the fitted grids frame
+    occurred: np.ndarray  # int64 UTC ns
+    known: np.ndarray  # int64 UTC ns: max(occurred_at, reported_at)
+    n_grids: int
+
+    def __len__(self) -> int:
+        return len(self.grid)
+
+    def known_at(self, t_ns: int) -> IndexedEvents:
+        """Only the events known at one instant."""
+        keep = self.known <= t_ns
+        return IndexedEvents(self.grid[keep], self.occurred[keep], self.known[keep], self.n_grids)
+
+
+def index_events(
+    events: pd.DataFrame, grid_ids: pd.Index, start_ns: int | None = None
+) -> IndexedEvents:
+    """Map events to grid rows; drop events of unknown grids, without `occurred_at`, or before `start`."""
+    if len(events) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return IndexedEvents(empty, empty, empty, len(grid_ids))
+    grid = grid_ids.get_indexer(events["grid_id"].astype(str))
+    occurred_at = pd.to_datetime(events["occurred_at"])
+    reported_at = (
+        pd.to_datetime(events["reported_at"]).fillna(occurred_at)
+        if "reported_at" in events
+        else occurred_at
+    )
+    valid = (grid >= 0) & occurred_at.notna().to_numpy()
+    occurred = np.full(len(events), 0, dtype=np.int64)
+    reported = np.full(len(events), 0, dtype=np.int64)
+    occurred[valid] = to_utc_ns(occurred_at[valid], "events.occurred_at")
+    reported[valid] = to_utc_ns(reported_at[valid], "events.reported_at")
+    if start_ns is not None:
+        valid &= occurred >= start_ns
+    return IndexedEvents(
+        grid[valid].astype(np.int64),
+        occurred[valid],
+        np.maximum(occurred[valid], reported[valid]),
+        len(grid_ids),
+    )
+
+
+def age_band_counts(
+    events: IndexedEvents, times: np.ndarray, min_age_ns: int, max_age_ns: int | None
+) -> np.ndarray:
+    """(T, G) count of events known at each `t` with age `t - occurred_at` in `[min_age, max_age)`.
+
+    `max_age=None` means no upper bound (all history). With `min_age=0` and `max_age=W` this is the
+    count of known events that occurred in `(t - W, t]`.
+    """
+    n_times, n_grids = len(times), events.n_grids
+    first = np.maximum(events.known, events.occurred + min_age_ns)
+    start = np.searchsorted(times, first, side="left")
+    if max_age_ns is None:
+        stop = np.full(len(events), n_times)
+    else:
+        stop = np.searchsorted(times, events.occurred + max_age_ns, side="left")
+    keep = start < stop
+    size = (n_times + 1) * n_grids
+    grid = events.grid[keep]
+    diff = np.bincount(start[keep] * n_grids + grid, minlength=size) - np.bincount(
+        stop[keep] * n_grids + grid, minlength=size
+    )
+    return np.cumsum(diff.reshape(n_times + 1, n_grids)[:n_times], axis=0).astype(np.float64)
+
+
+def earliest_known_occurrence(events: IndexedEvents, times: np.ndarray) -> np.ndarray:
+    """(T,) earliest `occurred_at` (ns, as float) among events known at each `t`; NaN if none."""
+    out = np.full(len(times), np.nan)
+    if len(events) == 0:
+        return out
+    order = np.argsort(events.known, kind="stable")
+    running_min = np.minimum.accumulate(events.occurred[order])
+    last = np.searchsorted(events.known[order], times, side="right") - 1
+    seen = last >= 0
+    out[seen] = running_min[last[seen]].astype(np.float64)
+    return out
+
+
+def decayed_sums(events: IndexedEvents, times: np.ndarray, omega_per_day: float) -> np.ndarray:
+    """(T, G) Σ exp(-ω (t - occurred_at)) over the events known at each `t`.
+
+    Recursive form: the sum at `t_k` is the sum at `t_{k-1}` decayed by `exp(-ω (t_k - t_{k-1}))`
+    plus the events that became known in `(t_{k-1}, t_k]`, each decayed from its occurrence.
+    One vectorised step per issue time; no overflow however long the history.
+    """
+    n_times, n_grids = len(times), events.n_grids
+    first = np.searchsorted(times, events.known, side="left")
+    keep = first < n_times
+    first, grid = first[keep], events.grid[keep]
+    age_days = (times[first] - events.occurred[keep]) / NS_PER_DAY
+    increments = np.bincount(
+        first * n_grids + grid,
+        weights=np.exp(-omega_per_day * age_days),
+        minlength=n_times * n_grids,
+    ).reshape(n_times, n_grids)
+    decay = np.exp(-omega_per_day * np.diff(times) / NS_PER_DAY)
+    out = np.empty((n_times, n_grids))
+    running = np.zeros(n_grids)
+    for k in range(n_times):  # one step per issue time, vectorised over grids
+        running = running * (decay[k - 1] if k else 0.0) + increments[k]
+        out[k] = running
+    return out
