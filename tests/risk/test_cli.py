@@ -1,0 +1,147 @@
+"""The `risk` command end to end on small inputs: files written, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from risk.cli import EXIT_CONFIG, EXIT_INPUT, EXIT_QUARANTINED, app
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory):
+    out = tmp_path_factory.mktemp("city")
+    result = runner.invoke(
+        app, ["synth", "--out", str(out), "--grids", "36", "--days", "60", "--seed", "7"]
+    )
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_synth_writes_the_three_files(city):
+    assert {p.name for p in city.iterdir()} >= {"grids.geojson", "events.csv", "truth.json"}
+    grids = json.loads((city / "grids.geojson").read_text())
+    assert grids["type"] == "FeatureCollection" and len(grids["features"]) == 36
+    assert json.loads((city / "truth.json").read_text())["seed"] == 7
+
+
+def test_validate_clean_city_exits_0(city):
+    result = runner.invoke(
+        app,
+        ["validate", "--grids", str(city / "grids.geojson"), "--events", str(city / "events.csv")],
+    )
+    assert result.exit_code == 0, result.output
+    assert "quarantined" in result.output
+
+
+def test_validate_strict_exits_1_and_quarantine_reconciles(city, tmp_path):
+    events = pd.read_csv(city / "events.csv", dtype=str)
+    n = len(events)
+    broken = pd.concat([events, events.iloc[[0]]])  # one exact duplicate
+    broken.loc[broken.index[1], "category"] = ""  # one missing category
+    broken.to_csv(tmp_path / "events.csv", index=False)
+    quarantine = tmp_path / "q.csv"
+    result = runner.invoke(
+        app,
+        [
+            "validate",
+            "--grids",
+            str(city / "grids.geojson"),
+            "--events",
+            str(tmp_path / "events.csv"),
+            "--quarantine",
+            str(quarantine),
+            "--strict",
+        ],
+    )
+    assert result.exit_code == EXIT_QUARANTINED, result.output
+    q = pd.read_csv(quarantine)
+    assert q["reason"].tolist() == ["missing_category"]
+    # input n + 1 rows = (n - 1) valid + 1 quarantined + 1 duplicate
+    assert f"{n + 1}" in result.output and f"{n - 1}" in result.output
+
+
+def test_validate_missing_occurred_at_is_one_line_exit_3(city, tmp_path):
+    events = pd.read_csv(city / "events.csv", dtype=str).drop(columns="occurred_at")
+    events.to_csv(tmp_path / "events.csv", index=False)
+    result = runner.invoke(
+        app,
+        [
+            "validate",
+            "--grids",
+            str(city / "grids.geojson"),
+            "--events",
+            str(tmp_path / "events.csv"),
+        ],
+    )
+    assert result.exit_code == EXIT_INPUT
+    assert "occurred_at" in result.output and "required column is missing" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_features_writes_the_frame(city, tmp_path):
+    out = tmp_path / "f.parquet"
+    result = runner.invoke(
+        app,
+        [
+            "features",
+            "--grids",
+            str(city / "grids.geojson"),
+            "--events",
+            str(city / "events.csv"),
+            "--start",
+            "2024-02-01",
+            "--end",
+            "2024-02-03",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    frame = pd.read_parquet(out)
+    assert len(frame) == 3 * 36
+    assert list(frame.columns[:2]) == ["grid_id", "issue_time"]
+    assert {"events_28d_any", "count_any", "label_any", "window_holiday_share"} <= set(
+        frame.columns
+    )
+    assert str(frame["issue_time"].iloc[0]) == "2024-02-01 08:00:00+08:00"
+
+
+def test_features_bad_dates_is_a_config_error(city, tmp_path):
+    result = runner.invoke(
+        app,
+        [
+            "features",
+            "--grids",
+            str(city / "grids.geojson"),
+            "--events",
+            str(city / "events.csv"),
+            "--start",
+            "2024-02-03",
+            "--end",
+            "2024-02-01",
+            "--out",
+            str(tmp_path / "f.parquet"),
+        ],
+    )
+    assert result.exit_code == EXIT_CONFIG
+    assert "before start" in result.output
+
+
+def test_describe_lists_family_and_both_labels():
+    result = runner.invoke(app, ["features", "--describe"])
+    assert result.exit_code == 0, result.output
+    rows = [
+        line.split("\t")
+        for line in result.output.splitlines()
+        if "\t" in line and not line.startswith("#")
+    ]
+    by_name = {r[0]: r for r in rows}
+    assert by_name["events_28d_any"][1] == "history"
+    assert by_name["window_holiday_share"][1] == "calendar"
+    assert all(len(r) == 4 and r[2] and r[3] for r in rows)
