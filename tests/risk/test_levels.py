@@ -1,0 +1,84 @@
+import numpy as np
+import pytest
+
+from risk.errors import ConfigError
+from risk.levels import at_least, level_rank, max_level, risk_level, warning_mask
+
+
+def test_levels_from_ratio_to_base_rate_with_inclusive_bounds():
+    # base 0.02: ratios 0.5, 1.499.., 1.5, 2.5, 3.999.., 4.0, 10 (floats chosen exact-ish)
+    prob = np.array([0.01, 0.02998, 0.03, 0.05, 0.07998, 0.08, 0.2])
+    assert risk_level(prob, 0.02).tolist() == [
+        "blue",
+        "blue",
+        "yellow",
+        "orange",
+        "orange",
+        "red",
+        "red",
+    ]
+
+
+def test_scalar_in_scalar_out_and_per_row_base_rates():
+    assert risk_level(0.3, 0.1) == "orange"  # ratio 3.0
+    # same prob 0.2 against base rates 0.2 (1×), 0.1 (2×), 0.04 (5×)
+    assert risk_level([0.2, 0.2, 0.2], [0.2, 0.1, 0.04]).tolist() == ["blue", "yellow", "red"]
+
+
+def test_custom_thresholds():
+    t = {"red": 3.0, "orange": 2.0, "yellow": 1.1}
+    # base 0.1: ratios 1.0, 1.2, 2.0, 3.0
+    assert risk_level([0.1, 0.12, 0.2, 0.3], 0.1, t).tolist() == ["blue", "yellow", "orange", "red"]
+
+
+def test_absolute_floor_keeps_tiny_probabilities_blue():
+    # base 0.001: 0.005 is 5× (red) but below the floor 0.01; 0.02 is 20× and above it
+    assert risk_level([0.005, 0.02], 0.001, min_prob=0.01).tolist() == ["blue", "red"]
+
+
+@pytest.mark.parametrize(
+    ("thresholds", "match"),
+    [
+        ({"red": 4.0, "orange": 2.5}, "exactly the keys"),
+        ({"red": 2.0, "orange": 2.5, "yellow": 1.5}, "yellow < orange < red"),
+        ({"red": 4.0, "orange": 2.5, "yellow": 0.0}, "yellow < orange < red"),
+    ],
+)
+def test_bad_thresholds_are_refused(thresholds, match):
+    with pytest.raises(ConfigError, match=match):
+        risk_level(0.1, 0.1, thresholds)
+
+
+def test_bad_probabilities_and_base_rates_are_refused():
+    with pytest.raises(ConfigError, match=r"prob must be .* \(got 1.5\)"):
+        risk_level([0.1, 1.5], 0.1)
+    with pytest.raises(ConfigError, match=r"base_rate must be in \(0, 1\] \(got 0.0\)"):
+        risk_level(0.1, 0.0)
+
+
+def test_level_ordering_helpers():
+    assert level_rank("blue") == 0 and level_rank("red") == 3
+    assert level_rank(np.array(["yellow", "orange"], dtype=object)).tolist() == [1, 2]
+    assert at_least("red", "orange") is True and at_least("yellow", "orange") is False
+    assert at_least(np.array(["blue", "orange", "red"]), "orange").tolist() == [False, True, True]
+    assert max_level(["yellow", "red", "blue"]) == "red"
+    with pytest.raises(ConfigError, match="unknown risk level 'amber'"):
+        level_rank("amber")
+
+
+def test_warning_mask_by_level():
+    levels = np.array(["blue", "orange", "yellow", "red"])
+    prob = np.array([0.1, 0.3, 0.2, 0.5])
+    assert warning_mask(levels, prob).tolist() == [False, True, False, True]
+
+
+def test_warning_mask_top_percent_union_with_level():
+    levels = np.array(["blue"] * 9 + ["red"])
+    prob = np.arange(10) / 10  # 0.0 .. 0.9; red is the last
+    # top 20% of 10 grids = 2 highest probs: rows 9 and 8; red adds nothing new
+    assert np.flatnonzero(warning_mask(levels, prob, top_percent=20)).tolist() == [8, 9]
+    # top 20% only, no level rule: same 2 rows
+    mask = warning_mask(levels, prob, min_level=None, top_percent=20)
+    assert np.flatnonzero(mask).tolist() == [8, 9]
+    with pytest.raises(ConfigError, match="min_level, top_percent or both"):
+        warning_mask(levels, prob, min_level=None)
