@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,9 +13,7 @@ from features.build import build_features
 from features.halo import halo_grid_ids
 from features.issue_times import daily_issue_times
 from risk.errors import ContractError
-
-sys.path.insert(0, str(Path(__file__).parent))
-from tiny_city import D, T, issue_times, lattice_grids, make_events, row
+from tests.features.tiny_city import D, T, issue_times, lattice_grids, make_events, row
 
 MINE = ("history", "neighbourhood", "reporting")
 

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from features.base import FeatureSpec
 from features.build import build_features
-
-sys.path.insert(0, str(Path(__file__).parent))
-from tiny_city import HISTORY_START, D, T, issue_times, lattice_grids, make_events, row
+from tests.features.tiny_city import (
+    HISTORY_START,
+    D,
+    T,
+    issue_times,
+    lattice_grids,
+    make_events,
+    row,
+)
 
 
 @pytest.fixture(scope="module")

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 from features.base import FeatureSpec
 from features.build import build_features
-
-sys.path.insert(0, str(Path(__file__).parent))
-from tiny_city import D, T, issue_times, lattice_grids, make_events, row
+from tests.features.tiny_city import D, T, issue_times, lattice_grids, make_events, row
 
 
 def _frame():

@@ -3,9 +3,6 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 from hypothesis import HealthCheck, given, settings
@@ -15,9 +12,7 @@ from pandas.testing import assert_series_equal
 from features.base import FeatureSpec
 from features.build import build_features
 from features.issue_times import daily_issue_times
-
-sys.path.insert(0, str(Path(__file__).parent))
-from tiny_city import TZ, lattice_grids, make_events
+from tests.features.tiny_city import TZ, lattice_grids, make_events
 
 START = pd.Timestamp("2026-01-01 00:00", tz=TZ)
 SPAN_H = 24 * 40  # events and issue times within 40 days

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 from pandas.testing import assert_frame_equal
@@ -12,11 +9,8 @@ from pandas.testing import assert_frame_equal
 from features.base import FeatureSpec
 from features.build import build_features
 from features.halo import halo_grid_ids
-
-sys.path.insert(0, str(Path(__file__).parent))
-from tiny_city import TZ, lattice_grids, make_events
-
 from features.issue_times import daily_issue_times
+from tests.features.tiny_city import TZ, lattice_grids, make_events
 
 
 def _city(seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame]:
