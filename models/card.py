@@ -1,0 +1,294 @@
+"""Model card of one registered version, as Markdown and as self-contained HTML (pure).
+
+Both renderings come from one list of sections, so they always say the same thing. The HTML
+has inline CSS only (no CDN, no script) and every value is escaped.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from models.gates import GateResult
+
+OVERALL_COLUMNS = (
+    "pr_auc",
+    "roc_auc",
+    "pei@5",
+    "hit_rate@10",
+    "pai@10",
+    "miss_rate@10",
+    "miss_rate_true@10",
+    "ece",
+    "brier",
+)
+SEGMENT_COLUMNS = ("pr_auc", "miss_rate@10")
+MAIN_MODEL = "lightgbm"
+
+INTENDED_USE = [
+    "Rank community grids by their risk of at least one event in the next 72 hours, to help "
+    "grid workers and dispatchers plan patrols and visits.",
+    "Every warning goes to a human review queue; a person decides what, if anything, to do.",
+]
+OUT_OF_SCOPE = [
+    "Anything about individuals: predicting, scoring or profiling people, households or groups.",
+    "Automatic enforcement or any action taken without human review.",
+    "Allocating resources away from a grid because its forecast is low.",
+]
+LIMITATIONS = [
+    "Learns from recorded events only: grids where events go unreported look safer than they "
+    "are, and patrols sent by the forecast can inflate the records they then confirm.",
+    "Events are random: even a perfect forecast misses many grids that happen to see events "
+    "(see miss_rate@10 beside the oracle on synthetic data).",
+    "Valid for the training window's city, categories and reporting practice; retrain and "
+    "re-run the backtest after changes to any of them.",
+    "Probabilities are calibrated on a held-out later slice; calibration drifts as time passes.",
+]
+
+
+@dataclass
+class Table:
+    header: list[str]
+    rows: list[list[str]]
+
+
+@dataclass
+class Section:
+    title: str
+    paragraphs: list[str] = field(default_factory=list)
+    bullets: list[str] = field(default_factory=list)
+    tables: list[tuple[str, Table]] = field(default_factory=list)  # (caption, table)
+
+
+def model_card(
+    version_info: Mapping[str, Any],
+    metrics: Mapping[str, Any],
+    feature_info: Iterable[Any],
+    training_window: tuple[Any, Any],
+    gate_results: Sequence[GateResult],
+) -> tuple[str, str]:
+    """``(markdown, html)`` for one version.
+
+    ``version_info``: shown as given (e.g. name, version, run_id, created, approved_by);
+    ``metrics``: a backtest ``metrics.json`` dict; ``feature_info``: ``(name, family)`` pairs
+    or ``FeatureInfo`` objects; ``training_window``: ``(start, end)``.
+    """
+    sections = _sections(version_info, metrics, feature_info, training_window, gate_results)
+    title = (
+        f"Model card — {version_info.get('name', 'grid-risk')} v{version_info.get('version', '?')}"
+    )
+    return _markdown(title, sections), _html(title, sections)
+
+
+# ----------------------------------------------------------------------------- content
+
+
+def _fmt(value: Any) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "—"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def _model_order(models: Mapping[str, Any]) -> list[str]:
+    names = [MAIN_MODEL] if MAIN_MODEL in models else []
+    names += sorted(n for n in models if n not in (MAIN_MODEL, "oracle"))
+    return names + (["oracle"] if "oracle" in models else [])
+
+
+def _sections(
+    version_info: Mapping[str, Any],
+    metrics: Mapping[str, Any],
+    feature_info: Iterable[Any],
+    training_window: tuple[Any, Any],
+    gate_results: Sequence[GateResult],
+) -> list[Section]:
+    start, end = training_window
+    dataset = metrics.get("dataset", {})
+    sections = [
+        Section(
+            "Version",
+            tables=[
+                ("", Table(["field", "value"], [[k, _fmt(v)] for k, v in version_info.items()]))
+            ],
+        ),
+        Section("Intended use", bullets=list(INTENDED_USE)),
+        Section("Out-of-scope use", bullets=list(OUT_OF_SCOPE)),
+        Section(
+            "Training window",
+            paragraphs=[
+                f"Trained on events from {_fmt(start)} to {_fmt(end)}.",
+                f"Backtest: {_fmt(dataset.get('grids'))} grids, {_fmt(dataset.get('events'))} "
+                f"events, {_fmt(dataset.get('start'))} to {_fmt(dataset.get('end'))}, "
+                f"{_fmt(metrics.get('issue_times'))} issue times, "
+                f"horizon {_fmt(metrics.get('horizon_hours'))} hours.",
+            ],
+        ),
+        _features_section(feature_info),
+        _metrics_section(metrics),
+        _segments_section(metrics),
+        _gates_section(gate_results),
+        Section("Known limitations", bullets=LIMITATIONS + _segment_limitations(metrics)),
+    ]
+    return sections
+
+
+def _segment_limitations(metrics: Mapping[str, Any]) -> list[str]:
+    """The grid type the model serves worst, when it is worse than overall."""
+    model = metrics.get("targets", {}).get("any", {}).get("models", {}).get(MAIN_MODEL, {})
+    overall, col = model.get("miss_rate@10"), "miss_rate@10"
+    rates = {
+        seg: m.get(col)
+        for seg, m in (model.get("by_segment") or {}).items()
+        if isinstance(m.get(col), int | float)
+    }
+    if not rates or not isinstance(overall, int | float):
+        return []
+    worst = max(rates, key=lambda seg: rates[seg])
+    if rates[worst] <= overall:
+        return []
+    return [
+        f"High-risk grids of type {worst} are missed more often than elsewhere in the backtest: "
+        f"miss_rate@10 {_fmt(rates[worst])} against {_fmt(overall)} overall (target any)."
+    ]
+
+
+def _features_section(feature_info: Iterable[Any]) -> Section:
+    families: dict[str, list[str]] = {}
+    for f in feature_info:
+        name, family = (f.name, f.family) if hasattr(f, "family") else (f[0], f[1])
+        families.setdefault(str(family), []).append(str(name))
+    rows = [[fam, str(len(names)), ", ".join(names)] for fam, names in families.items()]
+    total = sum(len(n) for n in families.values())
+    return Section(
+        "Features by family",
+        paragraphs=[f"{total} features in {len(families)} families."],
+        tables=[("", Table(["family", "count", "features"], rows))],
+    )
+
+
+def _metrics_section(metrics: Mapping[str, Any]) -> Section:
+    tables = []
+    for target, block in metrics.get("targets", {}).items():
+        models = block.get("models", {})
+        rows = [
+            [name] + [_fmt(models[name].get(col)) for col in OVERALL_COLUMNS]
+            for name in _model_order(models)
+        ]
+        caption = f"target {target} (base rate {_fmt(block.get('base_rate'))})"
+        tables.append((caption, Table(["model", *OVERALL_COLUMNS], rows)))
+    return Section(
+        "Metrics overall",
+        paragraphs=[
+            "Rolling-origin backtest; metric definitions in DESIGN §5. The model is listed "
+            "first, the classic baselines beside it, the oracle (synthetic data only) last."
+        ],
+        tables=tables,
+    )
+
+
+def _segments_section(metrics: Mapping[str, Any]) -> Section:
+    tables = []
+    for target, block in metrics.get("targets", {}).items():
+        models = block.get("models", {})
+        order = _model_order(models)
+        segments = sorted({s for m in models.values() for s in (m.get("by_segment") or {})})
+        if not segments:
+            continue
+        for col in SEGMENT_COLUMNS:
+            rows = []
+            for seg in segments:
+                main = (models.get(MAIN_MODEL, {}).get("by_segment") or {}).get(seg, {})
+                cells = [
+                    _fmt(((models[m].get("by_segment") or {}).get(seg) or {}).get(col))
+                    for m in order
+                ]
+                rows.append([seg, _fmt(main.get("rows")), *cells])
+            tables.append(
+                (f"target {target}: {col} by grid type", Table(["grid_type", "rows", *order], rows))
+            )
+    return Section(
+        "Metrics by segment",
+        paragraphs=[
+            "Per grid type, using the city-wide ranking (per-street figures are in metrics.json)."
+        ],
+        tables=tables,
+    )
+
+
+def _gates_section(gate_results: Sequence[GateResult]) -> Section:
+    if not gate_results:
+        return Section("Promotion gates", paragraphs=["Gates not checked yet."])
+    rows = [[g.name, "pass" if g.passed else "FAIL", g.detail] for g in gate_results]
+    verdict = (
+        "All gates pass."
+        if all(g.passed for g in gate_results)
+        else "Some gates fail: this version cannot become champion."
+    )
+    return Section(
+        "Promotion gates",
+        paragraphs=[verdict],
+        tables=[("", Table(["gate", "result", "detail"], rows))],
+    )
+
+
+# ----------------------------------------------------------------------------- rendering
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def _markdown(title: str, sections: list[Section]) -> str:
+    lines = [f"# {title}", ""]
+    for s in sections:
+        lines += [f"## {s.title}", ""]
+        for p in s.paragraphs:
+            lines += [p, ""]
+        if s.bullets:
+            lines += [f"- {b}" for b in s.bullets] + [""]
+        for caption, t in s.tables:
+            if caption:
+                lines += [f"**{_md_cell(caption)}**", ""]
+            lines.append("| " + " | ".join(_md_cell(h) for h in t.header) + " |")
+            lines.append("|" + "---|" * len(t.header))
+            lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in t.rows]
+            lines.append("")
+    return "\n".join(lines)
+
+
+_CSS = (
+    "body{font-family:system-ui,sans-serif;max-width:70em;margin:2em auto;padding:0 1em;"
+    "color:#222}table{border-collapse:collapse;margin:.5em 0 1.5em}"
+    "th,td{border:1px solid #bbb;padding:.25em .6em;text-align:left;vertical-align:top}"
+    "th{background:#eee}caption{text-align:left;font-weight:bold;padding:.3em 0}"
+)
+
+
+def _html(title: str, sections: list[Section]) -> str:
+    e = html_lib.escape
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{e(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{e(title)}</h1>",
+    ]
+    for s in sections:
+        out.append(f"<h2>{e(s.title)}</h2>")
+        out += [f"<p>{e(p)}</p>" for p in s.paragraphs]
+        if s.bullets:
+            out.append("<ul>" + "".join(f"<li>{e(b)}</li>" for b in s.bullets) + "</ul>")
+        for caption, t in s.tables:
+            out.append("<table>")
+            if caption:
+                out.append(f"<caption>{e(caption)}</caption>")
+            out.append("<tr>" + "".join(f"<th>{e(h)}</th>" for h in t.header) + "</tr>")
+            out += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in t.rows]
+            out.append("</table>")
+    out.append("</body></html>")
+    return "\n".join(out)

@@ -1,0 +1,138 @@
+"""Model card: sections, the numbers beside the baselines, escaping."""
+
+from __future__ import annotations
+
+import pytest
+
+from features.base import FeatureInfo
+from models.card import model_card
+from models.gates import GateResult
+
+METRICS = {
+    "dataset": {"grids": 2000, "events": 51234, "start": "2024-01-01", "end": "2024-06-30"},
+    "horizon_hours": 72,
+    "issue_times": 182,
+    "targets": {
+        "any": {
+            "base_rate": 0.0812,
+            "models": {
+                "lightgbm": {
+                    "pr_auc": 0.4567,
+                    "pei@5": 0.612,
+                    "ece": 0.0123,
+                    "miss_rate@10": 0.25,
+                    "by_segment": {
+                        "old_residential": {"rows": 36400, "pr_auc": 0.5, "miss_rate@10": 0.31},
+                        "commercial": {"rows": 9100, "pr_auc": 0.4, "miss_rate@10": 0.2},
+                    },
+                },
+                "oracle": {"pr_auc": 0.5012, "by_segment": {"commercial": {"pr_auc": 0.45}}},
+                "seppexp": {"pr_auc": 0.4311, "pei@5": 0.598, "ece": None},
+            },
+        }
+    },
+}
+FEATURES = [
+    FeatureInfo("hist_any_7d", "history", "events in 7 days", "7天事件"),
+    ("is_workday", "calendar"),
+    ("hist_theft_28d", "history"),
+]
+GATES = [
+    GateResult("baseline pr_auc [any]", True, "pr_auc 0.457 ≥ best baseline seppexp 0.431 − 0.005"),
+    GateResult("calibration ece [any]", False, "ece 0.041 > 0.03"),
+]
+INFO = {"name": "grid-risk", "version": 3, "approved_by": "Li Wei"}
+
+
+@pytest.fixture(scope="module")
+def card():
+    return model_card(INFO, METRICS, FEATURES, ("2023-01-01", "2024-06-30"), GATES)
+
+
+def test_markdown_has_every_section_in_order(card):
+    md, _ = card
+    titles = [line[3:] for line in md.splitlines() if line.startswith("## ")]
+    assert titles == [
+        "Version",
+        "Intended use",
+        "Out-of-scope use",
+        "Training window",
+        "Features by family",
+        "Metrics overall",
+        "Metrics by segment",
+        "Promotion gates",
+        "Known limitations",
+    ]
+    assert md.startswith("# Model card — grid-risk v3\n")
+
+
+def test_use_statements(card):
+    md, _ = card
+    assert "human review queue" in md
+    assert "Anything about individuals" in md
+    assert "Automatic enforcement" in md
+
+
+def test_training_window_and_dataset(card):
+    md, _ = card
+    assert "Trained on events from 2023-01-01 to 2024-06-30." in md
+    assert "Backtest: 2000 grids, 51234 events, 2024-01-01 to 2024-06-30, 182 issue times" in md
+
+
+def test_features_grouped_by_family(card):
+    md, _ = card
+    assert "3 features in 2 families." in md
+    assert "| history | 2 | hist_any_7d, hist_theft_28d |" in md
+    assert "| calendar | 1 | is_workday |" in md
+
+
+def test_overall_table_model_first_baselines_then_oracle(card):
+    md, _ = card
+    # columns: model, pr_auc, roc_auc, pei@5, hit_rate@10, pai@10, miss_rate@10,
+    #          miss_rate_true@10, ece, brier — 3 decimals, missing as —
+    assert "| lightgbm | 0.457 | — | 0.612 | — | — | 0.250 | — | 0.012 | — |" in md
+    assert "| seppexp | 0.431 | — | 0.598 | — | — | — | — | — | — |" in md
+    rows = [line.split(" |")[0] for line in md.splitlines() if line.startswith("| ")]
+    firsts = [r for r in rows if r in ("| lightgbm", "| seppexp", "| oracle")]
+    assert firsts[:3] == ["| lightgbm", "| seppexp", "| oracle"]
+    assert "**target any (base rate 0.081)**" in md
+
+
+def test_segment_tables_with_baselines_beside(card):
+    md, _ = card
+    # pr_auc by grid type; columns grid_type, rows, lightgbm, seppexp, oracle
+    assert "| commercial | 9100 | 0.400 | — | 0.450 |" in md
+    # miss_rate@10 by grid type
+    assert "| old_residential | 36400 | 0.310 | — | — |" in md
+
+
+def test_gate_results_listed_with_verdict(card):
+    md, _ = card
+    assert "| calibration ece [any] | FAIL | ece 0.041 > 0.03 |" in md
+    assert "Some gates fail: this version cannot become champion." in md
+
+
+def test_worst_grid_type_named_in_limitations(card):
+    md, _ = card
+    # old_residential 0.31 > overall 0.25; commercial 0.20 is better than overall
+    assert (
+        "- High-risk grids of type old_residential are missed more often than elsewhere in the "
+        "backtest: miss_rate@10 0.310 against 0.250 overall (target any)."
+    ) in md
+
+
+def test_html_is_self_contained(card):
+    _, html = card
+    assert html.startswith("<!DOCTYPE html>")
+    assert "<td>0.457</td>" in html
+    assert "http" not in html and "<script" not in html and "<link" not in html
+
+
+def test_html_escapes_a_malicious_feature_name():
+    evil = [("<script>alert('x')</script>", "history"), ("a|b", "time")]
+    md, html = model_card(INFO, METRICS, evil, ("2023-01-01", "2024-06-30"), [])
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in html
+    # in Markdown a pipe inside a cell is escaped so the table keeps its columns
+    assert "| time | 1 | a\\|b |" in md
+    assert "Gates not checked yet." in md
