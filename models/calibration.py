@@ -1,0 +1,152 @@
+"""Probability calibrators (fit on a held-out later slice, then map raw model probabilities).
+
+Each calibrator has `fit(prob, label, sample_weight=None) -> self` and
+`transform(prob) -> calibrated prob`, both on 1-d arrays of raw probabilities in [0, 1].
+Outputs are clipped to `[EPS, 1 - EPS]` (`risk.metrics.EPS`) so a log loss stays finite.
+
+`select_calibrator` measures the candidates on the slice itself: fit each on the earlier
+half of its issue times, score on the later half, keep the best, refit it on the whole slice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Self
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.special import expit, logit
+from sklearn.isotonic import IsotonicRegression
+
+from risk.errors import ConfigError, NotFitted
+from risk.metrics import EPS, ece, log_loss
+
+
+def _clip(p: np.ndarray) -> np.ndarray:
+    return np.clip(np.asarray(p, dtype=float), EPS, 1 - EPS)
+
+
+def _weights(sample_weight: np.ndarray | None, n: int) -> np.ndarray:
+    return np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+
+
+class IdentityCalibrator:
+    """No change (besides the clip): the reference the others must beat."""
+
+    name = "identity"
+
+    def fit(self, prob: np.ndarray, label: np.ndarray, sample_weight=None) -> Self:
+        self.fitted_ = True
+        return self
+
+    def transform(self, prob: np.ndarray) -> np.ndarray:
+        if not hasattr(self, "fitted_"):
+            raise NotFitted("identity calibrator: call fit before transform")
+        return _clip(prob)
+
+
+class IsotonicCalibrator:
+    """Monotone step map by pool-adjacent-violators (scikit-learn's IsotonicRegression),
+    linear between fitted points, flat beyond the fitted range."""
+
+    name = "isotonic"
+
+    def fit(self, prob: np.ndarray, label: np.ndarray, sample_weight=None) -> Self:
+        prob = np.asarray(prob, dtype=float)
+        self.model_ = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+        self.model_.fit(prob, np.asarray(label, dtype=float), _weights(sample_weight, len(prob)))
+        return self
+
+    def transform(self, prob: np.ndarray) -> np.ndarray:
+        if not hasattr(self, "model_"):
+            raise NotFitted("isotonic calibrator: call fit before transform")
+        return _clip(self.model_.predict(np.asarray(prob, dtype=float)))
+
+
+class PlattCalibrator:
+    """`sigmoid(a · logit(p) + b)`, fitted by maximum likelihood on Platt's (1999) smoothed
+    targets `(N+ + 1) / (N+ + 2)` and `1 / (N- + 2)`, which keep `a, b` finite even when the
+    slice holds a single class."""
+
+    name = "platt"
+
+    def fit(self, prob: np.ndarray, label: np.ndarray, sample_weight=None) -> Self:
+        x = logit(_clip(prob))
+        y = np.asarray(label, dtype=float) >= 1
+        w = _weights(sample_weight, len(x))
+        n_pos, n_neg = w[y].sum(), w[~y].sum()
+        target = np.where(y, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))
+        w = w / w.sum()
+
+        def loss(ab: np.ndarray) -> tuple[float, np.ndarray]:
+            z = ab[0] * x + ab[1]
+            # -[t log s(z) + (1-t) log(1-s(z))] = logaddexp(0, z) - t z
+            value = float(np.sum(w * (np.logaddexp(0.0, z) - target * z)))
+            g = w * (expit(z) - target)
+            return value, np.array([np.sum(g * x), np.sum(g)])
+
+        result = minimize(loss, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B")
+        self.a_, self.b_ = float(result.x[0]), float(result.x[1])
+        return self
+
+    def transform(self, prob: np.ndarray) -> np.ndarray:
+        if not hasattr(self, "a_"):
+            raise NotFitted("platt calibrator: call fit before transform")
+        return _clip(expit(self.a_ * logit(_clip(prob)) + self.b_))
+
+
+CALIBRATORS = {c.name: c for c in (IdentityCalibrator, IsotonicCalibrator, PlattCalibrator)}
+
+
+@dataclass
+class CalibrationChoice:
+    """The kept calibrator (refitted on the whole slice) and what each candidate scored."""
+
+    calibrator: IdentityCalibrator | IsotonicCalibrator | PlattCalibrator
+    scores: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def _metric(name: str, prob: np.ndarray, label: np.ndarray) -> float:
+    p, c = prob[None, :], label[None, :].astype(float)
+    return log_loss(p, c) if name == "log_loss" else ece(p, c)
+
+
+def select_calibrator(
+    prob: np.ndarray,
+    label: np.ndarray,
+    groups: np.ndarray,
+    methods: list[str] | tuple[str, ...] = ("isotonic", "platt"),
+    metric: str = "log_loss",
+) -> CalibrationChoice:
+    """Pick among `methods` by `metric` on a time split of the calibration slice.
+
+    `groups` orders the rows in time (the issue time of each row): rows of the earlier half of
+    distinct groups fit, rows of the later half score. `identity` is always measured, so a
+    calibrator is kept only if it beats doing nothing (ties go to the earlier method listed,
+    identity last). With fewer than two groups there is nothing to measure on: the first
+    method is fitted on everything.
+    """
+    unknown = [m for m in methods if m not in CALIBRATORS]
+    if unknown or not methods:
+        raise ConfigError(
+            f"calibration methods {list(methods)!r} are not accepted; "
+            f"accepted: a non-empty list drawn from {sorted(CALIBRATORS)}"
+        )
+    prob = np.asarray(prob, dtype=float)
+    label = (np.asarray(label) >= 1).astype(float)
+    distinct = np.unique(groups)
+    candidates = list(dict.fromkeys([*methods, "identity"]))
+    if len(distinct) < 2:
+        return CalibrationChoice(CALIBRATORS[methods[0]]().fit(prob, label))
+    cut = distinct[len(distinct) // 2]
+    early = np.asarray(groups < cut)
+    scores: dict[str, dict[str, float]] = {}
+    for method in candidates:
+        fitted = CALIBRATORS[method]().fit(prob[early], label[early])
+        held = fitted.transform(prob[~early])
+        scores[method] = {
+            "log_loss": _metric("log_loss", held, label[~early]),
+            "ece": _metric("ece", held, label[~early]),
+        }
+    best = min(candidates, key=lambda m: (scores[m][metric], candidates.index(m)))
+    return CalibrationChoice(CALIBRATORS[best]().fit(prob, label), scores)

@@ -1,0 +1,388 @@
+"""The LightGBM 72-hour forecaster (DESIGN §4; docs/adr/004-forecaster.md).
+
+Input: a feature frame as `features.build.build_features(...).frame` makes it — `grid_id`,
+tz-aware `issue_time`, feature columns, and `count_<target>` / `label_<target>` per target.
+Features are the explicit `feature_names`, or every column except `grid_id`, `issue_time`,
+`count_*` and `label_*`.
+
+`fit` cuts the distinct issue times into [train] gap [validation] gap [calibration]
+(`time_split`): the probability model (objective `binary`) and the count model (objective
+`poisson`) train on the first slice with early stopping on the second; the calibrator is
+chosen and fitted on the last. Hyper-parameters come from `models/lightgbm.toml`
+(`models.config`), none are tuned here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Self
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+
+from models.calibration import IdentityCalibrator, select_calibrator
+from models.config import ForecasterConfig, load_config
+from risk.contract import ANY_TARGET, HORIZON_HOURS
+from risk.errors import ConfigError, ContractError, NotFitted
+
+KEY_COLUMNS = ("grid_id", "issue_time")
+LABEL_PREFIXES = ("count_", "label_")
+NS_PER_HOUR = 3_600 * 10**9
+
+
+# ----------------------------------------------------------------------------- frame helpers
+
+
+def feature_columns(frame: pd.DataFrame, feature_names: list[str] | None = None) -> list[str]:
+    """`feature_names` checked against the frame, or every non-key, non-label column."""
+    if feature_names is None:
+        return [
+            c
+            for c in frame.columns
+            if c not in KEY_COLUMNS and not str(c).startswith(LABEL_PREFIXES)
+        ]
+    missing = [c for c in feature_names if c not in frame.columns]
+    if missing:
+        raise ContractError(
+            "feature column missing from the feature frame",
+            field=missing[0],
+            fix="build the frame with the same feature spec the model was trained on",
+        )
+    return list(feature_names)
+
+
+def targets_in(frame: pd.DataFrame) -> list[str]:
+    """Targets with a `label_<target>` column, in frame order."""
+    return [c.removeprefix("label_") for c in frame.columns if str(c).startswith("label_")]
+
+
+def issue_ns(frame: pd.DataFrame) -> np.ndarray:
+    """The `issue_time` column as int64 UTC nanoseconds; refuses naive or missing times."""
+    if "issue_time" not in frame.columns:
+        raise ContractError(
+            "the feature frame has no issue_time column",
+            field="issue_time",
+            fix="pass the frame built by features.build.build_features",
+        )
+    index = pd.DatetimeIndex(frame["issue_time"])
+    if index.tz is None:
+        raise ContractError(
+            "issue times must be timezone-aware",
+            field="issue_time",
+            fix="localise them to the city time zone (e.g. Asia/Shanghai)",
+        )
+    if index.hasnans:
+        raise ContractError("issue_time holds a missing value", field="issue_time")
+    return index.as_unit("ns").asi8
+
+
+def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
+    if name not in frame.columns:
+        raise ContractError(
+            "label column missing from the feature frame",
+            field=name,
+            fix="build the frame with this target (FeatureSpec.targets) or pick another target",
+        )
+    return frame[name].to_numpy()
+
+
+# ----------------------------------------------------------------------------- the time split
+
+
+@dataclass(frozen=True)
+class TimeSplit:
+    """Row masks of the three slices and the issue times that open the later two."""
+
+    train: np.ndarray
+    valid: np.ndarray
+    calib: np.ndarray
+    valid_start_ns: int
+    calib_start_ns: int | None
+
+    def summary(self) -> dict[str, Any]:
+        def stamp(ns: int | None) -> str | None:
+            return None if ns is None else pd.Timestamp(ns, tz="UTC").isoformat()
+
+        return {
+            "train_rows": int(self.train.sum()),
+            "valid_rows": int(self.valid.sum()),
+            "calib_rows": int(self.calib.sum()),
+            "dropped_rows": int((~(self.train | self.valid | self.calib)).sum()),
+            "valid_start": stamp(self.valid_start_ns),
+            "calib_start": stamp(self.calib_start_ns),
+        }
+
+
+def time_split(
+    issue_time_ns: np.ndarray,
+    horizon_hours: float = HORIZON_HOURS,
+    validation_fraction: float = 0.15,
+    calibration_fraction: float = 0.15,
+    min_issue_times: int = 2,
+) -> TimeSplit:
+    """Split rows by issue time into train | validation | calibration, with horizon gaps.
+
+    Of the `m` distinct issue times the last `ceil(calibration_fraction · m)` open the
+    calibration slice and the `ceil(validation_fraction · m)` before them the validation slice
+    (each at least `min_issue_times`; calibration 0 when its fraction is 0). A row at `t` stays
+    in the training (validation) slice only if its label window `(t, t + horizon]` closes at or
+    before the first validation (calibration) issue time; the rows in between are dropped, so
+    no label of an earlier slice holds an event of a later slice's period.
+    """
+    t = np.asarray(issue_time_ns, dtype=np.int64)
+    distinct = np.unique(t)
+    m = len(distinct)
+    n_cal = (
+        0
+        if calibration_fraction == 0
+        else max(min_issue_times, math.ceil(calibration_fraction * m))
+    )
+    n_val = max(min_issue_times, math.ceil(validation_fraction * m))
+    gap = int(round(horizon_hours * NS_PER_HOUR))
+    if n_cal + n_val >= m:
+        raise ConfigError(
+            f"{m} distinct issue times are too few for {n_val} validation and {n_cal} "
+            "calibration issue times plus training; give a longer date range or lower "
+            "[split] validation_fraction / calibration_fraction / min_issue_times"
+        )
+    valid_start = int(distinct[m - n_cal - n_val])
+    calib_start = int(distinct[m - n_cal]) if n_cal else None
+    train = t + gap <= valid_start
+    if calib_start is None:
+        valid, calib = t >= valid_start, np.zeros(len(t), dtype=bool)
+    else:
+        valid = (t >= valid_start) & (t + gap <= calib_start)
+        calib = t >= calib_start
+    if not train.any() or not valid.any():
+        empty = "training" if not train.any() else "validation"
+        raise ConfigError(
+            f"the {empty} slice is empty once rows whose {horizon_hours} h window overlaps "
+            "the next slice are dropped; give a longer date range or lower the [split] fractions"
+        )
+    return TimeSplit(train, valid, calib, valid_start, calib_start)
+
+
+def negative_sample(label: np.ndarray, rate: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Keep every positive and each negative with probability `rate` (seeded); kept negatives
+    weigh `1 / rate`, so weighted sums — and the fitted base rate — stay unbiased.
+
+    Returns (indices of kept rows, their weights)."""
+    label = np.asarray(label)
+    u = np.random.default_rng(seed).random(len(label))
+    keep = np.flatnonzero((label >= 1) | (u < rate))
+    weight = np.where(label[keep] >= 1, 1.0, 1.0 / rate)
+    return keep, weight
+
+
+# ----------------------------------------------------------------------------- the estimator
+
+
+def _train(
+    params: dict[str, Any],
+    x: pd.DataFrame,
+    y: np.ndarray,
+    w: np.ndarray | None,
+    x_val: pd.DataFrame,
+    y_val: np.ndarray,
+    training: dict[str, Any],
+) -> lgb.Booster:
+    train_set = lgb.Dataset(x, label=y, weight=w, free_raw_data=True)
+    valid_set = lgb.Dataset(x_val, label=y_val, reference=train_set, free_raw_data=True)
+    return lgb.train(
+        params,
+        train_set,
+        num_boost_round=training["num_boost_round"],
+        valid_sets=[valid_set],
+        callbacks=[lgb.early_stopping(training["early_stopping_rounds"], verbose=False)],
+    )
+
+
+def _best(booster: lgb.Booster) -> int:
+    return int(booster.best_iteration or booster.current_iteration())
+
+
+class LightGBMForecaster(BaseEstimator):
+    """Calibrated P(count >= 1 in the 72-hour window) and expected count for one target.
+
+    Scikit-learn contract: the constructor stores its arguments unchanged; `fit` sets the
+    attributes ending in `_`; predicting before `fit` raises `risk.errors.NotFitted`.
+    `config` is None (models/lightgbm.toml), a dict override or a TOML path.
+    """
+
+    def __init__(
+        self,
+        config: None | dict[str, Any] | str = None,
+        target: str = ANY_TARGET,
+        feature_names: list[str] | None = None,
+        horizon_hours: int = HORIZON_HOURS,
+    ) -> None:
+        self.config = config
+        self.target = target
+        self.feature_names = feature_names
+        self.horizon_hours = horizon_hours
+
+    # --- fit ---------------------------------------------------------------------------------
+    def fit(self, frame: pd.DataFrame) -> Self:
+        cfg: ForecasterConfig = load_config(self.config)
+        label = _column(frame, f"label_{self.target}")
+        count = _column(frame, f"count_{self.target}")
+        names = feature_columns(frame, self.feature_names)
+        split_cfg, sampling, training = (
+            cfg.section("split"),
+            cfg.section("sampling"),
+            cfg.section("training"),
+        )
+        times = issue_ns(frame)
+        split = time_split(times, self.horizon_hours, **split_cfg)
+
+        train_idx = np.flatnonzero(split.train)
+        if not (label[train_idx] >= 1).any():
+            raise ConfigError(
+                f"target '{self.target}' has no event in the {len(train_idx)} training rows "
+                f"(issue times before {split.summary()['valid_start']}); nothing to learn. "
+                "Give a longer date range or leave this target out"
+            )
+        weight = None
+        sampled = len(train_idx) > sampling["min_rows"] and sampling["negative_sample_rate"] < 1
+        if sampled:
+            keep, weight = negative_sample(
+                label[train_idx], sampling["negative_sample_rate"], cfg.seed
+            )
+            train_idx = train_idx[keep]
+        valid_idx = np.flatnonzero(split.valid)
+        cols = frame.columns.get_indexer(names)
+        x = frame.iloc[train_idx, cols]
+        x_val = frame.iloc[valid_idx, cols]
+
+        self.booster_ = _train(
+            cfg.lightgbm_params, x, label[train_idx], weight, x_val, label[valid_idx], training
+        )
+        self.best_iteration_ = _best(self.booster_)
+        if training["count_model"]:
+            self.count_booster_ = _train(
+                cfg.count_params, x, count[train_idx], weight, x_val, count[valid_idx], training
+            )
+            self.count_best_iteration_ = _best(self.count_booster_)
+        else:
+            self.count_booster_ = None
+            self.count_best_iteration_ = 0
+        del x, x_val
+
+        self.feature_names_ = names
+        self.config_ = cfg
+        self.config_version_ = cfg.version
+        self.split_ = {**split.summary(), "sampled_train_rows": len(train_idx)}
+        self.negative_sampled_ = bool(sampled)
+        self.calibrator_, self.calibration_scores_ = self._calibrate(frame, split, label, times)
+        return self
+
+    def _calibrate(
+        self, frame: pd.DataFrame, split: TimeSplit, label: np.ndarray, times: np.ndarray
+    ) -> tuple[Any, dict[str, dict[str, float]]]:
+        methods = self.config_.section("calibration")["methods"]
+        if not split.calib.any() or not methods:
+            return IdentityCalibrator().fit(np.empty(0), np.empty(0)), {}
+        idx = np.flatnonzero(split.calib)
+        raw = self._raw_proba(frame.iloc[idx])
+        choice = select_calibrator(
+            raw,
+            label[idx],
+            times[idx],
+            methods,
+            self.config_.section("calibration")["selection_metric"],
+        )
+        return choice.calibrator, choice.scores
+
+    # --- predict -----------------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "booster_"):
+            raise NotFitted(
+                f"LightGBMForecaster(target={self.target!r}): call fit(frame) before predicting"
+            )
+
+    def _x(self, frame: pd.DataFrame) -> pd.DataFrame:
+        self._check_fitted()
+        return frame[feature_columns(frame, self.feature_names_)]
+
+    def _raw_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        self._check_fitted()
+        return self.booster_.predict(self._x(frame), num_iteration=self.best_iteration_)
+
+    def decision_function(self, frame: pd.DataFrame) -> np.ndarray:
+        """(n,) raw, uncalibrated log-odds of the probability model."""
+        return self.booster_.predict(
+            self._x(frame), num_iteration=self.best_iteration_, raw_score=True
+        )
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """(n,) calibrated P(count >= 1 in (t, t + horizon]), in frame row order."""
+        self._check_fitted()
+        return self.calibrator_.transform(self._raw_proba(frame))
+
+    def predict_count(self, frame: pd.DataFrame) -> np.ndarray:
+        """(n,) expected count in the window: the Poisson model, or `-log(1 - p)` from the
+        calibrated probability when `[training] count_model = false`."""
+        self._check_fitted()
+        if self.count_booster_ is None:
+            return -np.log1p(-self.predict_proba(frame))
+        return self.count_booster_.predict(self._x(frame), num_iteration=self.count_best_iteration_)
+
+    def contributions(self, frame: pd.DataFrame) -> np.ndarray:
+        """(n, n_features + 1) SHAP values of the raw log-odds (TreeSHAP, `pred_contrib`);
+        columns follow `feature_names_`, the last is the expected value. Rows sum to
+        `decision_function(frame)`."""
+        self._check_fitted()
+        out = self.booster_.predict(
+            self._x(frame), num_iteration=self.best_iteration_, pred_contrib=True
+        )
+        return np.asarray(out)
+
+
+class MultiTargetForecaster(BaseEstimator):
+    """One `LightGBMForecaster` per target (docs/adr/004-forecaster.md), same config."""
+
+    def __init__(
+        self,
+        config: None | dict[str, Any] | str = None,
+        feature_names: list[str] | None = None,
+        horizon_hours: int = HORIZON_HOURS,
+    ) -> None:
+        self.config = config
+        self.feature_names = feature_names
+        self.horizon_hours = horizon_hours
+
+    def fit(self, frame: pd.DataFrame, targets: list[str] | tuple[str, ...] | None = None) -> Self:
+        """Fit every target of `targets` (default: every `label_<target>` of the frame)."""
+        chosen = list(targets) if targets is not None else targets_in(frame)
+        if not chosen:
+            raise ContractError(
+                "the feature frame has no label_<target> column",
+                field="label_any",
+                fix="build the frame with features.build.build_features",
+            )
+        self.targets_ = chosen
+        self.forecasters_ = {
+            t: LightGBMForecaster(self.config, t, self.feature_names, self.horizon_hours).fit(frame)
+            for t in chosen
+        }
+        return self
+
+    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Long frame `grid_id, issue_time, target, prob, count`, target-major, rows of each
+        target in frame order."""
+        if not hasattr(self, "forecasters_"):
+            raise NotFitted("MultiTargetForecaster: call fit(frame, targets) before predicting")
+        n = len(frame)
+        keys = frame[list(KEY_COLUMNS)].reset_index(drop=True)
+        parts = [
+            keys.assign(
+                target=np.repeat(target, n),
+                prob=model.predict_proba(frame),
+                count=model.predict_count(frame),
+            )
+            for target, model in self.forecasters_.items()
+        ]
+        return pd.concat(parts, ignore_index=True)

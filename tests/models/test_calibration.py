@@ -1,0 +1,94 @@
+"""Calibrators: exact isotonic values on a tiny case, Platt's smoothed targets, ECE reduction,
+and the measured choice between them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.special import expit, logit
+
+from models.calibration import (
+    IdentityCalibrator,
+    IsotonicCalibrator,
+    PlattCalibrator,
+    select_calibrator,
+)
+from risk.errors import ConfigError, NotFitted
+from risk.metrics import EPS, ece
+
+
+def miscalibrated(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """True p ~ U(0.02, 0.6); the score is sigmoid(0.5 · logit(p) + 1): too high everywhere
+    (p = 0.1 scores sigmoid(0.5 · -2.197 + 1) = sigmoid(-0.099) = 0.475)."""
+    rng = np.random.default_rng(seed)
+    p = rng.uniform(0.02, 0.6, n)
+    label = (rng.random(n) < p).astype(float)
+    return p, expit(0.5 * logit(p) + 1.0), label
+
+
+def test_isotonic_exact_values_on_four_points():
+    # PAV on labels (0, 1, 0, 1) at scores (.1, .2, .3, .4): the violating pair (1, 0) pools
+    # to 0.5, so the fitted map is .1 -> 0, .2 -> .5, .3 -> .5, .4 -> 1 (0 and 1 clipped to
+    # EPS, 1 - EPS). Between points it is linear: .15 -> .25, .35 -> .75; outside, flat.
+    cal = IsotonicCalibrator().fit(np.array([0.1, 0.2, 0.3, 0.4]), np.array([0, 1, 0, 1]))
+    out = cal.transform(np.array([0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.9]))
+    np.testing.assert_allclose(out, [EPS, EPS, 0.25, 0.5, 0.5, 0.5, 0.75, 1 - EPS, 1 - EPS])
+
+
+def test_isotonic_uses_sample_weights():
+    # Pooling (.2 -> 1 with weight 3, .3 -> 0 with weight 1): (3·1 + 1·0) / 4 = 0.75.
+    cal = IsotonicCalibrator().fit(
+        np.array([0.2, 0.3]), np.array([1, 0]), sample_weight=np.array([3.0, 1.0])
+    )
+    np.testing.assert_allclose(cal.transform(np.array([0.2, 0.3])), [0.75, 0.75])
+
+
+def test_platt_single_class_uses_smoothed_target():
+    # Eight negatives, all scored 0.5 (logit 0): Platt's target for negatives is
+    # 1 / (N- + 2) = 1 / 10, the slope a gets no gradient (x = 0) and b = logit(0.1) = -2.197,
+    # so every score of 0.5 maps to 0.1 — finite, unlike a plain logistic fit.
+    cal = PlattCalibrator().fit(np.full(8, 0.5), np.zeros(8))
+    assert cal.b_ == pytest.approx(np.log(0.1 / 0.9), abs=1e-4)
+    np.testing.assert_allclose(cal.transform(np.array([0.5])), [0.1], atol=1e-4)
+
+
+def test_platt_recovers_the_inverse_of_a_logistic_distortion():
+    # score = sigmoid(0.5 · logit(p) + 1) inverts to p = sigmoid(2 · logit(score) - 2),
+    # so a -> 2 and b -> -2 (up to sampling noise and the tiny smoothing of the targets).
+    p, score, label = miscalibrated(40_000, seed=3)
+    cal = PlattCalibrator().fit(score, label)
+    assert cal.a_ == pytest.approx(2.0, abs=0.1)
+    assert cal.b_ == pytest.approx(-2.0, abs=0.1)
+
+
+@pytest.mark.parametrize("calibrator", [IsotonicCalibrator, PlattCalibrator])
+def test_calibration_reduces_ece_on_held_out_rows(calibrator):
+    # Uncalibrated ECE ≈ mean(score - p) ≈ 0.2 (every score sits well above its p); after
+    # fitting on one sample and scoring another, only sampling noise is left (< 0.02).
+    _, s_fit, y_fit = miscalibrated(20_000, seed=1)
+    _, s_new, y_new = miscalibrated(20_000, seed=2)
+    before = ece(s_new[None, :], y_new[None, :])
+    after = ece(calibrator().fit(s_fit, y_fit).transform(s_new)[None, :], y_new[None, :])
+    assert before > 0.15
+    assert after < 0.02
+
+
+def test_select_calibrator_keeps_the_best_by_the_metric_and_beats_identity():
+    _, score, label = miscalibrated(20_000, seed=4)
+    groups = np.repeat(np.arange(20), 1_000)  # 20 "issue times": fit on 0-9, score on 10-19
+    choice = select_calibrator(score, label, groups, ["isotonic", "platt"], "log_loss")
+    assert set(choice.scores) == {"isotonic", "platt", "identity"}
+    best = min(choice.scores, key=lambda m: choice.scores[m]["log_loss"])
+    assert choice.calibrator.name == best != "identity"
+    assert choice.scores[best]["ece"] < choice.scores["identity"]["ece"]
+
+
+def test_select_calibrator_rejects_unknown_method():
+    with pytest.raises(ConfigError, match="accepted"):
+        select_calibrator(np.array([0.5]), np.array([1]), np.array([0]), ["beta"])
+
+
+@pytest.mark.parametrize("calibrator", [IdentityCalibrator, IsotonicCalibrator, PlattCalibrator])
+def test_transform_before_fit_raises_not_fitted(calibrator):
+    with pytest.raises(NotFitted):
+        calibrator().transform(np.array([0.5]))

@@ -1,0 +1,67 @@
+"""The versioned forecaster config: packaged defaults, overrides, and refusals."""
+
+from __future__ import annotations
+
+import pytest
+
+from models.config import DEFAULT_CONFIG_PATH, load_config
+from risk.errors import ConfigError
+
+
+def test_packaged_config_is_version_1_deterministic_on_two_threads():
+    cfg = load_config()
+    assert cfg.version == 1
+    assert cfg.source == str(DEFAULT_CONFIG_PATH)
+    params = cfg.lightgbm_params
+    assert params["num_threads"] == 2
+    assert params["deterministic"] is True
+    assert params["objective"] == "binary"
+
+
+def test_count_params_override_the_probability_params():
+    cfg = load_config()
+    assert cfg.count_params["objective"] == "poisson"
+    assert cfg.count_params["num_leaves"] == cfg.lightgbm_params["num_leaves"]
+
+
+def test_dict_override_is_deep_merged():
+    cfg = load_config({"training": {"num_boost_round": 7}, "lightgbm": {"num_leaves": 3}})
+    assert cfg.section("training")["num_boost_round"] == 7
+    assert cfg.section("training")["early_stopping_rounds"] == 50  # untouched default
+    assert cfg.lightgbm_params["num_leaves"] == 3
+    assert cfg.lightgbm_params["num_threads"] == 2
+
+
+def test_toml_file_override(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text("config_version = 1\n[sampling]\nnegative_sample_rate = 0.5\n")
+    cfg = load_config(path)
+    assert cfg.section("sampling") == {"negative_sample_rate": 0.5, "min_rows": 500_000}
+    assert cfg.source == str(path)
+
+
+def test_unknown_key_names_it_and_lists_the_accepted():
+    with pytest.raises(ConfigError, match=r"unknown config key 'num_rounds'.*num_boost_round"):
+        load_config({"training": {"num_rounds": 5}})
+
+
+def test_value_outside_the_accepted_range_is_refused():
+    with pytest.raises(ConfigError, match=r"negative_sample_rate=0 is not accepted"):
+        load_config({"sampling": {"negative_sample_rate": 0}})
+
+
+def test_fractions_must_leave_training_rows():
+    with pytest.raises(ConfigError, match="leaves no training rows"):
+        load_config({"split": {"validation_fraction": 0.5, "calibration_fraction": 0.5}})
+
+
+def test_unsupported_version_is_refused(tmp_path):
+    path = tmp_path / "future.toml"
+    path.write_text("config_version = 2\n")
+    with pytest.raises(ConfigError, match="config_version=2 is not supported"):
+        load_config(path)
+
+
+def test_missing_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "absent.toml")
