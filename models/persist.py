@@ -1,0 +1,148 @@
+"""Saving and loading a fitted `MultiTargetForecaster` without pickle.
+
+A model folder holds, per target, the LightGBM boosters as LightGBM's own text format
+(`prob_<target>.txt`, `count_<target>.txt`), the calibrator as JSON, and one `manifest.json`
+(targets, feature names, config version and values, horizon, anything the caller adds such
+as the training window). Loading never executes code from the folder, so a model artifact
+fetched from the registry cannot run anything (the registry also checks file hashes).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+
+from models.calibration import IdentityCalibrator, IsotonicCalibrator, PlattCalibrator
+from models.config import load_config
+from models.forecaster import LightGBMForecaster, MultiTargetForecaster
+from risk.errors import ContractError
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+def _calibrator_to_dict(calibrator: Any) -> dict[str, Any]:
+    if isinstance(calibrator, PlattCalibrator):
+        return {"name": "platt", "a": calibrator.a_, "b": calibrator.b_}
+    if isinstance(calibrator, IsotonicCalibrator):
+        model = calibrator.model_
+        return {
+            "name": "isotonic",
+            "x": np.asarray(model.X_thresholds_, dtype=float).tolist(),
+            "y": np.asarray(model.y_thresholds_, dtype=float).tolist(),
+        }
+    return {"name": "identity"}
+
+
+def _calibrator_from_dict(data: dict[str, Any]) -> Any:
+    name = data.get("name")
+    if name == "platt":
+        calibrator = PlattCalibrator()
+        calibrator.a_, calibrator.b_ = float(data["a"]), float(data["b"])
+        return calibrator
+    if name == "isotonic":
+        x, y = np.asarray(data["x"], dtype=float), np.asarray(data["y"], dtype=float)
+        calibrator = IsotonicCalibrator()
+        # Fitting on the thresholds themselves reproduces the same monotone map exactly.
+        return calibrator.fit(x, y)
+    if name == "identity":
+        return IdentityCalibrator().fit(np.empty(0), np.empty(0))
+    raise ContractError(
+        "unknown calibrator in the model manifest",
+        field="calibrator",
+        value=name,
+        fix="re-train the model with this version of the toolkit",
+    )
+
+
+def save_forecaster(
+    model: MultiTargetForecaster, folder: str | Path, extra: dict[str, Any] | None = None
+) -> Path:
+    """Write `model` into `folder` (created); returns the manifest path."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    targets: dict[str, Any] = {}
+    for target, forecaster in model.forecasters_.items():
+        prob_file = f"prob_{target}.txt"
+        forecaster.booster_.save_model(folder / prob_file, num_iteration=forecaster.best_iteration_)
+        entry: dict[str, Any] = {
+            "prob_model": prob_file,
+            "best_iteration": forecaster.best_iteration_,
+            "calibrator": _calibrator_to_dict(forecaster.calibrator_),
+            "split": forecaster.split_,
+            "count_model": None,
+        }
+        if forecaster.count_booster_ is not None:
+            count_file = f"count_{target}.txt"
+            forecaster.count_booster_.save_model(
+                folder / count_file, num_iteration=forecaster.count_best_iteration_
+            )
+            entry["count_model"] = count_file
+            entry["count_best_iteration"] = forecaster.count_best_iteration_
+        targets[target] = entry
+    first = next(iter(model.forecasters_.values()))
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "kind": "grid-risk MultiTargetForecaster",
+        "horizon_hours": model.horizon_hours,
+        "feature_names": list(first.feature_names_),
+        "config_version": first.config_version_,
+        "config": first.config_.raw,
+        "targets": targets,
+        **(extra or {}),
+    }
+    path = folder / MANIFEST
+    path.write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
+    return path
+
+
+def load_forecaster(folder: str | Path) -> tuple[MultiTargetForecaster, dict[str, Any]]:
+    """Read a folder written by `save_forecaster`; returns the fitted model and its manifest."""
+    folder = Path(folder)
+    path = folder / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ContractError(
+            f"cannot read the model manifest: {exc}",
+            file=str(path),
+            fix="point at a folder written by `risk train`",
+        ) from exc
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise ContractError(
+            "unsupported model format",
+            file=str(path),
+            field="format_version",
+            value=manifest.get("format_version"),
+            fix="re-train the model",
+        )
+    config = load_config(manifest["config"])
+    names = list(manifest["feature_names"])
+    model = MultiTargetForecaster(
+        config=manifest["config"], horizon_hours=manifest["horizon_hours"]
+    )
+    model.targets_ = list(manifest["targets"])
+    model.forecasters_ = {}
+    for target, entry in manifest["targets"].items():
+        forecaster = LightGBMForecaster(manifest["config"], target, None, manifest["horizon_hours"])
+        forecaster.booster_ = lgb.Booster(model_file=str(folder / entry["prob_model"]))
+        forecaster.best_iteration_ = forecaster.booster_.current_iteration()
+        forecaster.calibrator_ = _calibrator_from_dict(entry["calibrator"])
+        forecaster.calibration_scores_ = {}
+        if entry.get("count_model"):
+            forecaster.count_booster_ = lgb.Booster(model_file=str(folder / entry["count_model"]))
+            forecaster.count_best_iteration_ = forecaster.count_booster_.current_iteration()
+        else:
+            forecaster.count_booster_ = None
+            forecaster.count_best_iteration_ = 0
+        forecaster.feature_names_ = names
+        forecaster.config_ = config
+        forecaster.config_version_ = config.version
+        forecaster.split_ = entry.get("split", {})
+        forecaster.negative_sampled_ = False
+        model.forecasters_[target] = forecaster
+    return model, manifest
