@@ -1,0 +1,522 @@
+"""Rolling-origin backtest (DESIGN §4–§6): LightGBM, the classic baselines and the oracle, side
+by side on the same issue times, grids and targets.
+
+    result = run_backtest(grids, events, "2024-06-01", "2024-11-30", truth=truth)
+    paths = write_outputs(result, out_dir)  # metrics.json, predictions.parquet, report.html
+
+How it runs:
+
+* **Issue times**: daily at `hour` city time, `start`..`end` inclusive (the evaluation times).
+  Training rows come from issue times between `train_start` and the day before `start`, plus
+  the evaluation times already passed. Default `train_start`: the later of (first event date +
+  `warmup_days`, so short rolling windows are filled) and (`start` − `max_history_days`, which
+  bounds the training cost on long histories).
+* **One feature frame** (`features.build.build_features`) for all those issue times; features
+  at `t` use only what is known at `t`, labels are the counts in `(t, t + 72h]`.
+* **Blocks**: evaluation days are cut into blocks of `retrain_days` counted from `start`. At
+  each block start `s`, LightGBM (one model per target) is fitted on the rows whose label window
+  closed by `s` (`issue_time + horizon <= s`), every baseline with `until = s`; then every grid
+  and target is scored at each issue time of the block. The training labels are recounted
+  from the events **known at `s`**: an event that occurred in a training window but was
+  reported after `s` is not in its label, as it could not be in a real run at `s`. (Evaluation
+  labels count every event by `occurred_at`, DESIGN §4.)
+* **Oracle** (synthetic cities with `truth`): the true expected count given what is known at
+  `t`; it also defines `miss_rate_true@10` for every model.
+
+Scores: LightGBM's calibrated probability; a baseline's or the oracle's expected count.
+Probabilities (for brier, log loss, ECE): LightGBM's calibrated one; for baselines and the
+oracle `1 − exp(−count)`, a Poisson reading of the count — uncalibrated for baselines.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import resource
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.base import FeatureInfo, FeatureSpec
+from features.binning import EventArrays, event_arrays
+from features.build import build_features, resolve_targets
+from features.issue_times import daily_issue_times
+from features.labels import label_columns
+from models.baselines import BASELINES, make_baseline
+from models.forecaster import LightGBMForecaster
+from risk.contract import ANY_TARGET, DEFAULT_ISSUE_HOUR, DEFAULT_TZ, HORIZON_HOURS
+from risk.errors import ConfigError
+from risk.metrics import base_rate, evaluate, json_ready
+from risk.synth.oracle import oracle_expected_counts, oracle_targets
+from risk.synth.truth import Truth
+
+LIGHTGBM = "lightgbm"
+ORACLE = "oracle"
+DEFAULT_MODELS: tuple[str, ...] = (LIGHTGBM, *BASELINES)
+# Baselines whose rate needs the data's real start (see models.baselines.historical).
+NEEDS_START = ("historical_rate", "seppexp")
+WARMUP_DAYS = 28
+MAX_HISTORY_DAYS = 365
+SHAP_MAX_ROWS = 5_000
+PREDICTION_COLUMNS = ("issue_time", "grid_id", "target", "model", "score", "label", "count")
+NS_PER_HOUR = 3_600 * 10**9
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class ShapSummary:
+    """Mean |SHAP contribution| (raw log-odds) of the `any` model on the last block's rows."""
+
+    target: str
+    rows: int
+    features: pd.DataFrame  # feature, family, mean_abs — sorted by mean_abs, descending
+    families: pd.DataFrame  # family, mean_abs (sum over the family's features), descending
+
+
+@dataclass
+class BacktestResult:
+    """Everything the backtest measured. Panels are (T, G): evaluation issue time × grid,
+    grids in input order; `scores[target][model]`, `probs[target][model]`."""
+
+    metrics: dict[str, Any]
+    issue_times: pd.DatetimeIndex
+    grid_ids: np.ndarray
+    targets: tuple[str, ...]
+    models: tuple[str, ...]
+    counts: dict[str, np.ndarray]
+    scores: dict[str, dict[str, np.ndarray]]
+    probs: dict[str, dict[str, np.ndarray]]
+    expected: dict[str, np.ndarray]
+    segments: dict[str, np.ndarray]
+    area: np.ndarray
+    settings: dict[str, Any]
+    feature_info: list[FeatureInfo]
+    shap: ShapSummary | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def timings(self) -> dict[str, float]:
+        return self.metrics["timings_s"]
+
+    @property
+    def peak_rss_mb(self) -> float:
+        return self.metrics["peak_rss_mb"]
+
+    @property
+    def predictions(self) -> pd.DataFrame:
+        """Long frame `issue_time, grid_id, target, model, score, label, count`:
+        model-major, then target, issue time, grid (T·G·targets·models rows)."""
+        return predictions_frame(self)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux `ru_maxrss` is in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _as_date(value: str | dt.date | pd.Timestamp, what: str) -> dt.date:
+    try:
+        return pd.Timestamp(value).date()
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"--{what} {value!r} is not a date; give YYYY-MM-DD") from exc
+
+
+def _aware(values: pd.Series, tz: str) -> pd.Series:
+    values = pd.to_datetime(values)
+    return values.dt.tz_localize(tz) if values.dt.tz is None else values.dt.tz_convert(tz)
+
+
+def _check_models(models: Iterable[str], truth: Truth | None) -> tuple[str, ...]:
+    chosen = list(dict.fromkeys(models))
+    accepted = [LIGHTGBM, *BASELINES, ORACLE]
+    unknown = [m for m in chosen if m not in accepted]
+    if unknown:
+        raise ConfigError(f"unknown model {unknown[0]!r}; accepted: {accepted}")
+    if ORACLE in chosen and truth is None:
+        raise ConfigError("model 'oracle' needs the synthetic city's truth.json (truth=...)")
+    if truth is not None and ORACLE not in chosen:
+        chosen.append(ORACLE)
+    if not chosen:
+        raise ConfigError(f"no model to backtest; accepted: {accepted}")
+    return tuple(chosen)
+
+
+def default_train_start(
+    first_event: dt.date,
+    start: dt.date,
+    warmup_days: int = WARMUP_DAYS,
+    max_history_days: int = MAX_HISTORY_DAYS,
+) -> dt.date:
+    """The later of `first_event + warmup_days` and `start − max_history_days`."""
+    return max(
+        first_event + dt.timedelta(days=warmup_days), start - dt.timedelta(days=max_history_days)
+    )
+
+
+def retrain_blocks(n_days: int, retrain_days: int) -> list[slice]:
+    """Evaluation day positions cut into consecutive blocks of `retrain_days`."""
+    if retrain_days < 1:
+        raise ConfigError(f"--retrain must be at least 1 day, got {retrain_days}")
+    return [slice(lo, min(lo + retrain_days, n_days)) for lo in range(0, n_days, retrain_days)]
+
+
+def _target_events(events: pd.DataFrame, target: str) -> pd.DataFrame:
+    return events if target == ANY_TARGET else events[events["category"] == target]
+
+
+def _poisson_prob(count: np.ndarray) -> np.ndarray:
+    return np.clip(-np.expm1(-np.maximum(count, 0.0)), 0.0, 1.0)
+
+
+def _tick(progress: Progress | None, step: str, done: int, total: int) -> None:
+    if progress is not None:
+        progress(step, done, total)
+
+
+# ----------------------------------------------------------------------------- the backtest
+
+
+def run_backtest(
+    grids: pd.DataFrame,
+    events: pd.DataFrame,
+    start: str | dt.date | pd.Timestamp,
+    end: str | dt.date | pd.Timestamp,
+    *,
+    retrain_days: int = 7,
+    hour: int = DEFAULT_ISSUE_HOUR,
+    tz: str = DEFAULT_TZ,
+    calendar: str = "CN",
+    truth: Truth | None = None,
+    models: Sequence[str] = DEFAULT_MODELS,
+    targets: Sequence[str] | None = None,
+    config: None | dict[str, Any] | str = None,
+    progress: Progress | None = None,
+    train_start: str | dt.date | pd.Timestamp | None = None,
+    warmup_days: int = WARMUP_DAYS,
+    max_history_days: int = MAX_HISTORY_DAYS,
+    seed: int = 0,
+) -> BacktestResult:
+    """Score every grid and target at each daily issue time of `start`..`end` with every model.
+
+    `grids`, `events` are validated frames (`risk.contract`); `truth` adds the oracle; `config`
+    overrides `models/lightgbm.toml` (dict or TOML path); `targets` defaults to `any` + every
+    category of the events; `progress(step, done, total)` is called as steps advance.
+    """
+    t_total = time.perf_counter()
+    timings = {"features": 0.0, "train": 0.0, "predict": 0.0, "explain": 0.0, "total": 0.0}
+    chosen = _check_models(models, truth)
+    grids = grids.reset_index(drop=True)
+    events = events.copy()
+    events["occurred_at"] = _aware(events["occurred_at"], tz)
+    if "reported_at" in events.columns:
+        events["reported_at"] = _aware(events["reported_at"], tz)
+    if len(events) == 0:
+        raise ConfigError("the events frame is empty; nothing to train on or to measure")
+
+    first_day, last_day = _as_date(start, "start"), _as_date(end, "end")
+    eval_times = daily_issue_times(first_day, last_day, hour, tz)
+    data_start = events["occurred_at"].min()
+    if train_start is None:
+        train_day = default_train_start(data_start.date(), first_day, warmup_days, max_history_days)
+    else:
+        train_day = _as_date(train_start, "train-start")
+    if LIGHTGBM in chosen and train_day >= first_day:
+        raise ConfigError(
+            f"no training history: training would start on {train_day}, not before --start "
+            f"{first_day}; give an earlier --train-start or a later --start (the data begin "
+            f"{data_start.date()}, and {warmup_days} warm-up days are skipped)"
+        )
+    all_times = daily_issue_times(min(train_day, first_day), last_day, hour, tz)
+    spec = FeatureSpec(calendar=calendar, tz=tz)
+    target_list = tuple(targets) if targets is not None else resolve_targets(events, spec)
+    spec = FeatureSpec(calendar=calendar, tz=tz, targets=target_list)
+
+    _tick(progress, "features", 0, 1)
+    t0 = time.perf_counter()
+    built = build_features(grids, events, all_times, spec)
+    timings["features"] = time.perf_counter() - t0
+    _tick(progress, "features", 1, 1)
+
+    frame, n_grids = built.frame, len(grids)
+    time_ns = all_times.as_unit("ns").asi8
+    eval_pos = np.searchsorted(time_ns, eval_times.as_unit("ns").asi8)
+    n_t = len(eval_times)
+    counts = {
+        t: frame[f"count_{t}"].to_numpy().reshape(len(all_times), n_grids)[eval_pos].astype(float)
+        for t in target_list
+    }
+    scores: dict[str, dict[str, np.ndarray]] = {t: {} for t in target_list}
+    probs: dict[str, dict[str, np.ndarray]] = {t: {} for t in target_list}
+    for t in target_list:
+        for m in chosen:
+            if m != ORACLE:
+                scores[t][m] = np.full((n_t, n_grids), np.nan)
+                probs[t][m] = np.full((n_t, n_grids), np.nan)
+
+    expected: dict[str, np.ndarray] = {}
+    notes: list[str] = []
+    if truth is not None:
+        t0 = time.perf_counter()
+        oracle = oracle_expected_counts(truth, events, grids, eval_times, HORIZON_HOURS)
+        names = oracle_targets(truth)
+        for t in target_list:
+            if t in names:
+                expected[t] = oracle[:, :, names.index(t)]
+                scores[t][ORACLE] = expected[t]
+                probs[t][ORACLE] = _poisson_prob(expected[t])
+            else:
+                notes.append(f"the oracle knows no category {t!r}; no oracle for that target")
+        timings["predict"] += time.perf_counter() - t0
+
+    baseline_params = {name: {} for name in BASELINES}
+    for name in NEEDS_START:
+        baseline_params[name] = {"start": data_start}
+    target_events = {t: _target_events(events, t) for t in target_list}
+    known_events = event_arrays(events, grids["grid_id"]) if LIGHTGBM in chosen else None
+    blocks = retrain_blocks(n_t, retrain_days)
+    last_models: dict[str, LightGBMForecaster] = {}
+    for b, block in enumerate(blocks):
+        _tick(progress, "blocks", b, len(blocks))
+        block_times = eval_times[block]
+        block_start = block_times[0]
+        start_ns = int(block_start.as_unit("ns").value)
+        rows = (eval_pos[block][:, None] * n_grids + np.arange(n_grids)).ravel()
+        block_frame = frame.iloc[rows]
+        if LIGHTGBM in chosen:
+            t0 = time.perf_counter()
+            train = training_rows(frame, time_ns, n_grids, known_events, target_list, start_ns)
+            last_models = {
+                t: LightGBMForecaster(
+                    config=config, target=t, feature_names=built.feature_names
+                ).fit(train)
+                for t in target_list
+            }
+            del train
+            timings["train"] += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            for t, model in last_models.items():
+                p = model.predict_proba(block_frame).reshape(len(block_times), n_grids)
+                scores[t][LIGHTGBM][block] = p
+                probs[t][LIGHTGBM][block] = p
+            timings["predict"] += time.perf_counter() - t0
+        for name in (m for m in chosen if m in BASELINES):
+            for t in target_list:
+                t0 = time.perf_counter()
+                model = make_baseline(name, **baseline_params[name]).fit(
+                    target_events[t], grids, block_start
+                )
+                t1 = time.perf_counter()
+                c = model.predict_count(target_events[t], block_times, HORIZON_HOURS)
+                scores[t][name][block] = c
+                probs[t][name][block] = _poisson_prob(c)
+                timings["train"] += t1 - t0
+                timings["predict"] += time.perf_counter() - t1
+    _tick(progress, "blocks", len(blocks), len(blocks))
+
+    shap = None
+    if LIGHTGBM in chosen:
+        t0 = time.perf_counter()
+        shap = shap_summary(last_models, block_frame, built.info, seed)
+        timings["explain"] = time.perf_counter() - t0
+    else:
+        notes.append("LightGBM was not run, so there is no SHAP summary")
+
+    segments = {
+        "grid_type": grids["grid_type"].astype(str).to_numpy()
+        if "grid_type" in grids.columns
+        else np.full(n_grids, "unassigned", dtype=object),
+        "street": grids["street_id"].astype(str).to_numpy()
+        if "street_id" in grids.columns
+        else np.full(n_grids, "unassigned", dtype=object),
+    }
+    area = grids["area_km2"].to_numpy(dtype=float) if "area_km2" in grids.columns else None
+    model_order = tuple(m for m in chosen if any(m in scores[t] for t in target_list))
+    result_targets: dict[str, Any] = {}
+    for i, t in enumerate(target_list):
+        _tick(progress, "metrics", i, len(target_list))
+        result_targets[t] = {
+            "base_rate": base_rate(counts[t]),
+            "models": {
+                m: evaluate(
+                    scores[t][m],
+                    counts[t],
+                    prob=probs[t][m],
+                    area=area,
+                    expected=expected.get(t),
+                    segments=segments,
+                    seed=seed,
+                )
+                for m in model_order
+                if m in scores[t]
+            },
+        }
+    _tick(progress, "metrics", len(target_list), len(target_list))
+
+    last_event = events["occurred_at"].max()
+    if eval_times[-1] + pd.Timedelta(hours=HORIZON_HOURS) > last_event + pd.Timedelta(days=1):
+        notes.append(
+            f"the last windows close after the last event ({last_event}); their labels may be "
+            "incomplete"
+        )
+    settings = {
+        "start": str(first_day),
+        "end": str(last_day),
+        "train_start": str(min(train_day, first_day)),
+        "retrain_days": retrain_days,
+        "blocks": len(blocks),
+        "hour": hour,
+        "tz": tz,
+        "calendar": calendar,
+        "models": list(model_order),
+        "targets": list(target_list),
+        "horizon_hours": HORIZON_HOURS,
+        "seed": seed,
+        "lightgbm_config": config if isinstance(config, dict | None) else str(config),
+        "data_start": str(data_start),
+    }
+    timings["total"] = time.perf_counter() - t_total
+    metrics = {
+        "dataset": {
+            "grids": n_grids,
+            "events": int(len(events)),
+            "start": str(first_day),
+            "end": str(last_day),
+        },
+        "horizon_hours": HORIZON_HOURS,
+        "issue_times": n_t,
+        "targets": result_targets,
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "backtest": settings,
+    }
+    return BacktestResult(
+        metrics=metrics,
+        issue_times=eval_times,
+        grid_ids=grids["grid_id"].astype(str).to_numpy(),
+        targets=target_list,
+        models=model_order,
+        counts=counts,
+        scores=scores,
+        probs=probs,
+        expected=expected,
+        segments=segments,
+        area=np.ones(n_grids) if area is None else area,
+        settings=settings,
+        feature_info=list(built.info),
+        shap=shap,
+        notes=notes,
+    )
+
+
+def training_rows(
+    frame: pd.DataFrame,
+    time_ns: np.ndarray,
+    n_grids: int,
+    events: EventArrays,
+    targets: Sequence[str],
+    block_start_ns: int,
+) -> pd.DataFrame:
+    """Rows whose window `(t, t + horizon]` closed by the block start, labels recounted from
+    the events known at the block start. `frame` is issue-time major over sorted `time_ns`."""
+    n_t = int(np.searchsorted(time_ns + HORIZON_HOURS * NS_PER_HOUR, block_start_ns, "right"))
+    train = frame.iloc[: n_t * n_grids].copy(deep=False)
+    known = events.subset(events.known <= block_start_ns)
+    labels = label_columns(known, time_ns[:n_t], n_grids, tuple(targets), HORIZON_HOURS)
+    for name, values in labels.items():
+        train[name] = values.reshape(-1)
+    return train
+
+
+def shap_summary(
+    forecasters: dict[str, LightGBMForecaster],
+    frame: pd.DataFrame,
+    info: list[FeatureInfo],
+    seed: int = 0,
+) -> ShapSummary | None:
+    """Mean |contribution| per feature and family for the `any` model (else the first target)
+    on at most `SHAP_MAX_ROWS` rows of `frame` (seeded sample). None when nothing was fitted."""
+    if not forecasters:
+        return None
+    target = ANY_TARGET if ANY_TARGET in forecasters else next(iter(forecasters))
+    model = forecasters[target]
+    if len(frame) > SHAP_MAX_ROWS:
+        pick = np.sort(np.random.default_rng(seed).choice(len(frame), SHAP_MAX_ROWS, False))
+        frame = frame.iloc[pick]
+    contrib = np.abs(model.contributions(frame)[:, :-1]).mean(axis=0)
+    family = {i.name: i.family for i in info}
+    names = list(model.feature_names_)
+    features = pd.DataFrame(
+        {"feature": names, "family": [family.get(n, "other") for n in names], "mean_abs": contrib}
+    ).sort_values("mean_abs", ascending=False, kind="stable", ignore_index=True)
+    families = (
+        features.groupby("family", observed=True)["mean_abs"]
+        .sum()
+        .sort_values(ascending=False, kind="stable")
+        .reset_index()
+    )
+    return ShapSummary(target=target, rows=len(frame), features=features, families=families)
+
+
+# ----------------------------------------------------------------------------- outputs
+
+
+def predictions_frame(result: BacktestResult) -> pd.DataFrame:
+    """The long predictions table of DESIGN §6 (categorical `grid_id`, `target`, `model`)."""
+    n_t, n_g = len(result.issue_times), len(result.grid_ids)
+    cells = n_t * n_g
+    pairs = [(m, t) for m in result.models for t in result.targets if m in result.scores[t]]
+    n = len(pairs)
+    model_codes = np.repeat([result.models.index(m) for m, _ in pairs], cells)
+    target_codes = np.repeat([result.targets.index(t) for _, t in pairs], cells)
+    count = np.concatenate([result.counts[t].ravel() for _, t in pairs]) if pairs else np.zeros(0)
+    score = np.concatenate([result.scores[t][m].ravel() for m, t in pairs]) if pairs else count
+    return pd.DataFrame(
+        {
+            "issue_time": np.tile(result.issue_times.repeat(n_g), n),
+            "grid_id": pd.Categorical.from_codes(
+                np.tile(np.arange(n_g), n_t * n), categories=pd.Index(result.grid_ids)
+            ),
+            "target": pd.Categorical.from_codes(target_codes, categories=list(result.targets)),
+            "model": pd.Categorical.from_codes(model_codes, categories=list(result.models)),
+            "score": score.astype(float),
+            "label": (count >= 1).astype(np.int8),
+            "count": count.astype(np.int32),
+        },
+        columns=list(PREDICTION_COLUMNS),
+    )
+
+
+def write_metrics(metrics: dict[str, Any], path: Path) -> Path:
+    """`metrics.json` with NaN written as null (strict JSON)."""
+    path.write_text(json.dumps(json_ready(metrics), indent=2, allow_nan=False), encoding="utf-8")
+    return path
+
+
+def write_outputs(result: BacktestResult, out_dir: str | Path) -> dict[str, Path]:
+    """Write `metrics.json`, `predictions.parquet`, `report.html` and its PNGs into `out_dir`.
+
+    Returns the paths by name (`metrics`, `predictions`, `report`, and `plots`: the PNG
+    directory is `out_dir` itself, so the plots are listed under `plot:<name>`).
+    """
+    from models.report import write_report  # matplotlib only when a report is written
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "metrics": write_metrics(result.metrics, out / "metrics.json"),
+        "predictions": out / "predictions.parquet",
+    }
+    result.predictions.to_parquet(paths["predictions"], index=False)
+    report, plots = write_report(result, out)
+    paths["report"] = report
+    paths.update({f"plot:{p.stem}": p for p in plots})
+    return paths
