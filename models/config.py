@@ -20,7 +20,7 @@ from typing import Any
 from risk.errors import ConfigError
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("lightgbm.toml")
-SUPPORTED_VERSIONS = (1,)
+SUPPORTED_VERSIONS = (1, 2)  # 2: faster defaults, same keys (+ max_negatives_per_positive)
 CALIBRATION_METHODS = ("isotonic", "platt", "identity")
 SELECTION_METRICS = ("log_loss", "ece")
 FREE_TABLES = ("lightgbm", "lightgbm_count")  # passed through to LightGBM
@@ -52,6 +52,10 @@ _RULES: dict[str, dict[str, tuple[Callable[[Any], bool], str]]] = {
     "sampling": {
         "negative_sample_rate": (_rate, "a number in (0, 1]; 1 keeps every negative"),
         "min_rows": (_count(0), "an integer >= 0"),
+        "max_negatives_per_positive": (
+            lambda v: isinstance(v, int | float) and not isinstance(v, bool) and v > 0,
+            "a number > 0",
+        ),
     },
     "calibration": {
         "methods": (_methods, f"a list drawn from {list(CALIBRATION_METHODS)}"),

@@ -165,6 +165,19 @@ def time_split(
     return TimeSplit(train, valid, calib, valid_start, calib_start)
 
 
+def sampling_rate(label: np.ndarray, sampling: dict[str, Any]) -> float:
+    """The share of negatives to keep: `negative_sample_rate`, lowered for rare targets so that
+    at most `max_negatives_per_positive` negatives are kept per positive (cost scales with rows,
+    while the information sits mostly in the positives)."""
+    rate = float(sampling["negative_sample_rate"])
+    ratio = sampling.get("max_negatives_per_positive")
+    positives = int((np.asarray(label) >= 1).sum())
+    negatives = len(label) - positives
+    if ratio is not None and negatives > 0 and positives > 0:
+        rate = min(rate, ratio * positives / negatives)
+    return min(rate, 1.0)
+
+
 def negative_sample(label: np.ndarray, rate: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Keep every positive and each negative with probability `rate` (seeded); kept negatives
     weigh `1 / rate`, so weighted sums — and the fitted base rate — stay unbiased.
@@ -246,11 +259,10 @@ class LightGBMForecaster(BaseEstimator):
                 "Give a longer date range or leave this target out"
             )
         weight = None
-        sampled = len(train_idx) > sampling["min_rows"] and sampling["negative_sample_rate"] < 1
+        rate = sampling_rate(label[train_idx], sampling)
+        sampled = len(train_idx) > sampling["min_rows"] and rate < 1
         if sampled:
-            keep, weight = negative_sample(
-                label[train_idx], sampling["negative_sample_rate"], cfg.seed
-            )
+            keep, weight = negative_sample(label[train_idx], rate, cfg.seed)
             train_idx = train_idx[keep]
         valid_idx = np.flatnonzero(split.valid)
         cols = frame.columns.get_indexer(names)

@@ -8,9 +8,9 @@ from models.config import DEFAULT_CONFIG_PATH, load_config
 from risk.errors import ConfigError
 
 
-def test_packaged_config_is_version_1_deterministic_on_two_threads():
+def test_packaged_config_is_version_2_deterministic_on_two_threads():
     cfg = load_config()
-    assert cfg.version == 1
+    assert cfg.version == 2
     assert cfg.source == str(DEFAULT_CONFIG_PATH)
     params = cfg.lightgbm_params
     assert params["num_threads"] == 2
@@ -27,7 +27,7 @@ def test_count_params_override_the_probability_params():
 def test_dict_override_is_deep_merged():
     cfg = load_config({"training": {"num_boost_round": 7}, "lightgbm": {"num_leaves": 3}})
     assert cfg.section("training")["num_boost_round"] == 7
-    assert cfg.section("training")["early_stopping_rounds"] == 50  # untouched default
+    assert cfg.section("training")["early_stopping_rounds"] == 20  # untouched default
     assert cfg.lightgbm_params["num_leaves"] == 3
     assert cfg.lightgbm_params["num_threads"] == 2
 
@@ -36,7 +36,11 @@ def test_toml_file_override(tmp_path):
     path = tmp_path / "mine.toml"
     path.write_text("config_version = 1\n[sampling]\nnegative_sample_rate = 0.5\n")
     cfg = load_config(path)
-    assert cfg.section("sampling") == {"negative_sample_rate": 0.5, "min_rows": 500_000}
+    assert cfg.section("sampling") == {
+        "negative_sample_rate": 0.5,
+        "max_negatives_per_positive": 4,
+        "min_rows": 200_000,
+    }
     assert cfg.source == str(path)
 
 
@@ -57,11 +61,26 @@ def test_fractions_must_leave_training_rows():
 
 def test_unsupported_version_is_refused(tmp_path):
     path = tmp_path / "future.toml"
-    path.write_text("config_version = 2\n")
-    with pytest.raises(ConfigError, match="config_version=2 is not supported"):
+    path.write_text("config_version = 3\n")
+    with pytest.raises(ConfigError, match="config_version=3 is not supported"):
         load_config(path)
 
 
 def test_missing_file_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "absent.toml")
+
+
+def test_rare_targets_keep_at_most_the_configured_negatives_per_positive():
+    from models.forecaster import sampling_rate
+
+    label = [1] * 10 + [0] * 990
+    # 4 negatives per positive: 40 of 990 negatives -> rate 40/990 = 0.0404, below 0.5
+    assert sampling_rate(
+        label, {"negative_sample_rate": 0.5, "max_negatives_per_positive": 4}
+    ) == pytest.approx(40 / 990)
+    # a common target keeps the configured rate: 4 * 500 / 500 = 4 > 0.5
+    assert (
+        sampling_rate([1, 0] * 500, {"negative_sample_rate": 0.5, "max_negatives_per_positive": 4})
+        == 0.5
+    )

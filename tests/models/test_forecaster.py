@@ -22,7 +22,7 @@ TZ = "Asia/Shanghai"
 DAY_NS = 86_400 * 10**9
 # Few, small trees: the tests check behaviour, not accuracy.
 FAST = {
-    "training": {"num_boost_round": 150, "early_stopping_rounds": 10},
+    "training": {"num_boost_round": 150, "early_stopping_rounds": 10, "count_model": True},
     "lightgbm": {"num_leaves": 7, "min_data_in_leaf": 20, "learning_rate": 0.3},
 }
 

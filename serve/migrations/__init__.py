@@ -1,0 +1,1 @@
+"""Alembic migrations for the service's database; run them with `serve.db.upgrade`."""

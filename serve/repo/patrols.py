@@ -1,0 +1,103 @@
+"""Patrol reports from grid workers, stored exactly once per ``client_report_id``.
+
+A phone that lost its connection retries the same report with the same client id; the
+unique constraint plus `record_report` returning the first row make the retry harmless.
+The report itself (scope check, outcome) is built by `risk.patrol.record_outcome`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Row, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from risk.errors import ConfigError
+from risk.patrol import PatrolOutcome, PatrolReport
+from serve.db import atomic
+from serve.tables import PatrolReportRow
+
+REPORTS = PatrolReportRow.__table__
+
+
+@dataclass(frozen=True)
+class StoredReport:
+    id: int
+    client_report_id: str
+    report: PatrolReport
+    received_at: datetime
+
+
+def _stored(row: Row[Any]) -> StoredReport:
+    report = PatrolReport(
+        worker_id=row.worker,
+        grid_id=row.grid_id,
+        outcome=PatrolOutcome(row.outcome),
+        at=row.reported_at,
+        note=row.note,
+        item_ids=tuple(row.item_ids or ()),
+    )
+    return StoredReport(row.id, row.client_report_id, report, row.received_at)
+
+
+def _by_client_id(session: Session, client_report_id: str) -> StoredReport | None:
+    row = session.execute(
+        select(REPORTS).where(REPORTS.c.client_report_id == client_report_id)
+    ).first()
+    return None if row is None else _stored(row)
+
+
+def record_report(
+    session: Session,
+    report: PatrolReport,
+    client_report_id: str,
+    received_at: datetime | None = None,
+) -> tuple[StoredReport, bool]:
+    """Store ``report`` unless ``client_report_id`` was seen; returns (row, created).
+
+    A retry — even one whose content differs — returns the first stored row untouched.
+    """
+    if not client_report_id or not client_report_id.strip():
+        raise ConfigError("a patrol report needs a client_report_id (a UUID made on the device)")
+    existing = _by_client_id(session, client_report_id)
+    if existing is not None:
+        return existing, False
+    values = {
+        "client_report_id": client_report_id,
+        "worker": report.worker_id,
+        "grid_id": report.grid_id,
+        "item_ids": list(report.item_ids),
+        "outcome": PatrolOutcome(report.outcome).value,
+        "note": report.note,
+        "reported_at": report.at,
+        "received_at": datetime.now(UTC) if received_at is None else received_at,
+    }
+    try:
+        with atomic(session):
+            session.execute(insert(REPORTS).values(**values))
+    except IntegrityError:  # the same retry raced us in another transaction
+        stored = _by_client_id(session, client_report_id)
+        if stored is None:
+            raise
+        return stored, False
+    stored = _by_client_id(session, client_report_id)
+    assert stored is not None
+    return stored, True
+
+
+def reports_for(
+    session: Session, worker: str | None = None, since: datetime | None = None
+) -> list[StoredReport]:
+    """A worker's reports (every worker's when None), oldest first; ``since`` inclusive."""
+    stmt = select(REPORTS).order_by(REPORTS.c.reported_at, REPORTS.c.id)
+    if worker is not None:
+        stmt = stmt.where(REPORTS.c.worker == worker)
+    if since is not None:
+        stmt = stmt.where(REPORTS.c.reported_at >= since)
+    return [_stored(r) for r in session.execute(stmt)]
+
+
+__all__ = ["StoredReport", "record_report", "reports_for"]

@@ -1,0 +1,304 @@
+"""Users, their API/session tokens and web passwords (issue 5, item 6).
+
+Secrets never reach the database in clear: a token is shown once, when issued, and only its
+SHA-256 is stored (a token has 256 random bits, so a fast hash is enough and a lookup by hash
+needs no constant-time compare); a password is stored as salted scrypt, checked with
+`hmac.compare_digest`. Authentication refuses revoked and expired tokens and disabled users.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Row, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from risk.errors import ConfigError, RiskError
+from risk.scopes import Role, Scope, check_role_scope
+from serve.db import atomic
+from serve.tables import TokenRow, UserRow
+
+USERS = UserRow.__table__
+TOKENS = TokenRow.__table__
+DEFAULT_SESSION_TTL = timedelta(hours=12)
+TOKEN_BYTES = 32
+# scrypt cost: 2**14 × 8 × 128 B = 16 MiB and ~50 ms a check (OWASP's minimum for scrypt).
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+MIN_PASSWORD_LENGTH = 8
+
+
+class TokenKind(StrEnum):
+    API = "api"
+    SESSION = "session"
+
+
+class UserNotFound(RiskError, LookupError):
+    def __init__(self, username: str) -> None:
+        self.username = username
+        super().__init__(f"no user {username!r}; fix: `risk users list` shows who exists")
+
+
+class UserExists(RiskError):
+    """A user with this name already exists."""
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    role: Role
+    scope: Scope
+    created_at: datetime
+    disabled_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.disabled_at is None
+
+
+def _now(at: datetime | None) -> datetime:
+    return datetime.now(UTC) if at is None else at
+
+
+def _user(row: Row[Any]) -> User:
+    return User(
+        id=row.id,
+        username=row.username,
+        role=Role(row.role),
+        scope=Scope.of(row.scope_kind, row.scope_values),
+        created_at=row.created_at,
+        disabled_at=row.disabled_at,
+    )
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def hash_password(password: str, salt: bytes | None = None) -> str:
+    """``scrypt$N$r$p$salt$hash`` with a fresh 16-byte salt (base64, no padding)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ConfigError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    salt = secrets.token_bytes(16) if salt is None else salt
+    digest = hashlib.scrypt(
+        password.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32
+    )
+
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${b64(salt)}${b64(digest)}"
+
+
+def _check_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt_b64, digest_b64 = stored.split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+
+    def unb64(text: str) -> bytes:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+    expected = unb64(digest_b64)
+    got = hashlib.scrypt(
+        password.encode("utf-8"),
+        salt=unb64(salt_b64),
+        n=int(n),
+        r=int(r),
+        p=int(p),
+        dklen=len(expected),
+    )
+    return hmac.compare_digest(got, expected)
+
+
+def _row_by_name(session: Session, username: str) -> Row[Any]:
+    row = session.execute(select(USERS).where(USERS.c.username == username)).first()
+    if row is None:
+        raise UserNotFound(username)
+    return row
+
+
+def add_user(
+    session: Session,
+    username: str,
+    role: Role | str,
+    scope: Scope,
+    password: str | None = None,
+    at: datetime | None = None,
+) -> User:
+    """Create a user; `ConfigError` for a role/scope that makes no sense, `UserExists` if taken."""
+    username = username.strip()
+    if not username:
+        raise ConfigError("a user needs a non-blank username")
+    check_role_scope(role, scope)  # also rejects an unknown role
+    values = {
+        "username": username,
+        "role": Role(role).value,
+        "scope_kind": scope.kind.value,
+        "scope_values": sorted(scope.values),
+        "password_hash": None if password is None else hash_password(password),
+        "created_at": _now(at),
+        "disabled_at": None,
+    }
+    try:
+        with atomic(session):
+            session.execute(insert(USERS).values(**values))
+    except IntegrityError:
+        raise UserExists(f"user {username!r} already exists; fix: choose another name") from None
+    return _user(_row_by_name(session, username))
+
+
+def get_user(session: Session, username: str) -> User:
+    return _user(_row_by_name(session, username))
+
+
+def list_users(session: Session, include_disabled: bool = True) -> list[User]:
+    stmt = select(USERS).order_by(USERS.c.username)
+    if not include_disabled:
+        stmt = stmt.where(USERS.c.disabled_at.is_(None))
+    return [_user(r) for r in session.execute(stmt)]
+
+
+def set_password(session: Session, username: str, password: str) -> None:
+    _row_by_name(session, username)
+    session.execute(
+        update(USERS)
+        .where(USERS.c.username == username)
+        .values(password_hash=hash_password(password))
+    )
+
+
+def verify_password(session: Session, username: str, password: str) -> User | None:
+    """The user if the password matches and the user is active, else None (no hint which)."""
+    row = session.execute(select(USERS).where(USERS.c.username == username)).first()
+    if row is None or row.password_hash is None or row.disabled_at is not None:
+        return None
+    return _user(row) if _check_password(password, row.password_hash) else None
+
+
+def disable_user(session: Session, username: str, at: datetime | None = None) -> User:
+    """Disable a user: every one of their tokens stops working at once (not deleted: audit)."""
+    _row_by_name(session, username)
+    session.execute(
+        update(USERS)
+        .where(USERS.c.username == username, USERS.c.disabled_at.is_(None))
+        .values(disabled_at=_now(at))
+    )
+    return get_user(session, username)
+
+
+def issue_token(
+    session: Session,
+    username: str,
+    kind: TokenKind | str = TokenKind.API,
+    ttl: timedelta | None = None,
+    at: datetime | None = None,
+) -> str:
+    """A new random token for the user, returned in clear this once; only its hash is stored.
+
+    ``ttl`` None means no expiry for an API token and `DEFAULT_SESSION_TTL` for a session.
+    """
+    try:
+        kind = TokenKind(kind)
+    except ValueError:
+        raise ConfigError(
+            f"unknown token kind {kind!r}; accepted: {', '.join(k.value for k in TokenKind)}"
+        ) from None
+    if ttl is None and kind is TokenKind.SESSION:
+        ttl = DEFAULT_SESSION_TTL
+    if ttl is not None and ttl <= timedelta(0):
+        raise ConfigError(f"token lifetime must be positive (got {ttl})")
+    row = _row_by_name(session, username)
+    if row.disabled_at is not None:
+        raise ConfigError(f"user {username!r} is disabled; fix: enable or add another user")
+    now = _now(at)
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    session.execute(
+        insert(TOKENS).values(
+            user_id=row.id,
+            token_sha256=hash_token(token),
+            kind=kind.value,
+            created_at=now,
+            expires_at=None if ttl is None else now + ttl,
+            revoked_at=None,
+            last_used_at=None,
+        )
+    )
+    return token
+
+
+def authenticate(
+    session: Session, token: str, at: datetime | None = None, touch: bool = True
+) -> User | None:
+    """The active user holding this unrevoked, unexpired token, or None.
+
+    A token expires at ``expires_at`` (at that instant it no longer works). ``touch`` records
+    ``last_used_at``.
+    """
+    if not token:
+        return None
+    now = _now(at)
+    row = session.execute(
+        select(TOKENS.c.id.label("token_id"), TOKENS.c.expires_at, TOKENS.c.revoked_at, USERS)
+        .join(USERS, USERS.c.id == TOKENS.c.user_id)
+        .where(TOKENS.c.token_sha256 == hash_token(token))
+    ).first()
+    if row is None or row.revoked_at is not None or row.disabled_at is not None:
+        return None
+    if row.expires_at is not None and now >= row.expires_at:
+        return None
+    if touch:
+        session.execute(update(TOKENS).where(TOKENS.c.id == row.token_id).values(last_used_at=now))
+    return _user(row)
+
+
+def revoke_token(session: Session, token: str, at: datetime | None = None) -> bool:
+    """Revoke one token (e.g. logout); False if it is unknown or was already revoked."""
+    result = session.execute(
+        update(TOKENS)
+        .where(TOKENS.c.token_sha256 == hash_token(token), TOKENS.c.revoked_at.is_(None))
+        .values(revoked_at=_now(at))
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def revoke_user_tokens(session: Session, username: str, at: datetime | None = None) -> int:
+    """Revoke every live token of a user (`risk users revoke`); returns how many."""
+    row = _row_by_name(session, username)
+    result = session.execute(
+        update(TOKENS)
+        .where(TOKENS.c.user_id == row.id, TOKENS.c.revoked_at.is_(None))
+        .values(revoked_at=_now(at))
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+__all__ = [
+    "DEFAULT_SESSION_TTL",
+    "TokenKind",
+    "User",
+    "UserExists",
+    "UserNotFound",
+    "add_user",
+    "authenticate",
+    "disable_user",
+    "get_user",
+    "hash_password",
+    "hash_token",
+    "issue_token",
+    "list_users",
+    "revoke_token",
+    "revoke_user_tokens",
+    "set_password",
+    "verify_password",
+]
