@@ -31,9 +31,10 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix risk features models serve tests benchmarks notebooks
 
 bench: $(STAMP)
-	$(PY) benchmarks/synth.py
-	$(PY) benchmarks/features.py
-	$(PY) benchmarks/features_vs_mlforecast.py
+	$(PY) -m benchmarks.synth
+	$(PY) -m benchmarks.features
+	$(PY) -m benchmarks.features_vs_mlforecast
+	$(PY) -m benchmarks.backtest
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -3,7 +3,7 @@
 Also times full event validation (`risk.validation.validate_events`) of the same 300k rows
 given as CSV-like text, the path `risk validate` takes. Median of 3 runs each.
 
-    .venv/bin/python benchmarks/assign.py [--points 300000] [--grids 2000] [--out PATH]
+    .venv/bin/python -m benchmarks.assign [--points 300000] [--grids 2000] [--out PATH]
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Benchmark: the whole feature build on a synthetic city (DESIGN §8).
 
-    .venv/bin/python benchmarks/features.py [--grids 2000] [--days 730] [--seed 0]
+    .venv/bin/python -m benchmarks.features [--grids 2000] [--days 730] [--seed 0]
 
 Writes benchmarks/results/features.json (or --out): wall time of `build_features` (all families, all
 targets, daily 08:00 issue times over the period) and the peak RSS of the process.
@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import sys
 import time
 from pathlib import Path
 
@@ -20,15 +19,12 @@ import numpy as np
 import pandas as pd
 from shapely import box
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from features.base import FeatureSpec
+from features.build import FAMILY_MODULES, build_features
+from features.issue_times import daily_issue_times
+from risk.contract import DEFAULT_TZ, SOURCES
 
-from features.base import FeatureSpec  # noqa: E402
-from features.build import FAMILY_MODULES, build_features  # noqa: E402
-from features.issue_times import daily_issue_times  # noqa: E402
-from risk.contract import DEFAULT_TZ, SOURCES  # noqa: E402
-
-RESULTS = ROOT / "benchmarks" / "results"
+RESULTS = Path(__file__).resolve().parent / "results"
 START = pd.Timestamp("2024-01-01")
 CATEGORIES = ("dispute", "theft", "fire_hazard", "safety_hazard", "fraud", "petition")
 

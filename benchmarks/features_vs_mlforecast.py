@@ -1,6 +1,6 @@
 """Benchmark: our window counts vs mlforecast's lag / rolling-mean transforms, same panel.
 
-    .venv/bin/python benchmarks/features_vs_mlforecast.py [--grids 2000] [--days 730]
+    .venv/bin/python -m benchmarks.features_vs_mlforecast [--grids 2000] [--days 730]
 
 The panel: per grid and day D, `y[D]` = events that occurred in (D 08:00, D+1 08:00]
 (reported at once, so "known" = "occurred"). Then, at issue time D 08:00,
@@ -22,22 +22,18 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from features.base import FeatureSpec
+from features.binning import KnownCounter, event_arrays, to_ns
+from features.build import build_features
+from features.issue_times import daily_issue_times
 
-from features.base import FeatureSpec  # noqa: E402
-from features.binning import KnownCounter, event_arrays, to_ns  # noqa: E402
-from features.build import build_features  # noqa: E402
-from features.issue_times import daily_issue_times  # noqa: E402
-
-RESULTS = ROOT / "benchmarks" / "results"
+RESULTS = Path(__file__).resolve().parent / "results"
 WINDOWS = (1, 3, 7, 14, 28, 91, 365)
 REPEATS = 3  # each timing is the best of 3 runs
 

@@ -1,6 +1,6 @@
 """Benchmark `risk synth`: wall time and peak RSS of synthesise + write at 2,000 grids × 730 days.
 
-Usage: python benchmarks/synth.py [--grids 2000] [--days 730] [--seed 1] [--repeat 3]
+Usage: python -m benchmarks.synth [--grids 2000] [--days 730] [--seed 1] [--repeat 3]
 Writes benchmarks/results/synth.json (target, DESIGN §8: < 60 s on 2 cores).
 """
 
