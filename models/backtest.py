@@ -7,10 +7,9 @@ by side on the same issue times, grids and targets.
 How it runs:
 
 * **Issue times**: daily at `hour` city time, `start`..`end` inclusive (the evaluation times).
-  Training rows come from issue times between `train_start` and the day before `start`, plus
-  the evaluation times already passed. Default `train_start`: the later of (first event date +
-  `warmup_days`, so short rolling windows are filled) and (`start` − `max_history_days`, which
-  bounds the training cost on long histories).
+  Training rows come from issue times in a sliding window of `max_history_days` before each
+  retrain (never before the first event date + `warmup_days`, so short rolling windows are
+  filled), plus the evaluation times already passed whose windows have closed.
 * **One feature frame** (`features.build.build_features`) for all those issue times; features
   at `t` use only what is known at `t`, labels are the counts in `(t, t + 72h]`.
 * **Blocks**: evaluation days are cut into blocks of `retrain_days` counted from `start`. At
@@ -293,7 +292,12 @@ def run_backtest(
         block_frame = frame.iloc[rows]
         if LIGHTGBM in chosen:
             t0 = time.perf_counter()
-            train = training_rows(frame, time_ns, n_grids, known_events, target_list, start_ns)
+            # A sliding window: the last `max_history_days` before the block, so every
+            # retrain costs the same and old regimes fade out.
+            first_ns = start_ns - max_history_days * 24 * NS_PER_HOUR
+            train = training_rows(
+                frame, time_ns, n_grids, known_events, target_list, start_ns, first_ns
+            )
             last_models = {
                 t: LightGBMForecaster(
                     config=config, target=t, feature_names=built.feature_names
@@ -424,13 +428,17 @@ def training_rows(
     events: EventArrays,
     targets: Sequence[str],
     block_start_ns: int,
+    first_ns: int | None = None,
 ) -> pd.DataFrame:
-    """Rows whose window `(t, t + horizon]` closed by the block start, labels recounted from
-    the events known at the block start. `frame` is issue-time major over sorted `time_ns`."""
+    """Rows whose window `(t, t + horizon]` closed by the block start (and, given `first_ns`,
+    whose issue time is at or after it), labels recounted from the events known at the block
+    start. `frame` is issue-time major over sorted `time_ns`."""
     n_t = int(np.searchsorted(time_ns + HORIZON_HOURS * NS_PER_HOUR, block_start_ns, "right"))
-    train = frame.iloc[: n_t * n_grids].copy(deep=False)
+    first = 0 if first_ns is None else int(np.searchsorted(time_ns, first_ns, "left"))
+    first = min(first, n_t)
+    train = frame.iloc[first * n_grids : n_t * n_grids].copy(deep=False)
     known = events.subset(events.known <= block_start_ns)
-    labels = label_columns(known, time_ns[:n_t], n_grids, tuple(targets), HORIZON_HOURS)
+    labels = label_columns(known, time_ns[first:n_t], n_grids, tuple(targets), HORIZON_HOURS)
     for name, values in labels.items():
         train[name] = values.reshape(-1)
     return train

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from risk.contract import DEFAULT_TZ
 
@@ -27,6 +28,7 @@ EXIT_QUARANTINED = 1
 EXIT_USAGE = 2
 EXIT_INPUT = 3
 EXIT_CONFIG = 4
+EXIT_REFUSED = 5
 
 app = typer.Typer(
     help="Grid-risk early warning: synthesise, validate, build features, forecast, review.",
@@ -39,12 +41,23 @@ app = typer.Typer(
 @app.callback()
 def root() -> None:
     """Grid-risk early warning: synthesise, validate, build features, forecast, review."""
+    import logging
+    import os
+
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    for noisy in ("mlflow", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 out = Console()
 err = Console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., object])
+
+
+def _error(exc: BaseException) -> None:
+    """One line on stderr; the message is shown as is (never read as rich markup)."""
+    err.print("error: " + str(exc), style="bold red", markup=False, highlight=False, soft_wrap=True)
 
 
 def domain_errors(func: F) -> F:
@@ -55,10 +68,10 @@ def domain_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except ContractError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            _error(exc)
             raise typer.Exit(EXIT_INPUT) from None
         except (ConfigError, ValueError) as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            _error(exc)
             raise typer.Exit(EXIT_CONFIG) from None
 
     return wrapper  # type: ignore[return-value]
@@ -215,7 +228,7 @@ def features(
         if value is None
     ]
     if missing:
-        err.print(f"[bold red]error:[/] missing {', '.join(missing)} (or give --describe)")
+        _error(ConfigError(f"missing {', '.join(missing)} (or give --describe)"))
         raise typer.Exit(EXIT_USAGE)
     started = time.perf_counter()
     grid_result = load_grids(grids)
@@ -313,6 +326,319 @@ def demo(
     )
     out.print(
         "Next: `risk features --describe` lists every feature; training and review come next."
+    )
+
+
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Where the MLflow store and outputs live (default: RISK_DATA_DIR or ./data).",
+    ),
+]
+
+
+def _data_dir(data_dir: Path | None) -> Path:
+    from risk.settings import Settings
+
+    path = data_dir or Settings().data_dir
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _days(text: str) -> int:
+    value = text.strip().lower().removesuffix("d")
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigError(f"--retrain takes a number of days such as 7d, got {text!r}")
+    return int(value)
+
+
+def _load_city(grids: Path, events: Path, tz: str):
+    from risk.loaders import load_events, load_grids
+
+    grid_frame = load_grids(grids).valid
+    event_result = load_events(events, grid_frame, tz=tz)
+    if event_result.quarantined.shape[0]:
+        out.print(
+            f"note: {event_result.quarantined.shape[0]} event rows quarantined (risk validate shows why)"
+        )
+    return grid_frame, event_result.valid
+
+
+def _progress_bar():
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=out,
+        transient=False,
+    )
+
+
+@app.command()
+@domain_errors
+def backtest(
+    grids: GridsOption,
+    events: EventsOption,
+    start: Annotated[str, typer.Option(help="First evaluation issue day (city time).")],
+    end: Annotated[str, typer.Option(help="Last evaluation issue day, inclusive.")],
+    out_dir: Annotated[
+        Path,
+        typer.Option("--out", help="Folder for metrics.json, predictions.parquet, report.html."),
+    ],
+    retrain: Annotated[
+        str, typer.Option(help="Retrain LightGBM and the baselines every N days, e.g. 7d.")
+    ] = "7d",
+    truth: Annotated[
+        Path | None,
+        typer.Option(
+            help="truth.json of a synthetic city (adds the oracle); default: beside the events file."
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="TOML overriding models/lightgbm.toml.")
+    ] = None,
+    hour: Annotated[int, typer.Option(help="Issue hour, city time.")] = 8,
+    tz: TzOption = DEFAULT_TZ,
+    calendar: Annotated[str, typer.Option(help="Holiday calendar country (ISO code).")] = "CN",
+    data_dir: DataDirOption = None,
+    track: Annotated[bool, typer.Option(help="Log the run to the local MLflow store.")] = True,
+) -> None:
+    """Rolling-origin backtest: LightGBM beside every classic baseline (and the oracle)."""
+    from models.backtest import run_backtest, write_outputs
+    from risk.synth.truth import load_truth
+
+    grid_frame, event_frame = _load_city(grids, events, tz)
+    truth_path = truth or (events.parent / "truth.json")
+    truth_obj = load_truth(truth_path) if truth_path.exists() else None
+    if truth_obj is not None:
+        out.print(f"oracle: {truth_path}")
+    with _progress_bar() as bar:
+        tasks: dict[str, object] = {}
+
+        def progress(step: str, done: int, total: int) -> None:
+            if step not in tasks:
+                tasks[step] = bar.add_task(step, total=total)
+            bar.update(tasks[step], completed=done, total=total)
+
+        result = run_backtest(
+            grid_frame,
+            event_frame,
+            start,
+            end,
+            retrain_days=_days(retrain),
+            hour=hour,
+            tz=tz,
+            calendar=calendar,
+            truth=truth_obj,
+            config=str(config) if config else None,
+            progress=progress,
+        )
+    paths = write_outputs(result, out_dir)
+    _print_model_table(result.metrics)
+    for note in result.notes:
+        out.print(f"note: {note}")
+    out.print(f"timings (s): {result.timings}; peak RSS {result.peak_rss_mb:.0f} MB")
+    out.print(f"wrote {paths['metrics']}, {paths['predictions']}, {paths['report']}")
+    if track:
+        from models.tracking import data_fingerprint, log_backtest, start_run, tracking_uri
+
+        root = _data_dir(data_dir)
+        fingerprint = data_fingerprint([grids, events], start, end)
+        with start_run("backtest", root, tags={"command": "backtest"}) as run_id:
+            log_backtest(
+                result.metrics,
+                result.settings,
+                result.feature_info,
+                fingerprint,
+                artifacts=[p for k, p in paths.items() if k != "predictions"],
+            )
+        out.print(f"MLflow run {run_id} in {tracking_uri(root)}")
+
+
+def _print_model_table(metrics: dict) -> None:
+    keys = ("pr_auc", "pei@5", "pai@5", "ece", "miss_rate@10", "miss_rate_true@10")
+    table = Table(title="target any", title_justify="left")
+    table.add_column("model")
+    for key in keys:
+        table.add_column(key, justify="right")
+    for model, values in metrics["targets"]["any"]["models"].items():
+        cells = [values.get(k) for k in keys]
+        table.add_row(model, *["—" if v is None or v != v else f"{v:.3f}" for v in cells])
+    out.print(table)
+
+
+@app.command()
+@domain_errors
+def train(
+    grids: GridsOption,
+    events: EventsOption,
+    backtest_dir: Annotated[
+        Path,
+        typer.Option(
+            "--backtest", help="Folder of a `risk backtest` run; its metrics.json feeds the gates."
+        ),
+    ],
+    until: Annotated[
+        str | None,
+        typer.Option(help="Train on what is known at this time (default: latest report)."),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="TOML overriding models/lightgbm.toml.")
+    ] = None,
+    hour: Annotated[int, typer.Option(help="Issue hour, city time.")] = 8,
+    tz: TzOption = DEFAULT_TZ,
+    calendar: Annotated[str, typer.Option(help="Holiday calendar country (ISO code).")] = "CN",
+    data_dir: DataDirOption = None,
+) -> None:
+    """Train on all history and register a model version with alias `challenger`."""
+    import json
+    import tempfile
+
+    from models.persist import save_forecaster
+    from models.registry import list_versions, register_model
+    from models.tracking import data_fingerprint, log_backtest, start_run
+    from models.training import train_forecaster
+
+    metrics_path = backtest_dir / "metrics.json"
+    try:
+        metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ContractError(
+            f"cannot read the backtest metrics: {exc}",
+            file=str(metrics_path),
+            fix="run `risk backtest ... --out DIR` and pass --backtest DIR",
+        ) from exc
+    root = _data_dir(data_dir)
+    grid_frame, event_frame = _load_city(grids, events, tz)
+    with out.status("training one LightGBM model per target ..."):
+        trained = train_forecaster(
+            grid_frame,
+            event_frame,
+            until,
+            hour=hour,
+            tz=tz,
+            calendar=calendar,
+            config=str(config) if config else None,
+        )
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        start_run("train", root, tags={"command": "train"}) as run_id,
+    ):
+        folder = Path(tmp) / "model"
+        save_forecaster(
+            trained.model,
+            folder,
+            extra={
+                "training_window": trained.window,
+                "until": trained.until,
+                "targets_trained": list(trained.targets),
+            },
+        )
+        fingerprint = data_fingerprint([grids, events], trained.window[0], trained.until)
+        params = {
+            "until": trained.until,
+            "training_rows": trained.rows,
+            "window": trained.window,
+            "backtest": str(backtest_dir),
+        }
+        log_backtest(metrics, params, trained.feature_info, fingerprint)
+        version = register_model(
+            folder,
+            run_id,
+            metrics,
+            data_dir=root,
+            feature_info=trained.feature_info,
+            training_window=trained.window,
+        )
+    row = next(r for r in list_versions(data_dir=root) if r.version == version)
+    out.print(
+        f"registered grid-risk version {version} as challenger "
+        f"(trained on {trained.rows:,} rows, {trained.window[0]} .. {trained.window[1]})"
+    )
+    out.print(f"gates on the backtest: {row.gate_summary}", markup=False, highlight=False)
+
+
+model_app = typer.Typer(
+    help="Model versions: list, promote with a named approval, roll back.", no_args_is_help=True
+)
+app.add_typer(model_app, name="model")
+
+
+@model_app.command("list")
+@domain_errors
+def model_list(data_dir: DataDirOption = None) -> None:
+    """Show versions, aliases, gate results and approvals."""
+    from models.registry import list_versions
+
+    rows = list_versions(data_dir=_data_dir(data_dir))
+    table = Table(title="grid-risk model versions", title_justify="left")
+    for column in ("version", "aliases", "created", "gates", "approved by", "approved at"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(
+            str(r.version),
+            ", ".join(r.aliases) or "—",
+            f"{r.created:%Y-%m-%d %H:%M}",
+            Text(r.gate_summary),  # gate names hold brackets: never markup
+            r.approved_by or "—",
+            r.approved_at or "—",
+        )
+    out.print(table if rows else "no model versions yet (risk train registers one)")
+
+
+@model_app.command("promote")
+@domain_errors
+def model_promote(
+    version: Annotated[int, typer.Option(help="Version to make champion.")],
+    approved_by: Annotated[
+        str, typer.Option("--approved-by", help="Name of the person approving.")
+    ],
+    data_dir: DataDirOption = None,
+) -> None:
+    """Move `champion` to a version whose backtest passes every gate; records who approved."""
+    from models.registry import PromotionRefused, RegistryError, promote
+
+    try:
+        result = promote(version, approved_by, data_dir=_data_dir(data_dir))
+    except PromotionRefused as exc:
+        err.print(
+            "refused: " + str(exc), style="bold red", markup=False, highlight=False, soft_wrap=True
+        )
+        raise typer.Exit(EXIT_REFUSED) from None
+    except RegistryError as exc:
+        _error(exc)
+        raise typer.Exit(EXIT_CONFIG) from None
+    was = f"v{result.previous_champion}" if result.previous_champion else "none"
+    out.print(
+        f"champion: v{result.version} (was {was}), approved by {result.approved_by} at {result.approved_at}"
+    )
+
+
+@model_app.command("rollback")
+@domain_errors
+def model_rollback(
+    to: Annotated[
+        int, typer.Option("--to", help="Earlier approved version to make champion again.")
+    ],
+    approved_by: Annotated[
+        str, typer.Option("--approved-by", help="Name of the person approving.")
+    ],
+    data_dir: DataDirOption = None,
+) -> None:
+    """Move `champion` back to a version that was approved before."""
+    from models.registry import RegistryError, rollback
+
+    try:
+        result = rollback(to, approved_by, data_dir=_data_dir(data_dir))
+    except RegistryError as exc:
+        _error(exc)
+        raise typer.Exit(EXIT_CONFIG) from None
+    out.print(
+        f"champion: v{result.version} (was v{result.previous_champion}), rolled back by {result.approved_by}"
     )
 
 

@@ -1,0 +1,87 @@
+"""Train the production forecaster on everything known at one moment (`risk train`).
+
+The same rules as a backtest block: daily issue times from `until − max_history_days` to
+the last one whose 72-hour window has closed by `until`; labels counted from the events known
+at `until` (an event reported later cannot be in a label the model learned from).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from features.base import FeatureInfo, FeatureSpec
+from features.binning import event_arrays
+from features.build import build_features, resolve_targets
+from features.issue_times import daily_issue_times
+from models.backtest import training_rows
+from models.forecaster import MultiTargetForecaster
+from risk.contract import DEFAULT_ISSUE_HOUR, DEFAULT_TZ, HORIZON_HOURS
+from risk.errors import ConfigError
+
+
+@dataclass
+class TrainedModel:
+    model: MultiTargetForecaster
+    feature_info: list[FeatureInfo]
+    targets: tuple[str, ...]
+    window: tuple[str, str]  # first and last issue time of the training rows (ISO)
+    until: str
+    rows: int
+
+
+def train_forecaster(
+    grids: pd.DataFrame,
+    events: pd.DataFrame,
+    until: str | dt.date | pd.Timestamp | None = None,
+    *,
+    hour: int = DEFAULT_ISSUE_HOUR,
+    tz: str = DEFAULT_TZ,
+    calendar: str = "CN",
+    config: None | dict[str, Any] | str = None,
+    targets: tuple[str, ...] | None = None,
+    max_history_days: int = 365,
+    warmup_days: int = 28,
+) -> TrainedModel:
+    """Fit one LightGBM model per target on the rows whose windows closed by `until`
+    (default: the latest `reported_at` in `events`), issue times from the later of
+    `until − max_history_days` and the data start + `warmup_days`."""
+    known_at = events["reported_at"].fillna(events["occurred_at"])
+    cutoff = pd.Timestamp(until) if until is not None else known_at.max()
+    if cutoff.tzinfo is None:
+        cutoff = cutoff.tz_localize(tz)
+    last_issue = (cutoff - pd.Timedelta(hours=HORIZON_HOURS)).tz_convert(tz)
+    # Skip the first `warmup_days` of the record, where rolling windows are not yet filled.
+    data_start = events["occurred_at"].min().tz_convert(tz)
+    first_day = max(
+        (last_issue - pd.Timedelta(days=max_history_days)).date(),
+        (data_start + pd.Timedelta(days=warmup_days)).date(),
+    )
+    times = daily_issue_times(first_day, last_issue.date(), hour, tz)
+    times = times[times + pd.Timedelta(hours=HORIZON_HOURS) <= cutoff]
+    if len(times) < 30:
+        raise ConfigError(
+            f"only {len(times)} training issue times end by {cutoff}; give a later --until or "
+            "more history (at least 30 days)"
+        )
+    spec = FeatureSpec(calendar=calendar, tz=tz)
+    target_list = tuple(targets) if targets else resolve_targets(events, spec)
+    spec = FeatureSpec(calendar=calendar, tz=tz, targets=target_list)
+    grids = grids.reset_index(drop=True)
+    built = build_features(grids, events, times, spec)
+    time_ns = times.as_unit("ns").asi8
+    known = event_arrays(events, grids["grid_id"])
+    rows = training_rows(built.frame, time_ns, len(grids), known, target_list, cutoff.value)
+    model = MultiTargetForecaster(config=config, feature_names=built.feature_names)
+    model.fit(rows, list(target_list))
+    return TrainedModel(
+        model=model,
+        feature_info=built.info,
+        targets=target_list,
+        window=(times[0].isoformat(), times[-1].isoformat()),
+        until=cutoff.isoformat(),
+        rows=len(rows),
+    )
