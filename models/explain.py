@@ -211,6 +211,7 @@ def family_points(
     family_of: np.ndarray,
     n_families: int,
     calibrate: Callable[[np.ndarray], np.ndarray],
+    link: Callable[[np.ndarray], np.ndarray] = expit,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """(points (n, K), calibrated prob (n,), base calibrated prob) by the proportional rule
     of the module docstring. `contributions` is (n, F + 1), the last column the expected value;
@@ -222,8 +223,8 @@ def family_points(
     onehot[np.arange(phi.shape[1]), family_of] = 1.0
     fam = phi @ onehot
     total = fam.sum(axis=1)
-    p0 = float(np.asarray(calibrate(np.array([expit(base)])), dtype=np.float64)[0])
-    p = np.asarray(calibrate(expit(base + total)), dtype=np.float64)
+    p0 = float(np.asarray(calibrate(link(np.array([base]))), dtype=np.float64)[0])
+    p = np.asarray(calibrate(link(base + total)), dtype=np.float64)
     delta = p - p0
     tiny = np.abs(total) < 1e-12
     rate = np.divide(delta, total, out=np.zeros_like(delta), where=~tiny)
@@ -309,11 +310,14 @@ def reasons_from_contributions(
     target: str,
     top: int = 3,
     min_points: float = 0.5,
+    link: Callable[[np.ndarray], np.ndarray] = expit,
 ) -> pd.DataFrame:
     """The reason table (`REASON_COLUMNS`) from contributions already computed.
 
-    `contributions` is (len(frame), len(feature_names) + 1) SHAP values of the raw log-odds,
-    the last column the expected value; `calibrate` maps raw probabilities to calibrated ones.
+    `contributions` is (len(frame), len(feature_names) + 1) SHAP values of the raw score (the
+    log-odds, or the log expected count of a poisson model), the last column the expected
+    value; `link` maps raw scores to raw probabilities (logistic by default) and `calibrate`
+    maps raw probabilities to calibrated ones.
     Features without a `FeatureInfo` form the family `other` and are labelled by name.
     """
     if top < 1:
@@ -326,7 +330,7 @@ def reasons_from_contributions(
         )
     info = {i.name: i for i in feature_info}
     order, family_of = _families(feature_names, info)
-    points, prob, p0 = family_points(contrib, family_of, len(order), calibrate)
+    points, prob, p0 = family_points(contrib, family_of, len(order), calibrate, link)
     rows, fams, rank = _select(points, top, min_points)
     feats = _top_feature(contrib[:, :-1], points, family_of)[rows, fams]
     value, raw, median = _values(frame, feature_names, rows, feats)
@@ -399,6 +403,7 @@ def explain(
         forecaster.target,
         top,
         min_points,
+        link=getattr(forecaster, "raw_to_prob", expit),
     )
 
 

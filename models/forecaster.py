@@ -21,6 +21,7 @@ from typing import Any, Self
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from sklearn.base import BaseEstimator
 
 from models.calibration import IdentityCalibrator, select_calibrator
@@ -269,8 +270,11 @@ class LightGBMForecaster(BaseEstimator):
         x = frame.iloc[train_idx, cols]
         x_val = frame.iloc[valid_idx, cols]
 
+        # A poisson objective learns the expected count (more information than "any event");
+        # its probability is 1 - exp(-count) before calibration.
+        y = count if cfg.lightgbm_params.get("objective") == "poisson" else label
         self.booster_ = _train(
-            cfg.lightgbm_params, x, label[train_idx], weight, x_val, label[valid_idx], training
+            cfg.lightgbm_params, x, y[train_idx], weight, x_val, y[valid_idx], training
         )
         self.best_iteration_ = _best(self.booster_)
         if training["count_model"]:
@@ -321,7 +325,15 @@ class LightGBMForecaster(BaseEstimator):
 
     def _raw_proba(self, frame: pd.DataFrame) -> np.ndarray:
         self._check_fitted()
-        return self.booster_.predict(self._x(frame), num_iteration=self.best_iteration_)
+        return self.raw_to_prob(self.decision_function(frame))
+
+    def raw_to_prob(self, raw: np.ndarray) -> np.ndarray:
+        """Uncalibrated probability from the raw score: the logistic link for the binary
+        objective, `1 - exp(-exp(raw))` for the poisson one (raw = log expected count)."""
+        raw = np.asarray(raw, dtype=float)
+        if self.config_.lightgbm_params.get("objective") == "poisson":
+            return -np.expm1(-np.exp(raw))
+        return expit(raw)
 
     def decision_function(self, frame: pd.DataFrame) -> np.ndarray:
         """(n,) raw, uncalibrated log-odds of the probability model."""

@@ -39,8 +39,13 @@ TABLE_METRICS = (
 )
 SEGMENT_METRICS = ("rows", "miss_rate@10", "pr_auc", "ece")
 TOP_FEATURES = 20
-_STYLE = {
+_STYLE = {  # one distinct colour per model, the same in every plot
     "lightgbm": {"lw": 2.4, "color": "#c0392b"},
+    "historical_rate": {"lw": 1.2, "color": "#1f77b4"},
+    "recent_30d": {"lw": 1.2, "color": "#ff7f0e"},
+    "kde": {"lw": 1.2, "color": "#2ca02c"},
+    "prospective": {"lw": 1.2, "color": "#9467bd"},
+    "seppexp": {"lw": 1.2, "color": "#8c564b"},
     "oracle": {"lw": 1.8, "ls": "--", "color": "k"},
 }
 

@@ -1,0 +1,155 @@
+"""Authorization matrix: every role × every endpoint × in/out of scope → the designed status.
+
+One seeded database per backend; the roles of a case run in the order of `ROLES`, so in a
+case where one role may change the item, every role listed before it is refused before
+anything is written. Scopes: rev = street s1 (g1-g3), cmd = community c2 (g3), w1 = [g1].
+Logout and login are covered in test_api_auth.py (logout would revoke the matrix's tokens).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.serve.api_seed import bearer, client, empty, seed
+
+ROLES = ("anon", "ana", "w1", "adm", "cmd", "rev")
+
+
+def E(anon: int, ana: int, w1: int, adm: int, cmd: int, rev: int) -> dict[str, int]:
+    return dict(zip(ROLES, (anon, ana, w1, adm, cmd, rev), strict=True))
+
+
+# (case id, method, path, json body, expected status per role)
+CASES: list[tuple[str, str, str, Any, dict[str, int]]] = [
+    ("health", "GET", "/health", None, E(200, 200, 200, 200, 200, 200)),
+    ("me", "GET", "/me", None, E(401, 200, 200, 200, 200, 200)),
+    ("ranked", "GET", "/forecasts/ranked", None, E(401, 200, 403, 200, 200, 403)),
+    ("grid_g1", "GET", "/grids/g1", None, E(401, 200, 200, 200, 404, 200)),
+    ("grid_g3", "GET", "/grids/g3", None, E(401, 200, 404, 200, 200, 200)),
+    ("grid_g4_outside", "GET", "/grids/g4", None, E(401, 200, 404, 200, 404, 404)),
+    ("grid_unknown", "GET", "/grids/g9", None, E(401, 404, 404, 404, 404, 404)),
+    ("queue", "GET", "/review/items", None, E(401, 200, 403, 200, 403, 200)),
+    ("item_in", "GET", "/review/items/{approve_me}", None, E(401, 200, 403, 200, 403, 200)),
+    ("item_outside", "GET", "/review/items/{outside}", None, E(401, 200, 403, 200, 403, 404)),
+    (
+        "approve_in",
+        "POST",
+        "/review/items/{approve_me}/approve",
+        {"expected_version": 1},
+        E(401, 403, 403, 403, 403, 200),
+    ),
+    (
+        "approve_outside",
+        "POST",
+        "/review/items/{outside}/approve",
+        {"expected_version": 1},
+        E(401, 403, 403, 403, 403, 403),
+    ),
+    (
+        "reject_in",
+        "POST",
+        "/review/items/{reject_me}/reject",
+        {"expected_version": 1, "reason": "false_alarm"},
+        E(401, 403, 403, 403, 403, 200),
+    ),
+    (  # g1 is outside the commander's community
+        "escalate_reviewer",
+        "POST",
+        "/review/items/{escalate_me}/escalate",
+        {"expected_version": 1},
+        E(401, 403, 403, 403, 403, 200),
+    ),
+    (  # g3: the commander escalates first, so the reviewer's version 1 is stale
+        "escalate_commander",
+        "POST",
+        "/review/items/{cmd_escalates}/escalate",
+        {"expected_version": 1},
+        E(401, 403, 403, 403, 200, 409),
+    ),
+    (
+        "adjust",
+        "POST",
+        "/review/items/{adjust_me}/adjust",
+        {"expected_version": 1, "level": "red"},
+        E(401, 403, 403, 403, 403, 200),
+    ),
+    ("claim", "POST", "/review/items/{claim_me}/claim", {}, E(401, 403, 403, 403, 403, 200)),
+    (
+        "release",
+        "POST",
+        "/review/items/{release_me}/release",
+        {"expected_version": 2},
+        E(401, 403, 403, 403, 403, 200),
+    ),
+    (
+        "bulk",
+        "POST",
+        "/review/bulk",
+        {"action": "approve", "items": [{"item_id": "{bulk_me}", "expected_version": 1}]},
+        E(401, 403, 403, 403, 403, 200),
+    ),
+    ("review_stats", "GET", "/review/stats", None, E(401, 200, 403, 200, 403, 403)),
+    ("patrols_today", "GET", "/patrols/today", None, E(401, 403, 200, 200, 200, 403)),
+    (
+        "report_own_grid",
+        "POST",
+        "/patrols/reports",
+        {"client_report_id": "m-1", "grid_id": "g1", "outcome": "nothing_found"},
+        E(401, 403, 201, 403, 403, 403),
+    ),
+    (
+        "report_other_grid",
+        "POST",
+        "/patrols/reports",
+        {"client_report_id": "m-2", "grid_id": "g4", "outcome": "found_issue"},
+        E(401, 403, 403, 403, 403, 403),
+    ),
+    ("models", "GET", "/models", None, E(401, 200, 403, 200, 403, 403)),
+    ("model_card", "GET", "/models/1/card", None, E(401, 404, 403, 404, 403, 403)),
+    ("promote", "POST", "/models/1/promote", {}, E(401, 403, 403, 404, 403, 403)),
+    ("audit", "GET", "/audit", None, E(401, 403, 403, 200, 403, 403)),
+    ("audit_verify", "GET", "/audit/verify", None, E(401, 403, 403, 200, 403, 403)),
+]
+
+
+@pytest.fixture(scope="session")
+def mlflow_dir(tmp_path_factory):
+    """One (empty) MLflow store for both backends: creating it takes seconds."""
+    return tmp_path_factory.mktemp("mlflow")
+
+
+@pytest.fixture(scope="module")
+def matrix(migrated_url, mlflow_dir):
+    empty(migrated_url)
+    s = seed(migrated_url)
+    with client(migrated_url, mlflow_dir) as c:
+        yield c, s
+    empty(migrated_url)
+
+
+def _fill(value: Any, items: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        return value.format(**items)
+    if isinstance(value, dict):
+        return {k: _fill(v, items) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, items) for v in value]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_each_role_gets_the_designed_status(matrix, method, path, body, expected):
+    c, s = matrix
+    url = "/api/v1" + _fill(path, s.items)
+    got = {}
+    for role in ROLES:
+        headers = {} if role == "anon" else bearer(s.tokens[role])
+        r = c.request(method, url, json=_fill(body, s.items), headers=headers)
+        got[role] = r.status_code
+        if r.status_code >= 400:  # the one error shape
+            assert set(r.json()["error"]) == {"code", "message", "fields"}
+    assert got == expected
