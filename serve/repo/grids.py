@@ -62,4 +62,12 @@ def load_grids(session: Session) -> pd.DataFrame:
     return pd.DataFrame([tuple(getattr(r, c) for c in columns) for r in rows], columns=columns)
 
 
-__all__ = ["load_grids", "upsert_grids"]
+def get_grid(session: Session, grid_id: str) -> dict[str, Any] | None:
+    """One grid's row (without geometry) as a dict, or None if it is not stored."""
+    row = session.execute(
+        select(*(GRIDS.c[c] for c in COLUMNS)).where(GRIDS.c.grid_id == grid_id)
+    ).first()
+    return None if row is None else dict(row._mapping)
+
+
+__all__ = ["get_grid", "load_grids", "upsert_grids"]

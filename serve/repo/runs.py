@@ -154,8 +154,27 @@ def run_forecasts(
     return frame, int(total)
 
 
+def grid_history(session: Session, grid_id: str, limit: int = 200) -> list[dict[str, Any]]:
+    """One grid's forecasts across complete runs, newest issue time first (then by target):
+    dicts with run_id, issue_time, model_version + `FORECAST_COLUMNS`."""
+    stmt = (
+        select(
+            FORECASTS.c.run_id,
+            RUNS.c.issue_time,
+            RUNS.c.model_version,
+            *(FORECASTS.c[c] for c in FORECAST_COLUMNS),
+        )
+        .join(RUNS, RUNS.c.run_id == FORECASTS.c.run_id)
+        .where(FORECASTS.c.grid_id == grid_id, RUNS.c.status == COMPLETE)
+        .order_by(RUNS.c.issue_time.desc(), RUNS.c.created_at.desc(), FORECASTS.c.target)
+        .limit(limit)
+    )
+    return [dict(row._mapping) for row in session.execute(stmt)]
+
+
 __all__ = [
     "FORECAST_COLUMNS",
+    "grid_history",
     "RunInfo",
     "get_run",
     "latest_run",

@@ -1,0 +1,92 @@
+"""Request dependencies as `Annotated` aliases: the session, the clock, the caller.
+
+* `SessionDep` — one SQLAlchemy session per request, closed (and so rolled back unless a route
+  committed) when the request ends. Routes that change state commit once, after the change
+  and its audit entry, so both land or neither does.
+* `CurrentUser` — the user behind ``Authorization: Bearer <token>`` or the HTTP-only session
+  cookie; `Unauthenticated` (401) otherwise. Safe (GET) requests do not record
+  ``last_used_at``, so reads never take a write lock.
+* `Now` — the app's clock (``app.state.clock``), replaceable in tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from risk.settings import Settings
+from serve.api.errors import SAFE_METHODS, Unauthenticated
+from serve.repo.users import User, authenticate
+
+SESSION_COOKIE = "risk_session"
+
+_bearer = HTTPBearer(auto_error=False, description="an API or session token")
+_cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="web session")
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    session = request.app.state.session_factory()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_now(request: Request) -> datetime:
+    clock: Callable[[], datetime] = request.app.state.clock
+    return clock()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+Now = Annotated[datetime, Depends(get_now)]
+
+
+def presented_token(
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    cookie: Annotated[str | None, Depends(_cookie)],
+) -> str | None:
+    """The bearer token if one was sent, else the session cookie's."""
+    if bearer is not None and bearer.credentials:
+        return bearer.credentials
+    return cookie or None
+
+
+Token = Annotated[str | None, Depends(presented_token)]
+
+
+def current_user(request: Request, session: SessionDep, token: Token, now: Now) -> User:
+    if not token:
+        raise Unauthenticated("not authenticated: send 'Authorization: Bearer <token>' or log in")
+    user = authenticate(session, token, at=now, touch=request.method not in SAFE_METHODS)
+    if user is None:
+        raise Unauthenticated("the token is unknown, revoked or expired; log in again")
+    request.state.token = token  # logout revokes exactly this token
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+__all__ = [
+    "SESSION_COOKIE",
+    "CurrentUser",
+    "Now",
+    "SessionDep",
+    "SettingsDep",
+    "Token",
+    "utc_now",
+]

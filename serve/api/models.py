@@ -1,0 +1,120 @@
+"""Model versions, cards and promotion (analysts read; only admins promote — four eyes).
+
+Reads and promotion go to the MLflow registry in ``settings.data_dir`` (or
+``RISK_MLFLOW_URI``) through `models.registry`; a promotion, and a refused one, is appended to
+the audit log once the registry has answered.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path as FilePath
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Path
+from mlflow.exceptions import MlflowException
+
+from models import registry
+from models.registry import PromotionRefused, VersionRow
+from models.tracking import client
+from risk.scopes import Action
+from serve.api.access import check
+from serve.api.deps import CurrentUser, Now, SessionDep, SettingsDep
+from serve.api.errors import NotFound
+from serve.api.schemas import GateOut, ModelCard, ModelVersionOut, PromoteIn, PromotionOut
+from serve.repo import audit
+
+router = APIRouter(prefix="/models", tags=["models"])
+
+VersionPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
+CARD_FILES = {"markdown": "model_card.md", "html": "model_card.html"}
+
+
+def _out(row: VersionRow) -> ModelVersionOut:
+    return ModelVersionOut(
+        version=row.version,
+        aliases=list(row.aliases),
+        created=row.created,
+        run_id=row.run_id,
+        gates_passed=row.gates_passed,
+        gate_results=[GateOut(**g.as_dict()) for g in row.gate_results],
+        approved_by=row.approved_by,
+        approved_at=row.approved_at,
+    )
+
+
+def _version(data_dir: FilePath, version: int) -> VersionRow:
+    for row in registry.list_versions(data_dir=data_dir):
+        if row.version == version:
+            return row
+    raise NotFound("model version", version)
+
+
+@router.get("", response_model=list[ModelVersionOut])
+def versions(user: CurrentUser, settings: SettingsDep) -> list[ModelVersionOut]:
+    """Every registered version, oldest first, with aliases and gate results."""
+    check(user, Action.VIEW_MODELS)
+    return [_out(r) for r in registry.list_versions(data_dir=settings.data_dir)]
+
+
+@router.get("/{version}/card", response_model=ModelCard)
+def card(version: VersionPath, user: CurrentUser, settings: SettingsDep) -> ModelCard:
+    """The version's model card as Markdown and as self-contained HTML."""
+    check(user, Action.VIEW_MODELS)
+    row = _version(settings.data_dir, version)
+    c = client(settings.data_dir)
+    texts = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for key, name in CARD_FILES.items():
+            try:
+                local = c.download_artifacts(row.run_id, name, tmp)
+            except (MlflowException, OSError):
+                raise NotFound("model card for version", version) from None
+            texts[key] = FilePath(local).read_text(encoding="utf-8")
+    return ModelCard(version=version, **texts)
+
+
+@router.post("/{version}/promote", response_model=PromotionOut)
+def promote(
+    version: VersionPath,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: Now,
+    body: Annotated[PromoteIn | None, Body()] = None,
+) -> PromotionOut:
+    """Make the version champion if every gate passes; 409 lists the failed gates."""
+    check(user, Action.PROMOTE_MODEL)
+    _version(settings.data_dir, version)
+    approver = (body.approved_by if body else None) or user.username
+    try:
+        result = registry.promote(version, approver, data_dir=settings.data_dir)
+    except PromotionRefused as err:
+        failed = [g.as_dict() for g in err.failed]
+        after = {"approved_by": approver, "failed_gates": failed}
+        audit.append(
+            session, user.username, "promotion_refused", "model_version", str(version),
+            after=after, model_version=str(version), at=now,
+        )  # fmt: skip
+        session.commit()
+        raise
+    gates = [g.as_dict() for g in result.gate_results]
+    audit.append(
+        session,
+        user.username,
+        "promote_model",
+        "model_version",
+        str(version),
+        before={"champion": result.previous_champion},
+        after={"champion": version, "approved_by": approver, "gates": gates},
+        model_version=str(version),
+        at=now,
+    )
+    session.commit()
+    return PromotionOut(
+        version=result.version,
+        previous_champion=result.previous_champion,
+        approved_by=result.approved_by,
+        approved_at=result.approved_at,
+        gate_results=[GateOut(**g) for g in gates],
+    )

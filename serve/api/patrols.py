@@ -1,0 +1,118 @@
+"""Patrol suggestions and reports, for grid workers (issue 5, item 4).
+
+Suggestions come only from approved warnings whose window is still open, planned by
+`risk.patrol.plan_patrols` within the daily capacity. A worker gets their own grids only; a
+commander or admin sees the plan of every active grid worker, limited to their own scope.
+Reports are idempotent on ``client_report_id``: a retry returns the stored report (200).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+from fastapi import APIRouter, Response, status
+
+from risk.patrol import plan_patrols, record_outcome, warnings_frame
+from risk.review import ReviewState
+from risk.scopes import Action, Role
+from serve.api.access import check
+from serve.api.deps import CurrentUser, Now, SessionDep, SettingsDep
+from serve.api.errors import Conflict, NotFound
+from serve.api.schemas import PatrolsToday, ReportIn, ReportOut, Suggestion
+from serve.repo import audit
+from serve.repo.grids import get_grid, load_grids
+from serve.repo.patrols import record_report
+from serve.repo.reviews import list_items
+from serve.repo.users import list_users
+
+router = APIRouter(prefix="/patrols", tags=["patrols"])
+
+
+def _plain(value: Any) -> Any:
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+@router.get("/today", response_model=PatrolsToday)
+def today(user: CurrentUser, session: SessionDep, settings: SettingsDep, now: Now) -> PatrolsToday:
+    """Today's visits, in each worker's visiting order, with window, reasons and actions."""
+    check(user, Action.VIEW_PATROLS)
+    date = pd.Timestamp(now).tz_convert(settings.tz).date().isoformat()
+    grids = load_grids(session)
+    known = set(grids["grid_id"])
+    items, _ = list_items(session, state=ReviewState.APPROVED.value, scope=user.scope, limit=None)
+    live = [i for i in items if i.window_end > now and i.grid_id in known]
+    if user.role is Role.GRID_WORKER:
+        workers = {user.username: user.scope}
+    else:
+        workers = {
+            u.username: u.scope
+            for u in list_users(session, include_disabled=False)
+            if u.role is Role.GRID_WORKER
+        }
+    if not live or not workers:
+        return PatrolsToday(date=date, suggestions=[])
+    grids[["centroid_lon", "centroid_lat"]] = (
+        grids[["centroid_lon", "centroid_lat"]].astype(float).fillna(0.0)
+    )
+    plan = plan_patrols(warnings_frame(live), grids, workers)
+    rows = [{k: _plain(v) for k, v in r.items()} for r in plan.to_dict("records")]
+    return PatrolsToday(date=date, suggestions=[Suggestion(**r) for r in rows])
+
+
+@router.post(
+    "/reports",
+    response_model=ReportOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": ReportOut, "description": "a retry: the report stored first"}},
+)
+def report(
+    body: ReportIn, response: Response, user: CurrentUser, session: SessionDep, now: Now
+) -> ReportOut:
+    """Record what a patrol found on one of the worker's own grids (once per client id)."""
+    check(user, Action.REPORT_OUTCOME)
+    grid = get_grid(session, body.grid_id)
+    if grid is None:
+        raise NotFound("grid", body.grid_id)
+    outcome = record_outcome(
+        user.username, user.scope, grid, body.outcome, body.at or now, body.note, body.item_ids
+    )
+    stored, created = record_report(session, outcome, body.client_report_id, received_at=now)
+    if not created and stored.report.worker_id != user.username:
+        raise Conflict(
+            "this client_report_id belongs to another report; fix: make a new id on the device"
+        )
+    if created:
+        audit.append(
+            session,
+            user.username,
+            "patrol_report",
+            "patrol_report",
+            body.client_report_id,
+            after={
+                "grid_id": grid["grid_id"],
+                "outcome": outcome.outcome.value,
+                "item_ids": list(outcome.item_ids),
+            },
+            at=now,
+        )
+        session.commit()
+    else:
+        response.status_code = status.HTTP_200_OK
+    r = stored.report
+    return ReportOut(
+        client_report_id=stored.client_report_id,
+        worker=r.worker_id,
+        grid_id=r.grid_id,
+        outcome=r.outcome.value,
+        note=r.note,
+        item_ids=list(r.item_ids),
+        reported_at=r.at,
+        received_at=stored.received_at,
+        created=created,
+    )

@@ -1,0 +1,270 @@
+"""The review queue, for reviewers (DESIGN §7): list, read, decide, claim — one item or many.
+
+Each decision is one transaction: the pure action in `risk.review` checks input, version,
+lease and state; `save_item` writes it only if the stored version is still the one acted on
+(compare-and-set, else 409); the audit entry is appended; then one commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+from sqlalchemy.orm import Session
+
+from risk import review
+from risk.review import OPEN_STATES, RejectReason, ReviewInputError, ReviewItem, StaleVersion
+from risk.scopes import Action
+from serve.api.access import actionable_item, check, grid_of, readable_item
+from serve.api.deps import CurrentUser, Now, SessionDep
+from serve.api.errors import FieldError
+from serve.api.schemas import (
+    AdjustIn,
+    ApproveIn,
+    BulkIn,
+    BulkOut,
+    BulkResultOut,
+    ClaimIn,
+    EscalateIn,
+    Ident,
+    Level,
+    Page,
+    RejectIn,
+    ReleaseIn,
+    ReviewItemDetail,
+    ReviewItemOut,
+)
+from serve.db import atomic
+from serve.repo import audit
+from serve.repo.reviews import get_items, list_items, revisions, save_item
+from serve.repo.users import User
+
+router = APIRouter(prefix="/review", tags=["review"])
+
+ItemId = Annotated[
+    str,
+    Path(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$", description="item id"),
+]
+Filter = Annotated[list[Ident] | None, Query()]
+State = Annotated[
+    list[review.ReviewState] | None, Query(description="default: pending and escalated")
+]
+BULK_ACTIONS = {
+    "approve": Action.APPROVE,
+    "reject": Action.REJECT,
+    "escalate": Action.ESCALATE,
+    "adjust_level": Action.ADJUST_LEVEL,
+    "release": Action.CLAIM,
+}
+
+
+def _act(
+    session: Session,
+    user: User,
+    item_id: str,
+    action: Action,
+    change: Callable[[ReviewItem], review.Result],
+) -> ReviewItemOut:
+    item = actionable_item(session, user, action, item_id)
+    new, event = change(item)
+    save_item(session, new, expected_version=item.version)
+    audit.append_review_event(session, event)
+    session.commit()
+    return ReviewItemOut.of(new)
+
+
+def _reject_reason(reason: RejectReason | None, text: str | None) -> None:
+    if reason is None:
+        raise FieldError(
+            "reason",
+            "a rejection needs a reason; accepted: " + ", ".join(r.value for r in RejectReason),
+        )
+    try:
+        review.parse_reject_reason(reason, text)
+    except ReviewInputError as err:
+        raise FieldError("text", str(err)) from None
+
+
+@router.get("/items", response_model=Page[ReviewItemOut])
+def queue(
+    user: CurrentUser,
+    session: SessionDep,
+    state: State = None,
+    target: Filter = None,
+    level: Annotated[list[Level] | None, Query()] = None,
+    street: Filter = None,
+    community: Filter = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> Page[ReviewItemOut]:
+    """Items in the caller's scope, most severe level first, then oldest first."""
+    check(user, Action.VIEW_QUEUE)
+    states = [s.value for s in (state or sorted(OPEN_STATES))]
+    items, total = list_items(
+        session,
+        state=states,
+        target=target,
+        level=level,
+        street=street,
+        community=community,
+        scope=user.scope,
+        limit=limit,
+        offset=offset,
+    )
+    return Page(total=total, limit=limit, offset=offset, items=[ReviewItemOut.of(i) for i in items])
+
+
+@router.get("/items/{item_id:path}", response_model=ReviewItemDetail)
+def item_detail(item_id: ItemId, user: CurrentUser, session: SessionDep) -> ReviewItemDetail:
+    item = readable_item(session, user, Action.VIEW_QUEUE, item_id)
+    return ReviewItemDetail(**item.to_dict(), revisions=revisions(session, item.item_id))
+
+
+@router.post("/items/{item_id:path}/approve", response_model=ReviewItemOut)
+def approve(
+    item_id: ItemId, body: ApproveIn, user: CurrentUser, session: SessionDep, now: Now
+) -> ReviewItemOut:
+    """pending/escalated → approved, optionally at another level (the model's is kept)."""
+    return _act(
+        session,
+        user,
+        item_id,
+        Action.APPROVE,
+        lambda i: review.approve(
+            i, user.username, now, body.expected_version, level=body.level, note=body.note
+        ),
+    )
+
+
+@router.post("/items/{item_id:path}/reject", response_model=ReviewItemOut)
+def reject(
+    item_id: ItemId, body: RejectIn, user: CurrentUser, session: SessionDep, now: Now
+) -> ReviewItemOut:
+    """pending/escalated → rejected, with a reason (and a text for ``other``)."""
+    _reject_reason(body.reason, body.text)
+    return _act(
+        session,
+        user,
+        item_id,
+        Action.REJECT,
+        lambda i: review.reject(
+            i, user.username, now, body.expected_version, body.reason, body.text
+        ),
+    )
+
+
+@router.post("/items/{item_id:path}/escalate", response_model=ReviewItemOut)
+def escalate(
+    item_id: ItemId, body: EscalateIn, user: CurrentUser, session: SessionDep, now: Now
+) -> ReviewItemOut:
+    return _act(
+        session,
+        user,
+        item_id,
+        Action.ESCALATE,
+        lambda i: review.escalate(i, user.username, now, body.expected_version, note=body.note),
+    )
+
+
+@router.post("/items/{item_id:path}/adjust", response_model=ReviewItemOut)
+def adjust(
+    item_id: ItemId, body: AdjustIn, user: CurrentUser, session: SessionDep, now: Now
+) -> ReviewItemOut:
+    """Change the level of an undecided item; ``original_level`` keeps the model's."""
+    return _act(
+        session,
+        user,
+        item_id,
+        Action.ADJUST_LEVEL,
+        lambda i: review.adjust_level(i, user.username, now, body.expected_version, body.level),
+    )
+
+
+@router.post("/items/{item_id:path}/claim", response_model=ReviewItemOut)
+def claim(
+    item_id: ItemId, body: ClaimIn, user: CurrentUser, session: SessionDep, now: Now
+) -> ReviewItemOut:
+    """Take the item for ``lease_minutes``; others get 409 until the lease ends or is released."""
+    return _act(
+        session,
+        user,
+        item_id,
+        Action.CLAIM,
+        lambda i: review.claim(
+            i, user.username, now, timedelta(minutes=body.lease_minutes), body.expected_version
+        ),
+    )
+
+
+@router.post("/items/{item_id:path}/release", response_model=ReviewItemOut)
+def release(
+    item_id: ItemId, body: ReleaseIn, user: CurrentUser, session: SessionDep, now: Now
+) -> ReviewItemOut:
+    return _act(
+        session,
+        user,
+        item_id,
+        Action.CLAIM,
+        lambda i: review.release(i, user.username, now, body.expected_version),
+    )
+
+
+def _bulk_params(body: BulkIn) -> dict[str, Any]:
+    if body.action == "reject":
+        _reject_reason(body.reason, body.text)
+        return {"reason": body.reason, "text": body.text}
+    if body.action == "adjust_level":
+        if body.level is None:
+            raise FieldError("level", "adjust_level needs a level: blue, yellow, orange or red")
+        return {"level": body.level}
+    if body.action == "approve":
+        return {"level": body.level, "note": body.note}
+    if body.action == "escalate":
+        return {"note": body.note}
+    return {}
+
+
+@router.post("/bulk", response_model=BulkOut)
+def bulk(body: BulkIn, user: CurrentUser, session: SessionDep, now: Now) -> BulkOut:
+    """One action on many items; each succeeds or fails on its own, in the order given."""
+    check(user, BULK_ACTIONS[body.action])
+    params = _bulk_params(body)
+    expected = {t.item_id: t.expected_version for t in body.items}
+    found = {i.item_id: i for i in get_items(session, expected)}
+    mine = [i for i in found.values() if user.scope.covers(grid_of(session, i.grid_id))]
+    outcome = {
+        r.item_id: r
+        for r in review.bulk(
+            mine, body.action, actor=user.username, at=now, expected_versions=expected, **params
+        )
+    }
+    results = []
+    for item_id in expected:
+        if item_id not in found:
+            results.append(BulkResultOut(item_id=item_id, ok=False, code="not_found"))
+            continue
+        r = outcome.get(item_id)
+        if r is None:
+            results.append(BulkResultOut(item_id=item_id, ok=False, code="not_in_scope"))
+            continue
+        if not r.ok:
+            results.append(BulkResultOut(item_id=item_id, ok=False, code=r.code, message=r.message))
+            continue
+        assert r.item is not None and r.event is not None
+        try:
+            with atomic(session):
+                save_item(session, r.item, expected_version=found[item_id].version)
+                audit.append_review_event(session, r.event)
+        except StaleVersion as err:
+            results.append(
+                BulkResultOut(item_id=item_id, ok=False, code="stale_version", message=str(err))
+            )
+            continue
+        results.append(
+            BulkResultOut(item_id=item_id, ok=True, code="ok", item=ReviewItemOut.of(r.item))
+        )
+    session.commit()
+    ok = sum(r.ok for r in results)
+    return BulkOut(succeeded=ok, failed=len(results) - ok, results=results)

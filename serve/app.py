@@ -1,0 +1,119 @@
+"""The FastAPI application: `create_app` builds it, `run` serves it with uvicorn (TLS optional).
+
+Nothing happens at import: settings are read when the app is created, and the database is
+migrated (`serve.db.upgrade`) and connected when the app starts (lifespan), then disposed of
+when it stops.
+
+    uvicorn serve.app:create_app --factory                       # settings from RISK_* env
+    run(host="0.0.0.0", port=8443, certfile="c.pem", keyfile="k.pem")   # what `risk serve` calls
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+
+from risk.settings import Settings
+from serve.api import analytics, audit, auth, errors, forecasts, health, models, patrols, review
+from serve.api.deps import utc_now
+from serve.db import make_engine, session_factory, upgrade
+
+API_PREFIX = "/api/v1"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+
+
+def api_router() -> APIRouter:
+    """Every route under `API_PREFIX`, documented with the one error shape."""
+    api = APIRouter(prefix=API_PREFIX, responses=errors.ERROR_RESPONSES)
+    for router in (
+        health.router,
+        auth.router,
+        auth.me_router,
+        forecasts.router,
+        analytics.router,  # /review/stats before /review/items/{id}
+        review.router,
+        patrols.router,
+        models.router,
+        audit.router,
+    ):
+        api.include_router(router)
+    return api
+
+
+def create_app(
+    settings: Settings | None = None, *, clock: Callable[[], datetime] = utc_now
+) -> FastAPI:
+    """The app for ``settings`` (default: from the ``RISK_*`` environment, read now).
+
+    ``clock`` gives "now" to every route (tests pass a fixed one).
+    """
+    os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    settings = Settings() if settings is None else settings
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = settings.resolved_database_url()
+        upgrade(url)
+        engine = make_engine(url)
+        app.state.session_factory = session_factory(engine)
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title="Grid-risk early warning",
+        version="1",
+        description="72-hour grid risk forecasts, human review, patrol suggestions.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.clock = clock
+    errors.install(app)
+    app.include_router(api_router())
+    return app
+
+
+def run(
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    certfile: Path | None = None,
+    keyfile: Path | None = None,
+    settings: Settings | None = None,
+) -> None:
+    """Serve the app with uvicorn until interrupted; TLS when both a certificate and key are given.
+
+    With TLS the session cookie is marked ``Secure``. Access logs keep paths only, never headers,
+    so tokens are not logged.
+    """
+    import uvicorn
+
+    if (certfile is None) != (keyfile is None):
+        from risk.errors import ConfigError
+
+        raise ConfigError("TLS needs both --certfile and --keyfile (or neither, for plain HTTP)")
+    for path in (certfile, keyfile):
+        if path is not None and not Path(path).is_file():
+            from risk.errors import ConfigError
+
+            raise ConfigError(f"{path}: file not found; give the PEM certificate and key files")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        ssl_certfile=None if certfile is None else str(certfile),
+        ssl_keyfile=None if keyfile is None else str(keyfile),
+        proxy_headers=False,
+    )
+
+
+__all__ = ["API_PREFIX", "api_router", "create_app", "run"]
