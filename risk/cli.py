@@ -21,7 +21,7 @@ from risk.contract import DEFAULT_TZ
 
 if TYPE_CHECKING:
     from features.base import FeatureSpec
-from risk.errors import ConfigError, ContractError
+from risk.errors import ConfigError, ContractError, RiskError
 
 EXIT_OK = 0
 EXIT_QUARANTINED = 1
@@ -29,6 +29,7 @@ EXIT_USAGE = 2
 EXIT_INPUT = 3
 EXIT_CONFIG = 4
 EXIT_REFUSED = 5
+EXIT_AUDIT = 6
 
 app = typer.Typer(
     help="Grid-risk early warning: synthesise, validate, build features, forecast, review.",
@@ -70,7 +71,7 @@ def domain_errors(func: F) -> F:
         except ContractError as exc:
             _error(exc)
             raise typer.Exit(EXIT_INPUT) from None
-        except (ConfigError, ValueError) as exc:
+        except (ConfigError, ValueError, RiskError) as exc:
             _error(exc)
             raise typer.Exit(EXIT_CONFIG) from None
 
@@ -640,6 +641,178 @@ def model_rollback(
     out.print(
         f"champion: v{result.version} (was v{result.previous_champion}), rolled back by {result.approved_by}"
     )
+
+
+def _database(database_url: str | None):
+    """Migrated database of the settings (or the given URL); returns a session factory."""
+    from risk.settings import Settings
+    from serve.db import session_factory, upgrade
+
+    settings = Settings()
+    if database_url:
+        settings = settings.model_copy(update={"database_url": database_url})
+    else:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    url = settings.resolved_database_url()
+    upgrade(url)
+    return session_factory(url)
+
+
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="SQLAlchemy URL (default: RISK_DATABASE_URL or SQLite in the data dir).",
+    ),
+]
+
+
+@app.command()
+@domain_errors
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    certfile: Annotated[
+        Path | None, typer.Option(help="TLS certificate (PEM); with --keyfile serves HTTPS.")
+    ] = None,
+    keyfile: Annotated[Path | None, typer.Option(help="TLS private key (PEM).")] = None,
+) -> None:
+    """Run the API (and, later, the web pages) until interrupted."""
+    from serve.app import run
+
+    scheme = "https" if certfile and keyfile else "http"
+    out.print(f"serving on {scheme}://{host}:{port}/api/v1/docs  (Ctrl+C to stop)")
+    run(host=host, port=port, certfile=certfile, keyfile=keyfile)
+
+
+users_app = typer.Typer(help="Users, roles, scopes and API tokens.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+def _scope(text: str):
+    from risk.scopes import Scope
+
+    kind, _, values = text.partition(":")
+    if kind == "city":
+        return Scope.city()
+    ids = [v.strip() for v in values.split(",") if v.strip()]
+    if kind not in ("street", "community", "grids") or not ids:
+        raise ConfigError(
+            f"--scope {text!r}: give city, street:ID[,ID], community:ID[,ID] or grids:ID[,ID]"
+        )
+    return Scope.of(kind, ids)
+
+
+@users_app.command("add")
+@domain_errors
+def users_add(
+    username: Annotated[str, typer.Argument(help="Login name (no personal data needed).")],
+    role: Annotated[str, typer.Option(help="analyst, reviewer, commander, grid_worker or admin.")],
+    scope: Annotated[
+        str, typer.Option(help="city | street:ID,.. | community:ID,.. | grids:ID,..")
+    ] = "city",
+    password: Annotated[
+        bool,
+        typer.Option(
+            "--password", help="Ask for a password for the web pages (min. 8 characters)."
+        ),
+    ] = False,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Create a user and print an API token once (only its hash is stored)."""
+    from serve.db import transaction
+    from serve.repo.audit import append
+    from serve.repo.users import add_user, issue_token
+
+    secret = (
+        typer.prompt("password", hide_input=True, confirmation_prompt=True) if password else None
+    )
+    factory = _database(database_url)
+    with transaction(factory) as session:
+        user = add_user(session, username, role, _scope(scope), password=secret)
+        token = issue_token(session, username, "api")
+        append(
+            session,
+            "cli",
+            "user.add",
+            "user",
+            username,
+            after={"role": str(user.role.value), "scope": user.scope.to_dict()},
+        )
+    out.print(f"user {username} ({user.role.value}, {scope}) created")
+    out.print("API token (shown once, store it now):", highlight=False)
+    print(token)
+
+
+@users_app.command("list")
+@domain_errors
+def users_list(database_url: DatabaseOption = None) -> None:
+    """Users with role, scope and state (never tokens)."""
+    from serve.db import transaction
+    from serve.repo.users import list_users
+
+    with transaction(_database(database_url)) as session:
+        rows = list_users(session)
+    table = Table(title="users", title_justify="left")
+    for column in ("username", "role", "scope", "created", "disabled"):
+        table.add_column(column)
+    for u in rows:
+        scope = u.scope.to_dict()
+        table.add_row(
+            u.username,
+            u.role.value,
+            Text(f"{scope['kind']}:{','.join(scope.get('values', []))}"),
+            f"{u.created_at:%Y-%m-%d %H:%M}",
+            f"{u.disabled_at:%Y-%m-%d}" if u.disabled_at else "—",
+        )
+    out.print(table)
+
+
+@users_app.command("revoke")
+@domain_errors
+def users_revoke(
+    username: Annotated[str, typer.Argument(help="User whose tokens to revoke.")],
+    disable: Annotated[bool, typer.Option(help="Also disable the user.")] = False,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Revoke every token of a user (and optionally disable the user)."""
+    from serve.db import transaction
+    from serve.repo.audit import append
+    from serve.repo.users import disable_user, revoke_user_tokens
+
+    with transaction(_database(database_url)) as session:
+        n = revoke_user_tokens(session, username)
+        if disable:
+            disable_user(session, username)
+        append(
+            session,
+            "cli",
+            "user.revoke",
+            "user",
+            username,
+            after={"tokens_revoked": n, "disabled": disable},
+        )
+    out.print(f"revoked {n} token(s) of {username}" + (" and disabled the user" if disable else ""))
+
+
+audit_app = typer.Typer(help="The append-only, hash-chained audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+@domain_errors
+def audit_verify(database_url: DatabaseOption = None) -> None:
+    """Check every entry of the chain; names the first edited, deleted or reordered entry."""
+    from serve.db import transaction
+    from serve.repo.audit import verify
+
+    with transaction(_database(database_url)) as session:
+        result = verify(session)
+    if result.ok:
+        out.print(f"audit log OK: {result.checked} entries")
+        return
+    _error(RuntimeError(f"audit log BROKEN at entry {result.first_bad_seq}: {result.reason}"))
+    raise typer.Exit(EXIT_AUDIT)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -180,6 +180,20 @@ def test_reasons_name_the_grids_real_feature_values(factory, model_dir, city):
             assert reason["value_text"] in reason["text_zh"]
 
 
+def test_probabilities_are_the_models_calibrated_predictions(factory, model_dir, city):
+    from models.persist import load_forecaster
+
+    model, _ = load_forecaster(model_dir)
+    frame = build_features(city.grids, city.events, [AT], FeatureSpec(tz=TZ, targets=TARGETS))
+    stored = forecasts(factory, run(factory, model_dir, city).run_id).set_index(
+        ["target", "grid_id"]
+    )
+    for target in TARGETS:
+        expected = model.forecasters_[target].predict_proba(frame.frame)
+        got = stored.loc[target].loc[frame.frame["grid_id"].astype(str), "prob"].to_numpy()
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
 def test_expected_count_reads_the_calibrated_probability_as_poisson(factory, model_dir, city):
     # count_model = false: expected count = -log(1 - p)
     frame = forecasts(factory, run(factory, model_dir, city).run_id)

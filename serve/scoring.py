@@ -1,0 +1,563 @@
+"""The scoring run (`risk score --at TIME`, and the service's daily job; issue 5, items 1–2).
+
+`score` = load the model → build the features of every grid at one issue time → predict and
+explain every target (additivity checked: a broken explanation stops the run) → a risk level
+per (grid, target) → store, in ONE database transaction:
+
+* the run and all its grid × target forecasts (`repo.runs.store_run`, all or nothing),
+* the grids (`repo.grids.upsert_grids`), so street / community / scope filters work,
+* the warnings (`risk.levels.warning_mask`) as review items, one per (grid, target, window
+  ``(at, at + horizon]``) via `repo.reviews.apply_scoring` — re-scoring updates a pending item
+  (revision + 1), never duplicates, and leaves a decided item alone,
+* an audit entry per created or re-scored item (actor ``system:scoring``, model version, score
+  snapshot) and one for the run itself.
+
+If anything fails, nothing of the run is kept. One transaction rather than run-then-queue:
+a run whose warnings never reached the queue would be invisible to reviewers yet look
+complete. The cost is that the audit chain head stays locked while the items are written
+(a few hundred statements; other writers wait, none fails — SQLite's busy timeout, PostgreSQL's
+row lock). A reviewer's concurrent action on an item wins: that item is counted in
+``conflicts`` and left as the reviewer wrote it.
+
+**Base rate** of a target (the denominator of the level ratio), first found of: the
+``base_rates`` argument; ``manifest['base_rates'][target]`` or
+``manifest['targets'][target]['base_rate']``; else the mean predicted probability over every
+grid of the city at this issue time (``source = 'city_mean'``) — so a level then says "how
+many times the city's average grid today". A city mean of 0 (every probability 0) gives base
+rate 1 and every grid blue.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import tempfile
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.orm import Session, sessionmaker
+
+from features.base import FeatureSpec
+from features.build import build_features
+from models.explain import check_additivity, explain, reason_lists
+from models.persist import load_forecaster
+from risk.contract import DEFAULT_TZ, HORIZON_HOURS
+from risk.errors import ConfigError, ContractError
+from risk.levels import LEVELS, risk_level, validate_thresholds, warning_mask
+from risk.review import StaleVersion
+from serve.db import transaction
+from serve.repo import audit, reviews, runs
+from serve.repo import grids as grid_repo
+from serve.repo.reviews import DuplicateItem
+
+SCORING_ACTOR = "system:scoring"
+TOP_REASONS = 3
+ADDITIVITY_ATOL = 1e-6
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A fitted `MultiTargetForecaster`, its manifest, and the version recorded with runs."""
+
+    model: Any
+    manifest: dict[str, Any]
+    version: str
+    targets: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ScoredCity:
+    """Everything computed before storing: one forecast row per (grid, target)."""
+
+    issue_time: pd.Timestamp
+    forecasts: pd.DataFrame  # grid_id, target, prob, expected_count, level, reasons, warn
+    base_rates: dict[str, float]
+    base_rate_sources: dict[str, str]
+    max_additivity_error: float
+    timings: dict[str, float]
+
+
+@dataclass(frozen=True)
+class ScoreSummary:
+    """What a scoring run did (``risk score`` prints it; the scheduler logs it)."""
+
+    run_id: str
+    issue_time: datetime
+    window_end: datetime
+    model_version: str
+    data_fingerprint: str
+    grids: int
+    targets: tuple[str, ...]
+    forecasts: int
+    warnings: int
+    items_created: int
+    items_rescored: int
+    items_unchanged: int  # warnings whose item had left pending (decided, escalated, expired)
+    conflicts: int  # items a reviewer changed while the run was writing (theirs kept)
+    max_additivity_error: float
+    base_rates: dict[str, float]
+    base_rate_sources: dict[str, str]
+    levels: dict[str, dict[str, int]]  # target -> level -> grids
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["issue_time"] = self.issue_time.isoformat()
+        out["window_end"] = self.window_end.isoformat()
+        out["targets"] = list(self.targets)
+        return out
+
+
+# ----------------------------------------------------------------------------- the model
+
+
+def _manifest_version(folder: Path) -> str:
+    digest = hashlib.sha256((folder / "manifest.json").read_bytes()).hexdigest()
+    return f"local-{digest[:12]}"
+
+
+def model_targets(manifest: Mapping[str, Any]) -> tuple[str, ...]:
+    """``targets_trained`` of the manifest, else the keys of its ``targets``."""
+    trained = manifest.get("targets_trained")
+    return tuple(trained) if trained else tuple(manifest["targets"])
+
+
+def load_model(
+    *,
+    model_dir: str | Path | None = None,
+    data_dir: str | Path | None = None,
+    model_version: str | None = None,
+    name: str | None = None,
+) -> LoadedModel:
+    """The model to score with: the folder ``model_dir`` (version ``model_version``, default
+    ``local-<sha256 of its manifest, 12 hex>``), or the registry's ``champion`` in the MLflow
+    store of ``data_dir`` (version = the registry's version number)."""
+    if (model_dir is None) == (data_dir is None):
+        raise ConfigError(
+            "give exactly one of model_dir (a saved model folder) or data_dir (load the "
+            "registry's champion)"
+        )
+    if model_dir is not None:
+        folder = Path(model_dir)
+        model, manifest = load_forecaster(folder)
+        version = model_version or _manifest_version(folder)
+        return LoadedModel(model, manifest, version, model_targets(manifest))
+    from models.registry import DEFAULT_NAME, load_champion  # imports MLflow: only when used
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = load_champion(Path(tmp), data_dir=Path(data_dir), name=name or DEFAULT_NAME)
+        # load_champion downloads into <dest>/v<version>/…: the folder names the version.
+        version = Path(path).relative_to(tmp).parts[0].removeprefix("v")
+        model, manifest = load_forecaster(path)  # boosters are read into memory
+    return LoadedModel(model, manifest, model_version or version, model_targets(manifest))
+
+
+# ----------------------------------------------------------------------------- pure-ish scoring
+
+
+def issue_timestamp(at: Any, tz: str) -> pd.Timestamp:
+    """``at`` as a tz-aware Timestamp (naive values are city time ``tz``)."""
+    ts = pd.Timestamp(at)
+    if ts is pd.NaT:
+        raise ConfigError(f"issue time {at!r} is not a time; give e.g. 2024-05-01T08:00")
+    return ts.tz_localize(tz) if ts.tzinfo is None else ts.tz_convert(tz)
+
+
+def resolve_base_rates(
+    probs: Mapping[str, np.ndarray],
+    manifest: Mapping[str, Any],
+    given: Mapping[str, float] | None = None,
+) -> tuple[dict[str, float], dict[str, str]]:
+    """(base rate, source) per target; the order of sources is in the module docstring."""
+    rates: dict[str, float] = {}
+    sources: dict[str, str] = {}
+    from_manifest = dict(manifest.get("base_rates") or {})
+    for target, p in probs.items():
+        per_target = (manifest.get("targets") or {}).get(target) or {}
+        if given and target in given:
+            rates[target], sources[target] = float(given[target]), "given"
+        elif target in from_manifest:
+            rates[target], sources[target] = float(from_manifest[target]), "manifest"
+        elif isinstance(per_target, Mapping) and per_target.get("base_rate") is not None:
+            rates[target], sources[target] = float(per_target["base_rate"]), "manifest"
+        else:
+            mean = float(np.mean(p)) if len(p) else 0.0
+            rates[target], sources[target] = (mean if mean > 0 else 1.0), "city_mean"
+        if not 0 < rates[target] <= 1:
+            raise ConfigError(
+                f"base rate of target {target!r} is {rates[target]!r} ({sources[target]}); "
+                "fix: give a share of grid-windows with an event, in (0, 1]"
+            )
+    return rates, sources
+
+
+def _predict(forecaster: Any, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(calibrated probability, expected count) with one pass of the probability model:
+    `predict_proba` and, without a count model, `predict_count` would each run it again."""
+    raw = forecaster.decision_function(frame)
+    prob = np.asarray(forecaster.calibrator_.transform(forecaster.raw_to_prob(raw)), dtype=float)
+    if getattr(forecaster, "count_booster_", None) is None:
+        return prob, -np.log1p(-prob)
+    return prob, np.asarray(forecaster.predict_count(frame), dtype=float)
+
+
+def score_city(
+    loaded: LoadedModel,
+    grids: pd.DataFrame,
+    events: pd.DataFrame,
+    at: Any,
+    *,
+    tz: str = DEFAULT_TZ,
+    calendar: str = "CN",
+    base_rates: Mapping[str, float] | None = None,
+    thresholds: Mapping[str, float] | None = None,
+    min_level: str | None = "orange",
+    top_percent: float | None = None,
+    seed: int = 0,
+) -> ScoredCity:
+    """Features, predictions, reasons, levels and the warning flag of every (grid, target)
+    at ``at``. Raises `AdditivityError` when an explanation does not add up to its score."""
+    thresholds = validate_thresholds(thresholds)
+    if min_level is None and top_percent is None:
+        raise ConfigError("the warning rule needs min_level, top_percent or both")
+    if min_level is not None and min_level not in LEVELS:
+        raise ConfigError(f"unknown min_level {min_level!r}; accepted: {', '.join(LEVELS)}")
+    issue = issue_timestamp(at, tz)
+    timings: dict[str, float] = {}
+
+    t0 = time.perf_counter()
+    horizon = int(loaded.manifest.get("horizon_hours", HORIZON_HOURS))
+    spec = FeatureSpec(calendar=calendar, tz=tz, targets=loaded.targets, horizon_hours=horizon)
+    built = build_features(grids, events, [issue], spec)
+    frame = built.frame
+    missing = [n for n in loaded.manifest["feature_names"] if n not in frame.columns]
+    if missing:
+        raise ContractError(
+            "the model needs a feature the scoring run did not build",
+            field=missing[0],
+            fix="score with the feature families the model was trained with, or re-train it",
+        )
+    timings["features"] = time.perf_counter() - t0
+
+    grid_ids = frame["grid_id"].astype(str).to_numpy(dtype=object)
+    n = len(frame)
+    parts: list[pd.DataFrame] = []
+    probs: dict[str, np.ndarray] = {}
+    counts: dict[str, np.ndarray] = {}
+    reasons: dict[str, list[list[dict]]] = {}
+    max_error = 0.0
+    timings["predict"] = timings["explain"] = 0.0
+    for target in loaded.targets:  # a loop over the handful of targets
+        forecaster = loaded.model.forecasters_[target]
+        t0 = time.perf_counter()
+        probs[target], counts[target] = _predict(forecaster, frame)
+        t1 = time.perf_counter()
+        contrib = forecaster.contributions(frame)
+        max_error = max(max_error, check_additivity(forecaster, frame, ADDITIVITY_ATOL, contrib))
+        table = explain(forecaster, frame, built.info, top=TOP_REASONS, contributions=contrib)
+        # One issue time: key the reasons by grid only (skips a Timestamp per reason).
+        table["issue_time"] = 0
+        by_key = {(k[0], k[2]): v for k, v in reason_lists(table).items()}
+        reasons[target] = [by_key.get((g, target), []) for g in grid_ids]
+        timings["predict"] += t1 - t0
+        timings["explain"] += time.perf_counter() - t1
+
+    rates, sources = resolve_base_rates(probs, loaded.manifest, base_rates)
+    for target in loaded.targets:
+        level = risk_level(probs[target], rates[target], thresholds)
+        warn = warning_mask(
+            level, probs[target], min_level=min_level, top_percent=top_percent, seed=seed
+        )
+        parts.append(
+            pd.DataFrame(
+                {
+                    "grid_id": grid_ids,
+                    "target": np.repeat(target, n).astype(object),
+                    "prob": probs[target],
+                    "expected_count": counts[target],
+                    "level": np.asarray(level, dtype=object),
+                    "reasons": pd.Series(reasons[target], dtype=object),
+                    "warn": warn,
+                }
+            )
+        )
+    forecasts = pd.concat(parts, ignore_index=True)
+    return ScoredCity(issue, forecasts, rates, sources, max_error, timings)
+
+
+def frame_fingerprint(grids: pd.DataFrame, events: pd.DataFrame, at: pd.Timestamp) -> str:
+    """sha256 over the grids and events frames (every column but geometry, by name) and the
+    issue time: for runs scored from frames rather than files (``frames:<hex>``)."""
+    h = hashlib.sha256()
+    for frame in (grids, events):
+        h.update(f"{len(frame)}\n".encode())
+        for name in sorted(c for c in frame.columns if c != "geometry"):
+            column = frame[name]
+            if column.dtype == object or isinstance(column.dtype, pd.CategoricalDtype):
+                column = column.astype(str)
+            h.update(name.encode())
+            h.update(pd.util.hash_pandas_object(column, index=False).to_numpy().tobytes())
+    h.update(issue_timestamp(at, "UTC").isoformat().encode())
+    return "frames:" + h.hexdigest()
+
+
+# ----------------------------------------------------------------------------- storing
+
+
+def _new_run_id(issue: pd.Timestamp) -> str:
+    return f"{issue.tz_convert('UTC'):%Y%m%dT%H%MZ}-{uuid.uuid4().hex[:8]}"
+
+
+def _write_queue(
+    session: Session,
+    warnings: pd.DataFrame,
+    *,
+    window: tuple[datetime, datetime],
+    model_version: str,
+    run_id: str,
+    now: datetime,
+) -> dict[str, int]:
+    """One review item per warning row; returns created / rescored / unchanged / conflicts."""
+    counts = {"created": 0, "rescored": 0, "unchanged": 0, "conflicts": 0}
+    columns = ["grid_id", "target", "prob", "expected_count", "level", "reasons"]
+    for grid_id, target, prob, expected, level, why in zip(
+        *(warnings[c].tolist() for c in columns), strict=True
+    ):  # one database write per warning: the repository works item by item
+        try:
+            _, event = reviews.apply_scoring(
+                session,
+                grid_id=grid_id,
+                target=target,
+                window_start=window[0],
+                window_end=window[1],
+                prob=prob,
+                level=level,
+                reasons=why,
+                model_version=model_version,
+                at=now,
+                expected_count=expected if np.isfinite(expected) else None,
+                run_id=run_id,
+            )
+        except (StaleVersion, DuplicateItem):
+            counts["conflicts"] += 1
+            continue
+        if event is None:
+            counts["unchanged"] += 1
+            continue
+        counts["created" if event.action == "create" else "rescored"] += 1
+        audit.append_review_event(session, dataclasses.replace(event, actor=SCORING_ACTOR))
+    return counts
+
+
+def store_scored(
+    factory: sessionmaker[Session],
+    loaded: LoadedModel,
+    scored: ScoredCity,
+    grids: pd.DataFrame,
+    *,
+    fingerprint: str,
+    now: datetime,
+) -> tuple[runs.RunInfo, dict[str, int], dict[str, float]]:
+    """Store the run, the grids and the warnings in one transaction (module docstring)."""
+    issue = scored.issue_time
+    horizon = int(loaded.manifest.get("horizon_hours", HORIZON_HOURS))
+    window = (
+        issue.tz_convert("UTC").to_pydatetime(),
+        (issue + pd.Timedelta(hours=horizon)).tz_convert("UTC").to_pydatetime(),
+    )
+    run = runs.RunInfo(
+        run_id=_new_run_id(issue),
+        issue_time=window[0],
+        model_version=loaded.version,
+        data_fingerprint=fingerprint,
+        created_at=now,
+    )
+    timings: dict[str, float] = {}
+    with transaction(factory) as session:
+        t0 = time.perf_counter()
+        grid_repo.upsert_grids(session, grids)
+        stored = runs.store_run(session, run, scored.forecasts)
+        t1 = time.perf_counter()
+        warnings = scored.forecasts[scored.forecasts["warn"].to_numpy(dtype=bool)]
+        counts = _write_queue(
+            session,
+            warnings,
+            window=window,
+            model_version=loaded.version,
+            run_id=run.run_id,
+            now=now,
+        )
+        audit.append(
+            session,
+            actor=SCORING_ACTOR,
+            action="score",
+            object_type="forecast_run",
+            object_id=run.run_id,
+            after={
+                "issue_time": window[0],
+                "window_end": window[1],
+                "n_grids": stored.n_grids,
+                "targets": list(loaded.targets),
+                "data_fingerprint": fingerprint,
+                "base_rates": scored.base_rates,
+                "warnings": len(warnings),
+                **{f"items_{k}": v for k, v in counts.items()},
+            },
+            model_version=loaded.version,
+            at=now,
+        )
+        timings["store_run"] = t1 - t0
+        timings["queue"] = time.perf_counter() - t1
+    return stored, counts, timings
+
+
+def score(
+    at: Any,
+    grids: pd.DataFrame,
+    events: pd.DataFrame,
+    *,
+    factory: sessionmaker[Session],
+    model_dir: str | Path | None = None,
+    data_dir: str | Path | None = None,
+    model_version: str | None = None,
+    tz: str = DEFAULT_TZ,
+    calendar: str = "CN",
+    base_rates: Mapping[str, float] | None = None,
+    thresholds: Mapping[str, float] | None = None,
+    min_level: str | None = "orange",
+    top_percent: float | None = None,
+    data_paths: Sequence[str | Path] | None = None,
+    now: datetime | None = None,
+    model: LoadedModel | None = None,
+) -> ScoreSummary:
+    """Score every grid of the validated ``grids``/``events`` at issue time ``at`` and store
+    the run and its warnings (module docstring).
+
+    The model: ``model`` already loaded, else the folder ``model_dir``, else the registry's
+    champion of ``data_dir``. Warning rule: level ≥ ``min_level`` and/or the top
+    ``top_percent`` % by probability, per target. ``data_paths`` (the grids and events files)
+    give the same data fingerprint as training (`models.tracking.data_fingerprint` from the
+    first event to ``at``); without them the frames are hashed (`frame_fingerprint`).
+    ``now`` (aware; default the clock) stamps the items and the audit entries.
+    """
+    now = datetime.now(UTC) if now is None else now
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ConfigError(f"now {now!r} must be timezone-aware")
+    t_start = time.perf_counter()
+    loaded = model or load_model(
+        model_dir=model_dir, data_dir=data_dir, model_version=model_version
+    )
+    t_loaded = time.perf_counter()
+    scored = score_city(
+        loaded,
+        grids,
+        events,
+        at,
+        tz=tz,
+        calendar=calendar,
+        base_rates=base_rates,
+        thresholds=thresholds,
+        min_level=min_level,
+        top_percent=top_percent,
+    )
+    t0 = time.perf_counter()
+    if data_paths:
+        from models.tracking import data_fingerprint  # imports MLflow: only when used
+
+        start = events["occurred_at"].min() if len(events) else scored.issue_time
+        fingerprint = data_fingerprint([Path(p) for p in data_paths], start, scored.issue_time)
+    else:
+        fingerprint = frame_fingerprint(grids, events, scored.issue_time)
+    t_fp = time.perf_counter() - t0
+    stored, counts, store_timings = store_scored(
+        factory, loaded, scored, grids, fingerprint=fingerprint, now=now
+    )
+    f = scored.forecasts
+    levels = {
+        t: {lv: int(((f["target"] == t) & (f["level"] == lv)).sum()) for lv in LEVELS}
+        for t in loaded.targets
+    }
+    timings = {
+        "load": t_loaded - t_start,
+        **scored.timings,
+        "fingerprint": t_fp,
+        **store_timings,
+        "total": time.perf_counter() - t_start,
+    }
+    horizon = int(loaded.manifest.get("horizon_hours", HORIZON_HOURS))
+    return ScoreSummary(
+        run_id=stored.run_id,
+        issue_time=stored.issue_time,
+        window_end=stored.issue_time + pd.Timedelta(hours=horizon).to_pytimedelta(),
+        model_version=loaded.version,
+        data_fingerprint=fingerprint,
+        grids=stored.n_grids,
+        targets=loaded.targets,
+        forecasts=len(f),
+        warnings=int(f["warn"].sum()),
+        items_created=counts["created"],
+        items_rescored=counts["rescored"],
+        items_unchanged=counts["unchanged"],
+        conflicts=counts["conflicts"],
+        max_additivity_error=scored.max_additivity_error,
+        base_rates=scored.base_rates,
+        base_rate_sources=scored.base_rate_sources,
+        levels=levels,
+        timings_s={k: round(v, 4) for k, v in timings.items()},
+    )
+
+
+def summary_lines(summary: ScoreSummary, tz: str = DEFAULT_TZ) -> list[str]:
+    """What ``risk score`` prints: run, model, counts per level, queue changes, timings."""
+    issue = pd.Timestamp(summary.issue_time).tz_convert(tz)
+    end = pd.Timestamp(summary.window_end).tz_convert(tz)
+    lines = [
+        f"forecast run {summary.run_id}: {summary.grids:,} grids × {len(summary.targets)} "
+        f"targets = {summary.forecasts:,} forecasts, window {issue:%Y-%m-%d %H:%M} .. "
+        f"{end:%Y-%m-%d %H:%M} ({tz})",
+        f"model version {summary.model_version}; data fingerprint {summary.data_fingerprint[:20]}…",
+        f"explanations add up: max |SHAP sum − raw score| = {summary.max_additivity_error:.1e}",
+    ]
+    for target in summary.targets:
+        counts = summary.levels[target]
+        lines.append(
+            f"  {target}: base rate {summary.base_rates[target]:.3f} "
+            f"({summary.base_rate_sources[target]}); "
+            + ", ".join(f"{lv} {counts[lv]}" for lv in reversed(LEVELS))
+        )
+    lines.append(
+        f"review queue: {summary.warnings} warnings → {summary.items_created} new items, "
+        f"{summary.items_rescored} re-scored, {summary.items_unchanged} already decided"
+        + (f", {summary.conflicts} changed by a reviewer meanwhile" if summary.conflicts else "")
+    )
+    t = summary.timings_s
+    lines.append(
+        "time: "
+        + ", ".join(f"{k} {v:.2f}s" for k, v in t.items() if k != "total")
+        + f"; total {t.get('total', 0.0):.2f}s"
+    )
+    return lines
+
+
+__all__ = [
+    "SCORING_ACTOR",
+    "LoadedModel",
+    "ScoreSummary",
+    "ScoredCity",
+    "frame_fingerprint",
+    "issue_timestamp",
+    "load_model",
+    "model_targets",
+    "resolve_base_rates",
+    "score",
+    "score_city",
+    "store_scored",
+    "summary_lines",
+]
