@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -30,6 +31,9 @@ from mlflow.entities import Metric, Param
 from risk.errors import ConfigError
 from risk.metrics import json_ready
 from risk.settings import Settings
+
+# MLflow sets its own logger to INFO on import; store creation chatter is not for users.
+logging.getLogger("mlflow").setLevel(logging.WARNING)
 
 MAX_PARAM_CHARS = 6000  # MLflow's limit on a param value
 BATCH = 900  # below MLflow's 1000 metrics per log_batch

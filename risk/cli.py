@@ -276,58 +276,147 @@ def _describe_features(grids: Path | None, events: Path | None, spec: FeatureSpe
         print(f"{item.name}\t{item.family}\t{item.label_en}\t{item.label_zh}")
 
 
+DEMO_USERS = (  # name, role, scope, password (demo only, printed on purpose)
+    ("admin", "admin", "city", "demo-admin-pass"),
+    ("analyst", "analyst", "city", "demo-analyst-pass"),
+    ("reviewer", "reviewer", "city", "demo-reviewer-pass"),
+    ("commander", "commander", "city", "demo-commander-pass"),
+)
+
+
 @app.command()
 @domain_errors
 def demo(
     out_dir: Annotated[
-        Path, typer.Option("--out", help="Folder for everything the demo makes.")
+        Path, typer.Option("--out", help="Folder for everything the demo makes (emptied first).")
     ] = Path("data/demo"),
     grids: Annotated[int, typer.Option("--grids", help="Grids in the synthetic city.")] = 400,
     days: Annotated[int, typer.Option("--days", help="Days of history.")] = 540,
     seed: Annotated[int, typer.Option("--seed")] = 1,
+    serve_after: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Leave the service running at the end.")
+    ] = True,
+    port: Annotated[int, typer.Option(help="Port of the service.")] = 8000,
 ) -> None:
-    """The whole path on a synthetic city with the embedded defaults.
+    """The whole path on a synthetic city: synth -> validate -> backtest -> train -> promote ->
+    score -> review queue -> demo users -> the service."""
+    import shutil
 
-    Today: synthesise -> validate -> build 30 days of features and labels. Training, the
-    review queue and the service join as they are built.
-    """
     import pandas as pd
 
-    city_dir = out_dir / "city"
+    from models.registry import PromotionRefused, promote
+    from serve.db import transaction
+    from serve.repo.users import add_user, issue_token
+
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    city_dir, backtest_dir = out_dir / "city", out_dir / "backtest"
+    g, e = city_dir / "grids.geojson", city_dir / "events.csv"
+    last = pd.Timestamp("2024-01-01") + pd.Timedelta(days=days - 4)  # every 72 h window complete
+
     out.rule("1. synthetic city")
     synth(out_dir=city_dir, grids=grids, days=days, seed=seed, start="2024-01-01", tz=DEFAULT_TZ)
     out.rule("2. validation")
-    validate(
-        grids=city_dir / "grids.geojson",
-        events=city_dir / "events.csv",
-        quarantine=city_dir / "quarantine.csv",
-        tz=DEFAULT_TZ,
-        strict=False,
-    )
-    out.rule("3. features and labels, last 30 days")
-    last = pd.Timestamp("2024-01-01") + pd.Timedelta(days=days - 4)  # every 72 h window complete
-    feature_path = out_dir / "features.parquet"
-    features(
-        grids=city_dir / "grids.geojson",
-        events=city_dir / "events.csv",
-        start=str((last - pd.Timedelta(days=29)).date()),
+    validate(grids=g, events=e, quarantine=city_dir / "quarantine.csv", tz=DEFAULT_TZ, strict=False)
+    out.rule("3. backtest: LightGBM beside the classic baselines and the oracle, last 4 weeks")
+    backtest(
+        grids=g,
+        events=e,
+        start=str((last - pd.Timedelta(days=27)).date()),
         end=str(last.date()),
-        out_path=feature_path,
+        out_dir=backtest_dir,
+        retrain="7d",
+        truth=None,
+        config=None,
         hour=8,
         tz=DEFAULT_TZ,
         calendar="CN",
-        describe=False,
+        data_dir=out_dir,
+        track=True,
     )
-    frame = pd.read_parquet(feature_path, columns=["grid_id", "issue_time", "label_any"])
+    out.rule("4. train on all history -> model version (challenger)")
+    train(
+        grids=g,
+        events=e,
+        backtest_dir=backtest_dir,
+        until=None,
+        config=None,
+        hour=8,
+        tz=DEFAULT_TZ,
+        calendar="CN",
+        data_dir=out_dir,
+    )
+    out.rule("5. promotion: gates + a named approver")
+    try:
+        result = promote(1, "demo-approver", data_dir=out_dir)
+    except PromotionRefused as refused:
+        out.print(
+            "the production gates refuse this version (as they should on a 4-week toy backtest):",
+            markup=False,
+        )
+        out.print(str(refused), markup=False, highlight=False)
+        out.print(
+            "DEMO ONLY: promoting with the looser models/gates_demo.toml so the demo can go on.",
+            style="bold yellow",
+            markup=False,
+        )
+        from models.gates import load_gate_config
+
+        demo_gates = load_gate_config(
+            Path(__file__).resolve().parents[1] / "models" / "gates_demo.toml"
+        )
+        result = promote(1, "demo-approver", data_dir=out_dir, gates=demo_gates)
+    out.print(f"champion: v{result.version}, approved by {result.approved_by}", markup=False)
+    out.rule("6. score the next issue time -> review queue")
+    issue = f"{(last + pd.Timedelta(days=3)).date()}T08:00"
+    score(
+        grids=g,
+        events=e,
+        at=issue,
+        model=None,
+        top_percent=5.0,
+        min_level="orange",
+        tz=DEFAULT_TZ,
+        calendar="CN",
+        data_dir=out_dir,
+        database_url=None,
+    )
+    out.rule("7. demo users")
+    factory = _database(None, out_dir)
+    grid_ids = pd.read_parquet(backtest_dir / "predictions.parquet", columns=["grid_id"])[
+        "grid_id"
+    ].unique()
+    worker_grids = ",".join(sorted(map(str, grid_ids))[:3])
+    logins = []
+    with transaction(factory) as session:
+        for name, role, scope_text, password in (
+            *DEMO_USERS,
+            ("worker", "grid_worker", f"grids:{worker_grids}", "demo-worker-pass"),
+        ):
+            add_user(session, name, role, _scope(scope_text), password=password)
+            logins.append((name, role, scope_text, password, issue_token(session, name, "api")))
+    out.print("demo logins (demo only; never reuse these passwords):", markup=False)
+    for name, role, scope_text, password, token in logins:
+        # plain print: tokens must never be cut to the terminal width
+        print(f"  {name:<10} {role:<11} {scope_text:<24} password {password:<20} token {token}")
     out.rule("done")
     out.print(
-        f"City of {grids} grids, {days} days of events in {city_dir}; feature frame "
-        f"{feature_path} ({len(frame):,} rows; {frame['label_any'].mean():.1%} of grid-windows "
-        "saw at least one event in the next 72 h)."
+        f"Everything is under {out_dir}: city, backtest report ({backtest_dir / 'report.html'}), "
+        f"MLflow store, service database.",
+        markup=False,
     )
-    out.print(
-        "Next: `risk features --describe` lists every feature; training and review come next."
-    )
+    if serve_after:
+        import os
+
+        os.environ["RISK_DATA_DIR"] = str(out_dir)
+        out.print(
+            f"API: http://127.0.0.1:{port}/api/v1/docs — e.g. curl -H 'Authorization: Bearer <token>' "
+            f"http://127.0.0.1:{port}/api/v1/forecasts/ranked",
+            markup=False,
+        )
+        from serve.app import run
+
+        run(host="127.0.0.1", port=port)
 
 
 DataDirOption = Annotated[
@@ -643,12 +732,12 @@ def model_rollback(
     )
 
 
-def _database(database_url: str | None):
+def _database(database_url: str | None, data_dir: Path | None = None):
     """Migrated database of the settings (or the given URL); returns a session factory."""
     from risk.settings import Settings
     from serve.db import session_factory, upgrade
 
-    settings = Settings()
+    settings = Settings() if data_dir is None else Settings(data_dir=data_dir)
     if database_url:
         settings = settings.model_copy(update={"database_url": database_url})
     else:
@@ -683,6 +772,59 @@ def serve(
     scheme = "https" if certfile and keyfile else "http"
     out.print(f"serving on {scheme}://{host}:{port}/api/v1/docs  (Ctrl+C to stop)")
     run(host=host, port=port, certfile=certfile, keyfile=keyfile)
+
+
+@app.command()
+@domain_errors
+def score(
+    grids: GridsOption,
+    events: EventsOption,
+    at: Annotated[
+        str, typer.Option("--at", help="Issue time, e.g. 2025-12-01T08:00 (city time when naive).")
+    ],
+    model: Annotated[
+        Path | None,
+        typer.Option("--model", help="A model folder (default: the registry's champion)."),
+    ] = None,
+    top_percent: Annotated[
+        float | None,
+        typer.Option(help="Also send the top k% of grids to review (reviewer capacity)."),
+    ] = None,
+    min_level: Annotated[
+        str, typer.Option(help="Lowest level that becomes a review item.")
+    ] = "orange",
+    tz: TzOption = DEFAULT_TZ,
+    calendar: Annotated[str, typer.Option(help="Holiday calendar country (ISO code).")] = "CN",
+    data_dir: DataDirOption = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Forecast every grid at one issue time and send warnings to the review queue (atomically)."""
+    import pandas as pd
+
+    from serve.scoring import score as score_run
+    from serve.scoring import summary_lines
+
+    root = _data_dir(data_dir)
+    issue = pd.Timestamp(at)
+    issue = issue.tz_localize(tz) if issue.tzinfo is None else issue.tz_convert(tz)
+    factory = _database(database_url, root)
+    grid_frame, event_frame = _load_city(grids, events, tz)
+    with out.status("scoring, explaining and queueing ..."):
+        summary = score_run(
+            issue,
+            grid_frame,
+            event_frame,
+            factory=factory,
+            model_dir=model,
+            data_dir=None if model else root,
+            tz=tz,
+            calendar=calendar,
+            min_level=min_level,
+            top_percent=top_percent,
+            data_paths=[grids, events],
+        )
+    for line in summary_lines(summary, tz):
+        out.print(line, markup=False, highlight=False)
 
 
 users_app = typer.Typer(help="Users, roles, scopes and API tokens.", no_args_is_help=True)
