@@ -310,12 +310,30 @@ def demo(
 
     if out_dir.exists():
         shutil.rmtree(out_dir)
+    # The city's history ends today, so the warnings scored at the end are live ones.
+    today = pd.Timestamp.now(tz=DEFAULT_TZ).normalize().tz_localize(None)
+    first_day = today - pd.Timedelta(days=days)  # the history ends yesterday
     city_dir, backtest_dir = out_dir / "city", out_dir / "backtest"
     g, e = city_dir / "grids.geojson", city_dir / "events.csv"
-    last = pd.Timestamp("2024-01-01") + pd.Timedelta(days=days - 4)  # every 72 h window complete
+    last = first_day + pd.Timedelta(days=days - 4)  # every 72 h window complete
 
     out.rule("1. synthetic city")
-    synth(out_dir=city_dir, grids=grids, days=days, seed=seed, start="2024-01-01", tz=DEFAULT_TZ)
+    synth(
+        out_dir=city_dir,
+        grids=grids,
+        days=days,
+        seed=seed,
+        start=str(first_day.date()),
+        tz=DEFAULT_TZ,
+    )
+    # As a live feed would: events not reported yet by now are not in the file.
+    raw = pd.read_csv(e, dtype=str)
+    reported = pd.to_datetime(raw["reported_at"], utc=True, format="ISO8601")
+    known = (reported <= pd.Timestamp.now(tz="UTC")).to_numpy()
+    raw[known].to_csv(e, index=False)
+    out.print(
+        f"{int((~known).sum())} events occurred but are not reported yet; the feed holds them back"
+    )
     out.rule("2. validation")
     validate(grids=g, events=e, quarantine=city_dir / "quarantine.csv", tz=DEFAULT_TZ, strict=False)
     out.rule("3. backtest: LightGBM beside the classic baselines and the oracle, last 4 weeks")
@@ -408,7 +426,10 @@ def demo(
     if serve_after:
         import os
 
+        from risk.settings import Settings
+
         os.environ["RISK_DATA_DIR"] = str(out_dir)
+        settings = Settings(data_dir=out_dir, scheduler=True, city_grids=g, city_events=e)
         out.print(
             f"API: http://127.0.0.1:{port}/api/v1/docs — e.g. curl -H 'Authorization: Bearer <token>' "
             f"http://127.0.0.1:{port}/api/v1/forecasts/ranked",
@@ -416,7 +437,7 @@ def demo(
         )
         from serve.app import run
 
-        run(host="127.0.0.1", port=port)
+        run(host="127.0.0.1", port=port, settings=settings)
 
 
 DataDirOption = Annotated[
@@ -765,13 +786,28 @@ def serve(
         Path | None, typer.Option(help="TLS certificate (PEM); with --keyfile serves HTTPS.")
     ] = None,
     keyfile: Annotated[Path | None, typer.Option(help="TLS private key (PEM).")] = None,
+    scheduler: Annotated[
+        bool, typer.Option(help="Run daily scoring and the sweep inside the service.")
+    ] = True,
 ) -> None:
-    """Run the API (and, later, the web pages) until interrupted."""
+    """Run the API (and, later, the web pages) until interrupted.
+
+    The scheduler runs inside: the escalation/expiry sweep always, daily scoring when
+    RISK_CITY_GRIDS and RISK_CITY_EVENTS name the city's files."""
+    from risk.settings import Settings
     from serve.app import run
 
+    settings = Settings(scheduler=scheduler)
     scheme = "https" if certfile and keyfile else "http"
     out.print(f"serving on {scheme}://{host}:{port}/api/v1/docs  (Ctrl+C to stop)")
-    run(host=host, port=port, certfile=certfile, keyfile=keyfile)
+    if scheduler:
+        daily = (
+            "and daily scoring"
+            if settings.city_grids and settings.city_events
+            else "(no daily scoring: set RISK_CITY_GRIDS / RISK_CITY_EVENTS)"
+        )
+        out.print(f"scheduler: escalation/expiry sweep {daily}", markup=False)
+    run(host=host, port=port, certfile=certfile, keyfile=keyfile, settings=settings)
 
 
 @app.command()

@@ -25,6 +25,15 @@ class Settings(BaseSettings):
     mlflow_uri: str | None = Field(
         default=None, description="MLflow tracking URI; SQLite in data_dir when unset."
     )
+    # The service's scheduler (`risk serve` turns it on): the escalation/expiry sweep always,
+    # daily scoring when both city files are set.
+    scheduler: bool = Field(default=False, description="Run the scheduler inside the service.")
+    city_grids: Path | None = Field(default=None, description="Grids file scored daily.")
+    city_events: Path | None = Field(default=None, description="Events file scored daily.")
+    score_hour: int = Field(default=8, ge=0, le=23, description="Daily scoring hour, city time.")
+    response_target_minutes: int = Field(
+        default=120, ge=1, description="Pending warnings escalate after this many minutes."
+    )
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'risk.db').resolve()}"

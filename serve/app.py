@@ -62,9 +62,15 @@ def create_app(
         upgrade(url)
         engine = make_engine(url)
         app.state.session_factory = session_factory(engine)
+        scheduler = _scheduler(settings, app.state.session_factory) if settings.scheduler else None
+        app.state.scheduler = scheduler
+        if scheduler is not None:
+            scheduler.start()
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.stop()
             engine.dispose()
 
     app = FastAPI(
@@ -81,6 +87,22 @@ def create_app(
     errors.install(app)
     app.include_router(api_router())
     return app
+
+
+def _scheduler(settings: Settings, factory):
+    """Daily scoring (when the city files are configured) and the escalation/expiry sweep."""
+    from datetime import time as clock_time
+    from datetime import timedelta
+
+    from serve.jobs import Scheduler, city_score_job
+
+    job = None
+    if settings.city_grids and settings.city_events:
+        job = city_score_job(factory=factory, grids_path=settings.city_grids,
+                             events_path=settings.city_events, data_dir=settings.data_dir,
+                             tz=settings.tz, calendar=settings.calendar)  # fmt: skip
+    return Scheduler(factory, job, tz=settings.tz, score_at=clock_time(settings.score_hour, 0),
+                     response_target=timedelta(minutes=settings.response_target_minutes))  # fmt: skip
 
 
 def run(
