@@ -27,6 +27,10 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_S = 30.0
 
 
+POOL_SIZE = 10
+POOL_MAX_OVERFLOW = 40  # 10 + 40 > the 40 worker threads of FastAPI/anyio
+
+
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
@@ -34,10 +38,17 @@ def is_sqlite(url: str) -> bool:
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url``; for a SQLite file its folder is created if missing."""
     parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_pre_ping=True, **kwargs)
+    # A request holds its connection from authentication to the end of the route, and FastAPI
+    # runs those steps in separate calls of its 40-thread pool. With fewer connections than
+    # threads, threads waiting for a connection can starve the holders of the thread they
+    # need to finish: a deadlock until the pool timeout. So the pool can outgrow the threads.
     database = parsed.database or ""
     in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
+    if not (parsed.get_backend_name() == "sqlite" and in_memory):  # in-memory: one connection
+        kwargs.setdefault("pool_size", POOL_SIZE)
+        kwargs.setdefault("max_overflow", POOL_MAX_OVERFLOW)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(parsed, pool_pre_ping=True, **kwargs)
     if not in_memory:
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_S, **kwargs.pop("connect_args", {})}

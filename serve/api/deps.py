@@ -4,8 +4,8 @@
   committed) when the request ends. Routes that change state commit once, after the change
   and its audit entry, so both land or neither does.
 * `CurrentUser` — the user behind ``Authorization: Bearer <token>`` or the HTTP-only session
-  cookie; `Unauthenticated` (401) otherwise. Safe (GET) requests do not record
-  ``last_used_at``, so reads never take a write lock.
+  cookie; `Unauthenticated` (401) otherwise. Requests do not record ``last_used_at`` (login
+  does), so authentication never takes a write lock.
 * `Now` — the app's clock (``app.state.clock``), replaceable in tests.
 """
 
@@ -20,7 +20,7 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.orm import Session
 
 from risk.settings import Settings
-from serve.api.errors import SAFE_METHODS, Unauthenticated
+from serve.api.errors import Unauthenticated
 from serve.repo.users import User, authenticate
 
 SESSION_COOKIE = "risk_session"
@@ -67,7 +67,9 @@ Token = Annotated[str | None, Depends(presented_token)]
 def current_user(request: Request, session: SessionDep, token: Token, now: Now) -> User:
     if not token:
         raise Unauthenticated("not authenticated: send 'Authorization: Bearer <token>' or log in")
-    user = authenticate(session, token, at=now, touch=request.method not in SAFE_METHODS)
+    # No `last_used_at` write here: it would lock the token row for the whole request, so all
+    # requests of one token would queue behind each other (and could starve the thread pool).
+    user = authenticate(session, token, at=now, touch=False)
     if user is None:
         raise Unauthenticated("the token is unknown, revoked or expired; log in again")
     request.state.token = token  # logout revokes exactly this token
