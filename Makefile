@@ -35,6 +35,9 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.features
 	$(PY) -m benchmarks.features_vs_mlforecast
 	$(PY) -m benchmarks.backtest
+	$(PY) -m benchmarks.score
+	$(PY) -m benchmarks.api_load
+	$(PY) -m benchmarks.api_load --db postgresql
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

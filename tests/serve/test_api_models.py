@@ -5,38 +5,14 @@ v1's backtest metrics pass every gate; v2's calibration does not (ece 0.041 > 0.
 
 from __future__ import annotations
 
-import copy
 import os
 
 import pytest
 
 from models.registry import list_versions, register_model
 from models.tracking import start_run
+from tests.models.test_registry import GOOD, bad_ece
 from tests.serve.api_seed import bearer, client, empty, seed
-
-GOOD = {
-    "targets": {
-        "any": {
-            "models": {
-                "lightgbm": {
-                    "pr_auc": 0.45,
-                    "pei@5": 0.52,
-                    "ece": 0.02,
-                    "miss_rate@10": 0.25,
-                    "by_segment": {"old_residential": {"rows": 10, "miss_rate@10": 0.28}},
-                },
-                "seppexp": {"pr_auc": 0.431, "pei@5": 0.49},
-                "oracle": {"pr_auc": 0.6, "pei@5": 0.7},
-            }
-        }
-    }
-}
-
-
-def bad_ece() -> dict:
-    m = copy.deepcopy(GOOD)
-    m["targets"]["any"]["models"]["lightgbm"]["ece"] = 0.041
-    return m
 
 
 @pytest.fixture(scope="module")
