@@ -708,21 +708,23 @@ def model_promote(
     approved_by: Annotated[
         str, typer.Option("--approved-by", help="Name of the person approving.")
     ],
+    gates: Annotated[
+        Path | None, typer.Option(help="Gate thresholds (TOML; default models/gates.toml).")
+    ] = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Move `champion` to a version whose backtest passes every gate; records who approved."""
-    from models.registry import PromotionRefused, RegistryError, promote
+    from models.gates import load_gate_config
+    from models.registry import PromotionRefused, promote
 
+    config = load_gate_config(gates) if gates else None
     try:
-        result = promote(version, approved_by, data_dir=_data_dir(data_dir))
+        result = promote(version, approved_by, data_dir=_data_dir(data_dir), gates=config)
     except PromotionRefused as exc:
         err.print(
             "refused: " + str(exc), style="bold red", markup=False, highlight=False, soft_wrap=True
         )
         raise typer.Exit(EXIT_REFUSED) from None
-    except RegistryError as exc:
-        _error(exc)
-        raise typer.Exit(EXIT_CONFIG) from None
     was = f"v{result.previous_champion}" if result.previous_champion else "none"
     out.print(
         f"champion: v{result.version} (was {was}), approved by {result.approved_by} at {result.approved_at}"
@@ -740,14 +742,10 @@ def model_rollback(
     ],
     data_dir: DataDirOption = None,
 ) -> None:
-    """Move `champion` back to a version that was approved before."""
-    from models.registry import RegistryError, rollback
+    """Move `champion` back to a version that was approved before (other registry errors: exit 4)."""
+    from models.registry import rollback
 
-    try:
-        result = rollback(to, approved_by, data_dir=_data_dir(data_dir))
-    except RegistryError as exc:
-        _error(exc)
-        raise typer.Exit(EXIT_CONFIG) from None
+    result = rollback(to, approved_by, data_dir=_data_dir(data_dir))
     out.print(
         f"champion: v{result.version} (was v{result.previous_champion}), rolled back by {result.approved_by}"
     )

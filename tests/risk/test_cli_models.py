@@ -156,6 +156,31 @@ def test_train_registers_challengers_and_promotion_is_gated(work):
     )
     assert rollback.exit_code == EXIT_CONFIG
 
+    # Gates are configurable: a looser file lets version 1 through, and rollback returns to 2.
+    loose = root / "loose_gates.toml"
+    loose.write_text(
+        "[baseline]\ntolerance = 1.0\n[segments]\nmax_excess = 1.0\n[calibration]\nmax_ece = 1.0\n"
+    )
+    forced = runner.invoke(
+        app,
+        [
+            "model",
+            "promote",
+            "--version",
+            "1",
+            "--approved-by",
+            "Li Wei",
+            "--gates",
+            str(loose),
+            *data,
+        ],
+    )
+    assert forced.exit_code == 0, forced.output
+    assert "champion: v1 (was v2)" in forced.output
+    back = runner.invoke(app, ["model", "rollback", "--to", "2", "--approved-by", "Li Wei", *data])
+    assert back.exit_code == 0, back.output
+    assert "champion: v2 (was v1)" in back.output
+
 
 def test_train_without_backtest_metrics_is_one_line_error(work, tmp_path):
     result = _train(work, tmp_path)
