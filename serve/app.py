@@ -19,8 +19,20 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 
 from risk.settings import Settings
-from serve.api import analytics, audit, auth, errors, forecasts, health, models, patrols, review
+from serve.api import (
+    analytics,
+    audit,
+    auth,
+    dashboard,
+    errors,
+    forecasts,
+    health,
+    models,
+    patrols,
+    review,
+)
 from serve.api.deps import utc_now
+from serve.cache import PageCache
 from serve.db import make_engine, session_factory, upgrade
 
 API_PREFIX = "/api/v1"
@@ -36,6 +48,7 @@ def api_router() -> APIRouter:
         auth.router,
         auth.me_router,
         forecasts.router,
+        dashboard.router,
         analytics.router,  # /review/stats before /review/items/{id}
         review.router,
         patrols.router,
@@ -84,6 +97,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.clock = clock
+    app.state.page_cache = PageCache()
     errors.install(app)
     app.include_router(api_router())
     return app

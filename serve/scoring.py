@@ -51,9 +51,10 @@ from models.persist import load_forecaster
 from risk.contract import DEFAULT_TZ, HORIZON_HOURS
 from risk.errors import ConfigError, ContractError
 from risk.levels import LEVELS, risk_level, validate_thresholds, warning_mask
+from risk.patrol import hour_profiles
 from risk.review import StaleVersion
 from serve.db import transaction
-from serve.repo import audit, reviews, runs
+from serve.repo import activity, audit, reviews, runs
 from serve.repo import grids as grid_repo
 from serve.repo.reviews import DuplicateItem
 
@@ -356,6 +357,32 @@ def _write_queue(
     return counts
 
 
+def _store_activity(
+    session: Session,
+    events: pd.DataFrame,
+    grids: pd.DataFrame,
+    warnings: pd.DataFrame,
+    issue: pd.Timestamp,
+    run_id: str,
+) -> None:
+    """Event counts and the warned (grid, target) hour profiles, from events known at issue."""
+    known = activity.known_events(events, issue)
+    activity.replace_event_counts(session, known, issue)
+    if not len(warnings):
+        return
+    local = known.assign(occurred_at=known["occurred_at"].dt.tz_convert(issue.tz))
+    targets = sorted(set(warnings["target"].astype(str)))
+    profiles = hour_profiles(local, grids, targets)
+    pos = pd.Series(np.arange(len(grids)), index=grids["grid_id"].astype(str))
+    wanted: dict[tuple[str, str], np.ndarray] = {}
+    for grid_id, target in zip(
+        warnings["grid_id"].astype(str), warnings["target"].astype(str), strict=True
+    ):
+        if grid_id in pos.index:
+            wanted[(grid_id, target)] = profiles[target][pos[grid_id]]
+    activity.replace_hour_profiles(session, wanted, run_id)
+
+
 def store_scored(
     factory: sessionmaker[Session],
     loaded: LoadedModel,
@@ -364,8 +391,13 @@ def store_scored(
     *,
     fingerprint: str,
     now: datetime,
+    events: pd.DataFrame | None = None,
 ) -> tuple[runs.RunInfo, dict[str, int], dict[str, float]]:
-    """Store the run, the grids and the warnings in one transaction (module docstring)."""
+    """Store the run, the grids and the warnings in one transaction (module docstring).
+
+    With ``events``, the same transaction replaces the stored event counts and the warned
+    grids' hour profiles with those of the events known at the issue time
+    (`serve.repo.activity`)."""
     issue = scored.issue_time
     horizon = int(loaded.manifest.get("horizon_hours", HORIZON_HOURS))
     window = (
@@ -415,6 +447,10 @@ def store_scored(
         )
         timings["store_run"] = t1 - t0
         timings["queue"] = time.perf_counter() - t1
+        if events is not None:
+            t2 = time.perf_counter()
+            _store_activity(session, events, grids, warnings, issue, run.run_id)
+            timings["activity"] = time.perf_counter() - t2
     return stored, counts, timings
 
 
@@ -477,7 +513,7 @@ def score(
         fingerprint = frame_fingerprint(grids, events, scored.issue_time)
     t_fp = time.perf_counter() - t0
     stored, counts, store_timings = store_scored(
-        factory, loaded, scored, grids, fingerprint=fingerprint, now=now
+        factory, loaded, scored, grids, fingerprint=fingerprint, now=now, events=events
     )
     f = scored.forecasts
     levels = {

@@ -132,6 +132,27 @@ class ForecastRow(Base):
     expected_count: Mapped[float | None] = mapped_column(Float)
     level: Mapped[str] = mapped_column(String(10))
     reasons: Mapped[list[Any]] = mapped_column(JSON)
+    # Rank of `level` (blue 0 … red 3), stored so the ranked page is an index scan (0002).
+    level_rank: Mapped[int | None] = mapped_column(Integer)
+
+
+# Ranked pages: one run, most severe first, then by probability; the second for one target.
+Index(
+    "ix_forecasts_ranked",
+    ForecastRow.run_id,
+    ForecastRow.level_rank.desc(),
+    ForecastRow.prob.desc(),
+    ForecastRow.grid_id,
+    ForecastRow.target,
+)
+Index(
+    "ix_forecasts_ranked_target",
+    ForecastRow.run_id,
+    ForecastRow.target,
+    ForecastRow.level_rank.desc(),
+    ForecastRow.prob.desc(),
+    ForecastRow.grid_id,
+)
 
 
 class ReviewItemRow(Base):
@@ -202,6 +223,30 @@ class PatrolReportRow(Base):
     received_at: Mapped[datetime]
 
 
+class EventCountRow(Base):
+    """Events per grid, hour (UTC, on the hour) and category, as known to the last scoring
+    run: counts only, never the events themselves (grid pages, warning hit rates)."""
+
+    __tablename__ = "event_counts"
+
+    grid_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(primary_key=True, index=True)
+    category: Mapped[str] = mapped_column(String(100), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class HourProfileRow(Base):
+    """A warned grid's hour-of-day profile for one target (24 shares), from its last scoring
+    run: the patrol time window comes from it."""
+
+    __tablename__ = "hour_profiles"
+
+    grid_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    target: Mapped[str] = mapped_column(String(100), primary_key=True)
+    profile: Mapped[list[Any]] = mapped_column(JSON)
+    run_id: Mapped[str] = mapped_column(String(ID))
+
+
 class AuditEntryRow(Base):
     __tablename__ = "audit_log"
 
@@ -239,9 +284,11 @@ __all__ = [
     "AuditEntryRow",
     "AuditHeadRow",
     "Base",
+    "EventCountRow",
     "ForecastRow",
     "ForecastRunRow",
     "GridRow",
+    "HourProfileRow",
     "PatrolReportRow",
     "ReviewItemRow",
     "ReviewRevisionRow",

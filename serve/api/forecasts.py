@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request, Response
+from sqlalchemy.orm import Session
 
 from risk.review import ReviewState
 from risk.scopes import Action, allowed
 from serve.api.access import check, readable_grid
-from serve.api.deps import CurrentUser, SessionDep
+from serve.api.deps import CurrentUser, Now, SessionDep, SettingsDep
 from serve.api.schemas import (
+    DayCount,
     GridDetail,
     GridOut,
     HistoryPoint,
@@ -29,12 +32,15 @@ from serve.api.schemas import (
     RankedRow,
     ReviewItemOut,
 )
+from serve.cache import PageCache
+from serve.repo import activity, audit
 from serve.repo.reviews import list_items
-from serve.repo.runs import grid_history, latest_run, run_forecasts
+from serve.repo.runs import grid_history, latest_run, previous_run, probs_of, run_forecasts
 from serve.repo.users import User
 
 router = APIRouter(tags=["forecasts"])
 
+RECENT_DAYS = 28
 APPROVED = (ReviewState.APPROVED, ReviewState.DISPATCHED, ReviewState.COMPLETED)
 Filter = Annotated[list[Ident] | None, Query()]
 Limit = Annotated[int, Query(ge=1, le=500)]
@@ -71,8 +77,10 @@ def _finite(value: Any) -> float | None:
 
 @router.get("/forecasts/ranked", response_model=RankedPage)
 def ranked(
+    request: Request,
     user: CurrentUser,
     session: SessionDep,
+    now: Now,
     street: Filter = None,
     community: Filter = None,
     target: Annotated[
@@ -81,35 +89,85 @@ def ranked(
     level: Annotated[list[Level] | None, Query()] = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> RankedPage:
-    """Grids ranked by risk (level, then probability), in the caller's scope."""
+) -> Response:
+    """Grids ranked by risk (level, then probability), in the caller's scope.
+
+    Commanders get approved warnings whose window is still open; analysts and admins the
+    latest complete run. ``prev_prob``: the same grid and target in the run before. Pages are
+    cached until the next audited change (`serve.cache`)."""
     check(user, Action.VIEW_RANKED)
     filters = {"target": target, "level": level, "street": street, "community": community}
     page = {"limit": limit, "offset": offset}
-    if not allowed(user.role, Action.VIEW_FORECASTS):
-        states = [s.value for s in APPROVED]
-        items, total = list_items(session, state=states, scope=user.scope, **filters, **page)
-        rows = [
-            RankedRow(
-                **{k: getattr(i, k) for k in ("grid_id", "target", "level", "prob", "item_id")},
-                expected_count=i.expected_count,
-                reasons=list(i.reasons),
-                state=i.state.value,
-                window_start=i.window_start,
-                window_end=i.window_end,
-            )
-            for i in items
-        ]
-        return RankedPage(source="approved_warnings", total=total, items=rows, **page)
+    forecasts = allowed(user.role, Action.VIEW_FORECASTS)
+    cache: PageCache = request.app.state.page_cache
+    key = (
+        "ranked",
+        forecasts,
+        user.scope.kind.value,
+        tuple(sorted(user.scope.values)),
+        *(tuple(sorted(v)) if v else None for v in filters.values()),
+        limit,
+        offset,
+    )
+    generation = audit.generation(session)
+    body = cache.get(key, generation, now)
+    if body is None:
+        result, until = (_ranked_forecasts if forecasts else _ranked_warnings)(
+            session, user, now, filters, page
+        )
+        body = result.model_dump_json().encode()
+        cache.put(key, generation, now, body, until)
+    return Response(content=body, media_type="application/json")
+
+
+def _with_prev(session: Session, rows: list[RankedRow], run_ids: list[str | None]) -> None:
+    """Fill ``prev_prob`` from the run before each row's run (one query per distinct run)."""
+    for run_id in {r for r in run_ids if r}:
+        before = previous_run(session, run_id)
+        if before is None:
+            continue
+        mine = [row for row, r in zip(rows, run_ids, strict=True) if r == run_id]
+        probs = probs_of(session, before.run_id, {(r.grid_id, r.target) for r in mine})
+        for row in mine:
+            row.prev_prob = probs.get((row.grid_id, row.target))
+
+
+def _ranked_warnings(
+    session: Session, user: User, now: datetime, filters: dict[str, Any], page: dict[str, int]
+) -> tuple[RankedPage, datetime | None]:
+    states = [s.value for s in APPROVED]
+    items, total = list_items(
+        session, state=states, scope=user.scope, window_open_at=now, **filters, **page
+    )
+    rows = [
+        RankedRow(
+            **{k: getattr(i, k) for k in ("grid_id", "target", "level", "prob", "item_id")},
+            expected_count=i.expected_count,
+            reasons=list(i.reasons),
+            state=i.state.value,
+            window_start=i.window_start,
+            window_end=i.window_end,
+        )
+        for i in items
+    ]
+    _with_prev(session, rows, [i.run_id for i in items])
+    until = min((i.window_end for i in items), default=None)
+    return RankedPage(source="approved_warnings", total=total, items=rows, **page), until
+
+
+def _ranked_forecasts(
+    session: Session, user: User, now: datetime, filters: dict[str, Any], page: dict[str, int]
+) -> tuple[RankedPage, datetime | None]:
     run = latest_run(session)
     if run is None:
-        return RankedPage(source="forecasts", total=0, items=[], **page)
+        return RankedPage(source="forecasts", total=0, items=[], **page), None
     frame, total = run_forecasts(session, run.run_id, scope=user.scope, **filters, **page)
     rows = [
         RankedRow(**{**r, "expected_count": _finite(r["expected_count"])})
         for r in frame.drop(columns="run_id").to_dict("records")
     ]
-    return RankedPage(
+    _with_prev(session, rows, [run.run_id] * len(rows))
+    result = RankedPage(
         source="forecasts",
         run_id=run.run_id,
         issue_time=run.issue_time,
@@ -117,6 +175,7 @@ def ranked(
         items=rows,
         **page,
     )
+    return result, None
 
 
 @router.get("/grids/{grid_id}", response_model=GridDetail)
@@ -124,9 +183,13 @@ def grid_detail(
     grid_id: Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")],
     user: CurrentUser,
     session: SessionDep,
+    settings: SettingsDep,
+    now: Now,
     history_limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> GridDetail:
-    """A grid's risk history, latest reasons and review history — what the role may see."""
+    """A grid's risk history, latest reasons, review history and the events of the last
+    `RECENT_DAYS` days known to the latest run (counts per day and category) — what the
+    role may see."""
     view = _view(user)
     grid = readable_grid(session, user, view.action, grid_id)
     history: list[HistoryPoint] = []
@@ -143,4 +206,12 @@ def grid_detail(
         latest=latest,
         history=history,
         reviews=[ReviewItemOut.of(i) for i in items],
+        recent_events=_recent_events(session, grid_id, settings.tz, now),
     )
+
+
+def _recent_events(session: Session, grid_id: str, tz: str, now: datetime) -> list[DayCount]:
+    run = latest_run(session)
+    end = now if run is None else min(now, run.issue_time)
+    since = end - timedelta(days=RECENT_DAYS)
+    return [DayCount(**d) for d in activity.daily_counts(session, grid_id, since, tz)]

@@ -11,17 +11,19 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Response, status
+from sqlalchemy.orm import Session
 
 from risk.patrol import plan_patrols, record_outcome, warnings_frame
-from risk.review import ReviewState
+from risk.review import ReviewItem, ReviewState
 from risk.scopes import Action, Role
 from serve.api.access import check
 from serve.api.deps import CurrentUser, Now, SessionDep, SettingsDep
 from serve.api.errors import Conflict, NotFound
 from serve.api.schemas import PatrolsToday, ReportIn, ReportOut, Suggestion
-from serve.repo import audit
+from serve.repo import activity, audit
 from serve.repo.grids import get_grid, load_grids
 from serve.repo.patrols import record_report
 from serve.repo.reviews import list_items
@@ -36,6 +38,19 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and math.isnan(value):
         return None
     return value
+
+
+def _profiles(
+    session: Session, items: list[ReviewItem], grids: pd.DataFrame
+) -> dict[str, np.ndarray]:
+    """target → (len(grids), 24) stored hour profiles of the warned grids (zeros elsewhere)."""
+    stored = activity.hour_profiles_of(session, {(i.grid_id, i.target) for i in items})
+    pos = pd.Series(np.arange(len(grids)), index=grids["grid_id"].astype(str))
+    out: dict[str, np.ndarray] = {}
+    for (grid_id, target), profile in stored.items():
+        if grid_id in pos.index and profile.shape == (24,):
+            out.setdefault(target, np.zeros((len(grids), 24)))[pos[grid_id]] = profile
+    return out
 
 
 @router.get("/today", response_model=PatrolsToday)
@@ -60,7 +75,9 @@ def today(user: CurrentUser, session: SessionDep, settings: SettingsDep, now: No
     grids[["centroid_lon", "centroid_lat"]] = (
         grids[["centroid_lon", "centroid_lat"]].astype(float).fillna(0.0)
     )
-    plan = plan_patrols(warnings_frame(live), grids, workers)
+    plan = plan_patrols(
+        warnings_frame(live), grids, workers, hour_profiles=_profiles(session, live, grids)
+    )
     rows = [{k: _plain(v) for k, v in r.items()} for r in plan.to_dict("records")]
     return PatrolsToday(date=date, suggestions=[Suggestion(**r) for r in rows])
 

@@ -199,6 +199,7 @@ class RankedRow(BaseModel):
     state: str | None = None
     window_start: datetime | None = None
     window_end: datetime | None = None
+    prev_prob: float | None = None  # the same grid and target in the run before
 
 
 class RankedPage(Page[RankedRow]):
@@ -227,11 +228,51 @@ class HistoryPoint(BaseModel):
     reasons: list[Any] = []
 
 
+class DayCount(BaseModel):
+    day: str  # YYYY-MM-DD, city-local
+    category: str
+    count: int
+
+
 class GridDetail(BaseModel):
     grid: GridOut
     latest: list[HistoryPoint]
     history: list[HistoryPoint]
     reviews: list[ReviewItemOut]
+    recent_events: list[DayCount] = []  # last 28 days known to the latest run, newest first
+
+
+class MapFeature(BaseModel):
+    type: Literal["Feature"] = "Feature"
+    geometry: dict[str, Any] | None
+    properties: dict[str, Any]
+
+
+class RiskMap(BaseModel):
+    """GeoJSON of the caller's grids; properties grid_id, community_id, street_id, level,
+    prob, target, item_id, state (level null: nothing to show for this role)."""
+
+    type: Literal["FeatureCollection"] = "FeatureCollection"
+    source: Literal["forecasts", "approved_warnings", "review_queue"]
+    run_id: str | None = None
+    issue_time: datetime | None = None
+    features: list[MapFeature]
+
+
+class LastRun(BaseModel):
+    run_id: str
+    issue_time: datetime
+    model_version: str
+
+
+class Kpis(BaseModel):
+    pending: int  # pending + escalated warnings in scope
+    escalated: int
+    sla_breaches: int  # pending or escalated past the response target
+    approved_open: int  # approved or dispatched, window still open
+    hit_rate_last_week: float | None  # approved warnings whose window closed in the last 7 days
+    hit_rate_n: int  # ... and how many such warnings (events known to the latest run)
+    last_run: LastRun | None
 
 
 # --------------------------------------------------------------------------- patrols

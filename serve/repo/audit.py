@@ -137,6 +137,12 @@ def append(
     return AuditEntry(**values)
 
 
+def generation(session: Session) -> int:
+    """The sequence number of the last audit entry: it moves with every audited change, so
+    pages rendered at one generation stay right until it moves (`serve.cache`)."""
+    return int(session.scalar(select(HEAD.c.last_seq).where(HEAD.c.id == HEAD_ID)) or 0)
+
+
 def append_review_event(
     session: Session, event: ReviewEvent, object_type: str = "review_item"
 ) -> AuditEntry:
@@ -236,6 +242,7 @@ __all__ = [
     "append",
     "append_review_event",
     "entry_hash",
+    "generation",
     "list_entries",
     "verify",
 ]

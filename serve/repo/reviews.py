@@ -101,6 +101,7 @@ def list_items(
     community: str | Iterable[str] | None = None,
     grid_ids: Iterable[str] | None = None,
     scope: Scope | None = None,
+    window_open_at: datetime | None = None,
     limit: int | None = DEFAULT_LIMIT,
     offset: int = 0,
 ) -> tuple[list[ReviewItem], int]:
@@ -108,13 +109,18 @@ def list_items(
 
     Each filter takes one value or several (any of them matches); ``street``/``community``
     and a street/community ``scope`` match through the ``grids`` table, so an item whose grid
-    is not stored there is left out of such a query. ``limit=None`` returns every match.
+    is not stored there is left out of such a query. ``window_open_at`` keeps items whose
+    window ends after that time. ``limit=None`` returns every match.
     """
     equal = {"state": state, "target": target, "level": level, "grid_id": grid_ids}
     scoped = {"street": street, "community": community, "scope": scope}
-    count = select(func.count()).select_from(ITEMS)
-    total = session.scalar(where(count, ITEMS, equal, **scoped)) or 0
-    stmt = where(select(ITEMS), ITEMS, equal, **scoped).order_by(
+    count = where(select(func.count()).select_from(ITEMS), ITEMS, equal, **scoped)
+    stmt = where(select(ITEMS), ITEMS, equal, **scoped)
+    if window_open_at is not None:
+        count = count.where(ITEMS.c.window_end > window_open_at)
+        stmt = stmt.where(ITEMS.c.window_end > window_open_at)
+    total = session.scalar(count) or 0
+    stmt = stmt.order_by(
         level_rank(ITEMS.c.level).desc(), ITEMS.c.created_at.asc(), ITEMS.c.item_id.asc()
     )
     if limit is not None:

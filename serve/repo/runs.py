@@ -18,14 +18,16 @@ from sqlalchemy import Row, func, insert, select
 from sqlalchemy.orm import Session
 
 from risk.errors import ContractError
+from risk.levels import LEVELS
 from risk.scopes import Scope
 from serve.db import atomic
-from serve.repo.filters import level_rank, where
+from serve.repo.filters import where
 from serve.repo.jsonvalues import plain
 from serve.tables import ForecastRow, ForecastRunRow
 
 RUNS = ForecastRunRow.__table__
 FORECASTS = ForecastRow.__table__
+RANKS = {name: rank for rank, name in enumerate(LEVELS)}  # blue 0 … red 3
 FORECAST_COLUMNS = ("grid_id", "target", "prob", "expected_count", "level", "reasons")
 COMPLETE = "complete"
 
@@ -70,6 +72,7 @@ def _forecast_rows(run_id: str, forecasts: pd.DataFrame) -> list[dict[str, Any]]
             "level": forecasts["level"].astype(str).to_numpy(dtype=object),
         }
     )
+    frame["level_rank"] = frame["level"].map(RANKS).fillna(-1).astype(int)
     rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
     for row, reasons in zip(rows, forecasts["reasons"].tolist(), strict=True):
         row["reasons"] = plain(list(reasons) if reasons is not None else [])
@@ -137,7 +140,7 @@ def run_forecasts(
     count = select(func.count()).select_from(FORECASTS)
     total = session.scalar(where(count, FORECASTS, equal, **scoped)) or 0
     stmt = where(select(FORECASTS), FORECASTS, equal, **scoped).order_by(
-        level_rank(FORECASTS.c.level).desc(),
+        FORECASTS.c.level_rank.desc(),
         FORECASTS.c.prob.desc(),
         FORECASTS.c.grid_id.asc(),
         FORECASTS.c.target.asc(),
@@ -152,6 +155,34 @@ def run_forecasts(
     frame["prob"] = frame["prob"].astype(float)
     frame["expected_count"] = frame["expected_count"].astype(float)
     return frame, int(total)
+
+
+def previous_run(session: Session, run_id: str) -> RunInfo | None:
+    """The complete run issued last before ``run_id``'s issue time (None if none)."""
+    issued = select(RUNS.c.issue_time).where(RUNS.c.run_id == run_id).scalar_subquery()
+    row = session.execute(
+        select(RUNS)
+        .where(RUNS.c.status == COMPLETE, RUNS.c.issue_time < issued)
+        .order_by(RUNS.c.issue_time.desc(), RUNS.c.created_at.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else _run(row)
+
+
+def probs_of(
+    session: Session, run_id: str, pairs: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], float]:
+    """Probability of each (grid, target) of ``pairs`` in run ``run_id`` (absent pairs left out)."""
+    wanted = set(pairs)
+    if not wanted:
+        return {}
+    grids = sorted({g for g, _ in wanted})
+    rows = session.execute(
+        select(FORECASTS.c.grid_id, FORECASTS.c.target, FORECASTS.c.prob).where(
+            FORECASTS.c.run_id == run_id, FORECASTS.c.grid_id.in_(grids)
+        )
+    )
+    return {(g, t): float(p) for g, t, p in rows if (g, t) in wanted}
 
 
 def grid_history(session: Session, grid_id: str, limit: int = 200) -> list[dict[str, Any]]:
@@ -179,6 +210,8 @@ __all__ = [
     "get_run",
     "latest_run",
     "list_runs",
+    "previous_run",
+    "probs_of",
     "run_forecasts",
     "store_run",
 ]

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pandas as pd
+import shapely
 from fastapi.testclient import TestClient
 from sqlalchemy import insert, text
 
@@ -50,6 +51,11 @@ GRIDS = pd.DataFrame(
         "centroid_lat": [31.20, 31.20, 31.21, 31.25, 31.25],
     }
 )
+# Squares of 0.01° around each centroid (the risk map draws them).
+GRIDS["geometry"] = [
+    shapely.box(x - 0.005, y - 0.005, x + 0.005, y + 0.005)
+    for x, y in zip(GRIDS["centroid_lon"], GRIDS["centroid_lat"], strict=True)
+]
 USERS = {
     "ana": ("analyst", Scope.city()),
     "rev": ("reviewer", Scope.of("street", ["s1"])),

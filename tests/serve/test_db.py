@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 
 from serve.db import (
     atomic,
@@ -33,6 +33,8 @@ TABLES = {
     "patrol_reports",
     "audit_log",
     "audit_head",
+    "event_counts",
+    "hour_profiles",
 }
 SHANGHAI = timezone(timedelta(hours=8))
 
@@ -41,7 +43,7 @@ def test_upgrade_from_empty_creates_every_table_at_head(empty_db_url):
     assert table_names(empty_db_url) == set()
     upgrade(empty_db_url)
     assert table_names(empty_db_url) == TABLES | {"alembic_version"}
-    assert current_revision(empty_db_url) == "0001"
+    assert current_revision(empty_db_url) == "0002"
 
 
 def test_upgrade_seeds_the_audit_chain_head(empty_db_url):
@@ -55,7 +57,7 @@ def test_upgrade_seeds_the_audit_chain_head(empty_db_url):
 
 def test_upgrade_twice_is_a_no_op(db_url):
     upgrade(db_url)
-    assert current_revision(db_url) == "0001"
+    assert current_revision(db_url) == "0002"
 
 
 def test_migrations_match_the_models(db_url):
@@ -129,3 +131,33 @@ def test_atomic_block_that_succeeds_is_undone_when_the_caller_rolls_back(factory
         raise RuntimeError("after the block")
     with factory() as s:
         assert s.scalars(select(grids.c.grid_id)).all() == []
+
+
+def test_0002_fills_the_level_rank_of_forecasts_stored_before_it(empty_db_url):
+    upgrade(empty_db_url, "0001")
+    engine = make_engine(empty_db_url)
+    at = datetime(2024, 5, 1, tzinfo=UTC).replace(tzinfo=None)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO forecast_runs (run_id, issue_time, model_version, "
+                "data_fingerprint, created_at, n_grids, status) "
+                "VALUES ('r', :at, 'v1', 'f', :at, 4, 'complete')"
+            ),
+            {"at": at},
+        )
+        for grid, level in (("g1", "red"), ("g2", "orange"), ("g3", "yellow"), ("g4", "blue")):
+            conn.execute(
+                text(
+                    "INSERT INTO forecasts (run_id, grid_id, target, prob, level, reasons) "
+                    "VALUES ('r', :g, 'any', 0.5, :lv, '[]')"
+                ),
+                {"g": grid, "lv": level},
+            )
+    engine.dispose()
+    upgrade(empty_db_url)
+    engine = make_engine(empty_db_url)
+    with engine.connect() as conn:
+        ranks = dict(conn.execute(text("SELECT grid_id, level_rank FROM forecasts")).all())
+    engine.dispose()
+    assert ranks == {"g1": 3, "g2": 2, "g3": 1, "g4": 0}

@@ -8,6 +8,7 @@ one audit row edited -> verify fails naming it.
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
@@ -17,6 +18,7 @@ from models.registry import promote, register_model
 from models.tracking import start_run
 from models.training import train_forecaster
 from risk.cli import EXIT_AUDIT, app
+from risk.patrol import DEFAULT_WINDOW_HOURS, best_hours, hour_profiles
 from risk.scopes import Scope
 from serve.db import make_engine, transaction
 from serve.repo.users import add_user, issue_token
@@ -88,6 +90,10 @@ def test_the_whole_path(trained, factory, db_url, tmp_path, monkeypatch):
         plan = api.get("/api/v1/patrols/today", headers=w).json()["suggestions"]
         assert plan and {s["grid_id"] for s in plan} <= set(queue_grids["w1"])
         assert first["grid_id"] in {s["grid_id"] for s in plan}
+        # its time window: the best 3 hours of the grid's own known events (city-shrunk)
+        visit = next(s for s in plan if s["grid_id"] == first["grid_id"])
+        assert visit["start_hour"] == _best_start(city, first["grid_id"], visit["target"])
+        assert visit["end_hour"] == (visit["start_hour"] + DEFAULT_WINDOW_HOURS) % 24
         other = api.get(f"/api/v1/grids/{queue_grids['w2'][0]}", headers=w)
         assert other.status_code == 404
 
@@ -109,6 +115,18 @@ def test_the_whole_path(trained, factory, db_url, tmp_path, monkeypatch):
     broken = runner.invoke(app, ["audit", "verify", "--database-url", db_url])
     assert broken.exit_code == EXIT_AUDIT
     assert f"entry {seq}" in broken.output
+
+
+def _best_start(city, grid_id: str, target: str) -> int:
+    """The patrol window start computed independently from the events known at AT."""
+    at = pd.Timestamp(AT).tz_localize(TZ) if pd.Timestamp(AT).tzinfo is None else pd.Timestamp(AT)
+    ev = city.events
+    known = ev[(ev["occurred_at"] <= at) & (ev["reported_at"].fillna(ev["occurred_at"]) <= at)]
+    known = known.assign(occurred_at=known["occurred_at"].dt.tz_convert(TZ))
+    profile = hour_profiles(known, city.grids, [target])[target]
+    row = list(city.grids["grid_id"].astype(str)).index(grid_id)
+    start, _ = best_hours(profile[row : row + 1], DEFAULT_WINDOW_HOURS)
+    return int(start[0])
 
 
 def _users_and_tokens(api, factory, city) -> dict:

@@ -1,0 +1,167 @@
+"""The commander's screen: the risk map and the KPI tiles (issue 6), scope-filtered.
+
+What a role sees on the map follows the rest of the API: analysts and admins the latest
+run's forecasts, commanders approved warnings whose window is open, reviewers the warnings
+waiting for review. A grid with nothing to show has ``level: null``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from sqlalchemy.orm import Session
+
+from risk.levels import LEVELS
+from risk.review import ReviewItem, ReviewState
+from risk.scopes import Action, allowed
+from serve.api.access import check
+from serve.api.deps import CurrentUser, Now, SessionDep, SettingsDep
+from serve.api.schemas import Ident, Kpis, LastRun, MapFeature, RiskMap
+from serve.repo import activity
+from serve.repo.grids import load_grids
+from serve.repo.reviews import list_items
+from serve.repo.runs import latest_run, run_forecasts
+from serve.repo.users import User
+
+router = APIRouter(tags=["dashboard"])
+
+APPROVED = [ReviewState.APPROVED.value, ReviewState.DISPATCHED.value]
+WAITING = [ReviewState.PENDING.value, ReviewState.ESCALATED.value]
+DONE = [*APPROVED, ReviewState.COMPLETED.value]
+RANK = {name: i for i, name in enumerate(LEVELS)}
+HIT_DAYS = 7
+
+
+def _worst(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per grid, the row with the highest level, then the highest probability."""
+    best: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        old = best.get(row["grid_id"])
+        if old is None or (RANK[row["level"]], row["prob"]) > (RANK[old["level"]], old["prob"]):
+            best[row["grid_id"]] = row
+    return best
+
+
+def _item_rows(items: list[ReviewItem]) -> list[dict[str, Any]]:
+    return [
+        {
+            "grid_id": i.grid_id,
+            "target": i.target,
+            "level": i.level,
+            "prob": i.prob,
+            "item_id": i.item_id,
+            "state": i.state.value,
+        }
+        for i in items
+        if i.level in RANK
+    ]
+
+
+@router.get("/map", response_model=RiskMap)
+def risk_map(
+    user: CurrentUser,
+    session: SessionDep,
+    now: Now,
+    target: Annotated[
+        Ident | None, Query(description="'any' or a category; all if left out")
+    ] = None,
+) -> RiskMap:
+    """Every grid in the caller's scope as GeoJSON, with the level the caller may see."""
+    if not (allowed(user.role, Action.VIEW_RANKED) or allowed(user.role, Action.VIEW_QUEUE)):
+        check(user, Action.VIEW_RANKED)  # raises Forbidden naming the allowed roles
+    grids = load_grids(session)
+    grids = grids[user.scope.mask(grids)]
+    run = None
+    if allowed(user.role, Action.VIEW_FORECASTS):
+        source = "forecasts"
+        run = latest_run(session)
+        rows: list[dict[str, Any]] = []
+        if run is not None:
+            frame, _ = run_forecasts(session, run.run_id, target=target, scope=user.scope)
+            rows = frame[["grid_id", "target", "level", "prob"]].to_dict("records")
+    else:
+        source = "approved_warnings" if allowed(user.role, Action.VIEW_RANKED) else "review_queue"
+        states = APPROVED if source == "approved_warnings" else WAITING
+        items, _ = list_items(
+            session, state=states, target=target, scope=user.scope, window_open_at=now, limit=None
+        )
+        rows = _item_rows(items)
+    worst = _worst(rows)
+    features = []
+    for grid in grids.to_dict("records"):
+        shown = worst.get(grid["grid_id"], {})
+        geometry = json.loads(grid["geometry"]) if grid.get("geometry") else None
+        features.append(
+            MapFeature(
+                geometry=geometry,
+                properties={
+                    "grid_id": grid["grid_id"],
+                    "community_id": grid["community_id"],
+                    "street_id": grid["street_id"],
+                    "level": shown.get("level"),
+                    "prob": shown.get("prob"),
+                    "target": shown.get("target"),
+                    "item_id": shown.get("item_id"),
+                    "state": shown.get("state"),
+                },
+            )
+        )
+    return RiskMap(
+        source=source,
+        run_id=None if run is None else run.run_id,
+        issue_time=None if run is None else run.issue_time,
+        features=features,
+    )
+
+
+def _hit_rate(session: Session, user: User, now: datetime) -> tuple[float | None, int]:
+    """Share of approved warnings whose window closed in the last `HIT_DAYS` days (and
+    before the events the latest run knew end) with at least one event of their target."""
+    known_until = activity.counts_known_until(session)
+    if known_until is None:
+        return None, 0
+    items, _ = list_items(session, state=DONE, scope=user.scope, limit=None)
+    closed = [
+        i
+        for i in items
+        if now - timedelta(days=HIT_DAYS) < i.window_end <= now
+        and i.window_end <= known_until + timedelta(hours=1)
+    ]
+    if not closed:
+        return None, 0
+    hits = activity.window_hits(
+        session, [(i.grid_id, i.target, i.window_start, i.window_end) for i in closed]
+    )
+    return sum(hits) / len(hits), len(hits)
+
+
+@router.get("/dashboard/kpis", response_model=Kpis)
+def kpis(user: CurrentUser, session: SessionDep, settings: SettingsDep, now: Now) -> Kpis:
+    """Counts for the commander's tiles, in the caller's scope."""
+    check(user, Action.VIEW_RANKED)
+    waiting, _ = list_items(
+        session, state=WAITING, scope=user.scope, window_open_at=now, limit=None
+    )
+    target = timedelta(minutes=settings.response_target_minutes)
+    _, approved_open = list_items(
+        session, state=APPROVED, scope=user.scope, window_open_at=now, limit=0
+    )
+    rate, n = _hit_rate(session, user, now)
+    run = latest_run(session)
+    return Kpis(
+        pending=len(waiting),
+        escalated=sum(i.state is ReviewState.ESCALATED for i in waiting),
+        sla_breaches=sum(i.created_at + target <= now for i in waiting),
+        approved_open=approved_open,
+        hit_rate_last_week=rate,
+        hit_rate_n=n,
+        last_run=None
+        if run is None
+        else LastRun(run_id=run.run_id, issue_time=run.issue_time, model_version=run.model_version),
+    )
+
+
+__all__ = ["router"]
