@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -29,7 +29,13 @@ _bearer = HTTPBearer(auto_error=False, description="an API or session token")
 _cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="web session")
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """A session for one request, closed (uncommitted work rolled back) when it ends.
+
+    Async on purpose: FastAPI runs a sync dependency's exit in its thread pool, so under load
+    a request that failed after taking SQLite's write lock (a 409 after its UPDATE) would wait
+    for a free thread to roll back, while every thread waits for that lock — a stall until the
+    busy timeout. On the event loop the rollback runs at once."""
     session = request.app.state.session_factory()
     try:
         yield session
