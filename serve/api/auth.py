@@ -27,11 +27,16 @@ def me_of(user: User) -> Me:
     )
 
 
+ANONYMOUS = "anonymous"
+
+
 @router.post("/login", response_model=Me)
 def login(body: LoginIn, request: Request, response: Response, session: SessionDep, now: Now) -> Me:
     """Check the password, start a session (cookie) and audit the login."""
     user = check_password(session, body.username, body.password)
-    if user is None:
+    if user is None:  # audited too: repeated failures are what an admin looks for
+        audit.append(session, ANONYMOUS, "login_failed", "user", body.username, at=now)
+        session.commit()
         raise Unauthenticated("wrong username or password")
     token = issue_token(session, user.username, TokenKind.SESSION, at=now)
     audit.append(session, user.username, "login", "user", user.username, at=now)

@@ -16,13 +16,14 @@ from sqlalchemy.orm import Session
 
 from risk import review
 from risk.review import OPEN_STATES, RejectReason, ReviewInputError, ReviewItem, StaleVersion
-from risk.scopes import Action
+from risk.scopes import Action, allowed
 from serve.api.access import actionable_item, check, grid_of, readable_item
 from serve.api.deps import CurrentUser, Now, SessionDep
 from serve.api.errors import FieldError
 from serve.api.schemas import (
     AdjustIn,
     ApproveIn,
+    AssignIn,
     BulkIn,
     BulkOut,
     BulkResultOut,
@@ -35,11 +36,12 @@ from serve.api.schemas import (
     ReleaseIn,
     ReviewItemDetail,
     ReviewItemOut,
+    VersionIn,
 )
 from serve.db import atomic
 from serve.repo import audit
 from serve.repo.reviews import get_items, list_items, revisions, save_item
-from serve.repo.users import User
+from serve.repo.users import User, UserNotFound, get_user
 
 router = APIRouter(prefix="/review", tags=["review"])
 
@@ -208,6 +210,70 @@ def release(
         item_id,
         Action.CLAIM,
         lambda i: review.release(i, user.username, now, body.expected_version),
+    )
+
+
+@router.post("/items/{item_id:path}/assign", response_model=ReviewItemOut)
+def assign(
+    item_id: ItemId, body: AssignIn, user: CurrentUser, session: SessionDep, now: Now
+) -> ReviewItemOut:
+    """A commander hands an undecided item to a reviewer (a claim on their behalf)."""
+    item = actionable_item(session, user, Action.ASSIGN, item_id)
+    try:
+        assignee = get_user(session, body.assignee)
+    except UserNotFound:
+        assignee = None
+    if (
+        assignee is None
+        or not assignee.active
+        or not allowed(assignee.role, Action.APPROVE)
+        or not assignee.scope.covers(grid_of(session, item.grid_id))
+    ):
+        raise FieldError(
+            "assignee",
+            f"{body.assignee!r} is not an active reviewer whose scope covers grid {item.grid_id}",
+        )
+    return _act(
+        session,
+        user,
+        item_id,
+        Action.ASSIGN,
+        lambda i: review.assign(
+            i,
+            user.username,
+            now,
+            body.expected_version,
+            assignee.username,
+            timedelta(minutes=body.lease_minutes),
+        ),
+    )
+
+
+@router.post("/items/{item_id:path}/dispatch", response_model=ReviewItemOut)
+def dispatch(
+    item_id: ItemId, body: VersionIn, user: CurrentUser, session: SessionDep, now: Now
+) -> ReviewItemOut:
+    """approved → dispatched: the commander has sent the patrol."""
+    return _act(
+        session,
+        user,
+        item_id,
+        Action.DISPATCH,
+        lambda i: review.dispatch(i, user.username, now, body.expected_version),
+    )
+
+
+@router.post("/items/{item_id:path}/complete", response_model=ReviewItemOut)
+def complete(
+    item_id: ItemId, body: VersionIn, user: CurrentUser, session: SessionDep, now: Now
+) -> ReviewItemOut:
+    """dispatched → completed: the patrol reported back (commander, or the grid's worker)."""
+    return _act(
+        session,
+        user,
+        item_id,
+        Action.COMPLETE,
+        lambda i: review.complete(i, user.username, now, body.expected_version),
     )
 
 

@@ -143,6 +143,16 @@ class ReleaseIn(BaseModel):
     expected_version: Version
 
 
+class AssignIn(BaseModel):
+    expected_version: Version
+    assignee: Ident = Field(description="an active reviewer whose scope covers the item's grid")
+    lease_minutes: Annotated[int, Field(ge=1, le=480)] = 60
+
+
+class VersionIn(BaseModel):
+    expected_version: Version
+
+
 class BulkTarget(BaseModel):
     item_id: Ident
     expected_version: Version

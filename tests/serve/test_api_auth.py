@@ -69,6 +69,20 @@ def test_login_and_logout_are_audited_without_the_token(api):
     assert token not in log.text
 
 
+def test_failed_logins_are_audited_without_the_password(api):
+    c, s = api
+    login(c, password="guess-1")
+    login(c, username="nobody", password="guess-2")
+    log = c.get("/api/v1/audit?actor=anonymous", headers=bearer(s.tokens["adm"])).json()
+    assert [(e["action"], e["object_id"]) for e in log["items"]] == [
+        ("login_failed", "nobody"),
+        ("login_failed", "rev"),
+    ]
+    assert "guess" not in str(log)
+    verify = c.get("/api/v1/audit/verify", headers=bearer(s.tokens["adm"])).json()
+    assert verify["ok"] is True
+
+
 def test_a_revoked_api_token_is_401(api, db_url):
     from serve.db import session_factory, transaction
     from serve.repo.users import revoke_user_tokens

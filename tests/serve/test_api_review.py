@@ -5,11 +5,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from risk.review import dispatch
 from risk.scopes import Scope
 from serve.db import make_engine, session_factory, transaction
+from serve.repo import audit
+from serve.repo.reviews import get_item, save_item
 from serve.repo.users import add_user, issue_token
 from serve.tables import ReviewItemRow
-from tests.serve.api_seed import bearer, client, seed
+from tests.serve.api_seed import NOW, bearer, client, seed
 
 
 @pytest.fixture
@@ -160,3 +163,20 @@ def test_review_stats_count_verdicts_per_reviewer_and_model(api):
     assert row["adjusted_rate"] == pytest.approx(0.2)
     assert row["override_rate"] == pytest.approx(0.4)
     assert [m["key"] for m in r.json()["by_model_version"]] == ["m1"]
+
+
+def test_a_dispatched_warning_is_completed_by_the_grid_s_own_worker_only(api):
+    c, s = api
+    item = "approved_g1"
+    engine = make_engine(s.url)
+    with transaction(session_factory(engine)) as session:  # a commander of g1 dispatched it
+        new, event = dispatch(get_item(session, s.items[item]), "cmd-s1", NOW, 2)
+        save_item(session, new, 2)
+        audit.append_review_event(session, event)
+    engine.dispose()
+    assert post(c, s, "w4", item, "complete", {"expected_version": 3}).status_code == 403
+    done = post(c, s, "w1", item, "complete", {"expected_version": 3})
+    assert done.status_code == 200
+    assert (done.json()["state"], done.json()["version"]) == ("completed", 4)
+    again = post(c, s, "w1", item, "complete", {"expected_version": 3})
+    assert again.status_code == 409
