@@ -35,9 +35,11 @@ from models.gates import GateConfig, GateResult, all_passed, check_gates, load_g
 from models.tracking import client, log_model_card
 from risk.errors import RiskError
 from risk.metrics import json_ready
+from risk.scopes import check_four_eyes
 
 DEFAULT_NAME = "grid-risk"
 CHALLENGER = "challenger"
+PROPOSED_BY = "proposed_by"  # version tag: who proposed it (may not approve it)
 CHAMPION = "champion"
 MODEL_DIR = "model"
 MANIFEST = "registry/manifest.json"
@@ -84,6 +86,7 @@ class VersionRow:
     gate_results: list[GateResult]
     approved_by: str | None
     approved_at: str | None
+    proposed_by: str | None = None
 
     @property
     def gate_summary(self) -> str:
@@ -108,9 +111,13 @@ def register_model(
     gates: GateConfig | None = None,
     feature_info: Iterable[Any] | None = None,
     training_window: tuple[Any, Any] | None = None,
+    proposed_by: str | None = None,
 ) -> int:
     """Register the model file or directory at ``model_path`` from run ``run_id``; returns the
     new version number, which now holds alias ``challenger``.
+
+    ``proposed_by`` (tag ``proposed_by``) names who proposes the version: that person may not
+    approve its promotion (four eyes, `risk.scopes.check_four_eyes`).
 
     ``metrics`` is the backtest ``metrics.json`` dict the gates will be checked on. With
     ``feature_info`` and ``training_window`` a model card is logged to the run as well.
@@ -144,7 +151,10 @@ def register_model(
         name,
         source=f"{run.info.artifact_uri}/{MODEL_DIR}",
         run_id=run_id,
-        tags=_gate_tags(results),
+        tags={
+            **_gate_tags(results),
+            **({PROPOSED_BY: proposed_by.strip()} if proposed_by and proposed_by.strip() else {}),
+        },
     )
     version = int(mv.version)
     c.set_registered_model_alias(name, CHALLENGER, str(version))
@@ -216,12 +226,16 @@ def promote(
 ) -> PromotionResult:
     """Move ``champion`` to ``version`` if every gate passes; record who approved and when.
 
-    Raises :class:`PromotionRefused` naming each failed gate (``champion`` unchanged), and
-    :class:`RegistryError` for a blank approver or an unknown version.
+    Raises :class:`PromotionRefused` naming each failed gate (``champion`` unchanged),
+    :class:`RegistryError` for a blank approver or an unknown version, and
+    `risk.scopes.Forbidden` when the approver proposed the version.
     """
     approver = _approver(approved_by)
     c = client(data_dir)
     mv = _version(c, name, version)
+    proposer = mv.tags.get(PROPOSED_BY)
+    if proposer:
+        check_four_eyes(approver, proposer)
     metrics = _download_json(c, mv.run_id, METRICS)
     results = check_gates(metrics, gates or load_gate_config())
     at = _now()
@@ -319,6 +333,7 @@ def list_versions(*, data_dir: Path, name: str = DEFAULT_NAME) -> list[VersionRo
                 gate_results=[GateResult.from_dict(d) for d in json.loads(tags.get("gates", "[]"))],
                 approved_by=tags.get("approved_by"),
                 approved_at=tags.get("approved_at"),
+                proposed_by=tags.get(PROPOSED_BY),
             )
         )
     return sorted(rows, key=lambda r: r.version)

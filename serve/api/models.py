@@ -17,7 +17,7 @@ from mlflow.exceptions import MlflowException
 from models import registry
 from models.registry import PromotionRefused, VersionRow
 from models.tracking import client
-from risk.scopes import Action
+from risk.scopes import Action, check_four_eyes
 from serve.api.access import check
 from serve.api.deps import CurrentUser, Now, SessionDep, SettingsDep
 from serve.api.errors import NotFound
@@ -40,6 +40,7 @@ def _out(row: VersionRow) -> ModelVersionOut:
         gate_results=[GateOut(**g.as_dict()) for g in row.gate_results],
         approved_by=row.approved_by,
         approved_at=row.approved_at,
+        proposed_by=row.proposed_by,
     )
 
 
@@ -85,8 +86,10 @@ def promote(
 ) -> PromotionOut:
     """Make the version champion if every gate passes; 409 lists the failed gates."""
     check(user, Action.PROMOTE_MODEL)
-    _version(settings.data_dir, version)
+    row = _version(settings.data_dir, version)
     approver = (body.approved_by if body else None) or user.username
+    if row.proposed_by:  # four eyes: neither the caller nor the named approver proposed it
+        check_four_eyes(user.username, row.proposed_by)
     try:
         result = registry.promote(version, approver, data_dir=settings.data_dir)
     except PromotionRefused as err:

@@ -351,6 +351,7 @@ class ModelVersionOut(BaseModel):
     gate_results: list[GateOut]
     approved_by: str | None = None
     approved_at: str | None = None
+    proposed_by: str | None = None
 
 
 class ModelCard(BaseModel):

@@ -28,6 +28,7 @@ from models.registry import (
     rollback,
 )
 from models.tracking import client, start_run
+from risk.scopes import Forbidden
 
 GOOD = {
     "targets": {
@@ -192,3 +193,15 @@ def test_unknown_version_is_a_registry_error(seen):
 
 def test_list_versions_of_unregistered_name_is_empty(seen):
     assert list_versions(data_dir=seen.data_dir, name="nothing-here") == []
+
+
+def test_the_proposer_of_a_version_may_not_approve_its_promotion(tmp_path):
+    model = tmp_path / "model.txt"
+    model.write_bytes(b"tree\n")
+    with start_run("train", tmp_path) as run_id:
+        version = register_model(model, run_id, GOOD, data_dir=tmp_path, proposed_by="Li Wei")
+    assert rows(tmp_path)[version].proposed_by == "Li Wei"
+    with pytest.raises(Forbidden, match="proposed this model version"):
+        promote(version, " Li Wei ", data_dir=tmp_path)
+    assert rows(tmp_path)[version].aliases == ("challenger",)
+    assert promote(version, "Zhang San", data_dir=tmp_path).approved_by == "Zhang San"

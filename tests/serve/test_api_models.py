@@ -91,3 +91,22 @@ def test_only_an_admin_may_promote(api, who):
     c, s = api
     r = c.post("/api/v1/models/1/promote", json={"approved_by": who}, headers=bearer(s.tokens[who]))
     assert r.status_code == 403
+
+
+def test_an_admin_may_not_promote_a_version_they_proposed(db_url, tmp_path, monkeypatch):
+    monkeypatch.delenv("RISK_MLFLOW_URI", raising=False)
+    model = tmp_path / "model.txt"
+    model.write_bytes(b"tree\n")
+    with start_run("train", tmp_path) as run_id:
+        register_model(model, run_id, GOOD, data_dir=tmp_path, proposed_by="adm")
+    s = seed(db_url)
+    with client(db_url, tmp_path) as c:
+        own = c.post(
+            "/api/v1/models/1/promote",
+            json={"approved_by": "Zhang San"},
+            headers=bearer(s.tokens["adm"]),
+        )
+        listed = c.get("/api/v1/models", headers=bearer(s.tokens["ana"])).json()
+    assert own.status_code == 403
+    assert "proposed this model version" in own.json()["error"]["message"]
+    assert listed[0]["proposed_by"] == "adm" and listed[0]["aliases"] == ["challenger"]
