@@ -135,6 +135,224 @@ def validate(
         raise typer.Exit(EXIT_QUARANTINED)
 
 
+def _split_columns(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    names = tuple(c.strip() for c in text.split(","))
+    if not all(names):
+        raise ConfigError(f"--columns takes comma-separated names such as a,b,c, got {text!r}")
+    return names
+
+
+@app.command("import")
+@domain_errors
+def import_(
+    events: Annotated[Path, typer.Option("--events", help="Raw events file: CSV or Parquet.")],
+    out_path: Annotated[
+        Path, typer.Option("--out", help="Contract events file to write (CSV or Parquet).")
+    ],
+    mapping: Annotated[
+        str | None,
+        typer.Option(
+            help="Mapping TOML file, or the name of a shipped one (chicago); "
+            "the options below override its fields."
+        ),
+    ] = None,
+    time_col: Annotated[str | None, typer.Option(help="Column of the occurrence time.")] = None,
+    time_format: Annotated[
+        str | None,
+        typer.Option(
+            help="strptime format of the times, e.g. '%m/%d/%Y %I:%M:%S %p' (default ISO 8601)."
+        ),
+    ] = None,
+    category_col: Annotated[str | None, typer.Option(help="Column of the category.")] = None,
+    lon_col: Annotated[str | None, typer.Option(help="Column of the longitude (WGS84).")] = None,
+    lat_col: Annotated[str | None, typer.Option(help="Column of the latitude (WGS84).")] = None,
+    grid_col: Annotated[
+        str | None, typer.Option(help="Column of the grid id (instead of lon/lat).")
+    ] = None,
+    reported_col: Annotated[
+        str | None,
+        typer.Option(help="Column of the reporting time (default: reported_at = occurred_at)."),
+    ] = None,
+    id_col: Annotated[
+        str | None, typer.Option(help="Column of the event id (default: generated, stable).")
+    ] = None,
+    no_header: Annotated[
+        bool, typer.Option("--no-header", help="The file has no header line (give --columns).")
+    ] = False,
+    columns: Annotated[
+        str | None, typer.Option(help="Column names of a headerless file, e.g. time,type,lat,lon.")
+    ] = None,
+    tz: Annotated[
+        str | None,
+        typer.Option(
+            "--tz",
+            help=f"City time zone of the raw times (default: the mapping's, else {DEFAULT_TZ}).",
+        ),
+    ] = None,
+    quarantine: Annotated[
+        Path | None,
+        typer.Option(help="Write quarantined lines here (CSV, with row, reason, detail)."),
+    ] = None,
+    strict: Annotated[bool, typer.Option(help="Exit 1 when any row was quarantined.")] = False,
+) -> None:
+    """Read a raw incident file through a column mapping and write contract events (DESIGN §3)."""
+    import time
+
+    from risk.importer import (
+        import_events,
+        load_mapping,
+        mapping_from_dict,
+        write_events,
+        write_import_quarantine,
+    )
+
+    names = _split_columns(columns)
+    if no_header and names is None and mapping is None:
+        raise ConfigError("--no-header needs --columns naming the file's columns, e.g. a,b,c")
+    if names is not None and not no_header:
+        raise ConfigError("--columns names the columns of a headerless file: add --no-header")
+    overrides = {
+        "time_col": time_col,
+        "time_format": time_format,
+        "category_col": category_col,
+        "lon_col": lon_col,
+        "lat_col": lat_col,
+        "grid_col": grid_col,
+        "reported_col": reported_col,
+        "id_col": id_col,
+        "columns": names,
+        "tz": tz,
+    }
+    if mapping is not None:
+        column_mapping = load_mapping(mapping).with_overrides(**overrides)
+        if no_header and column_mapping.columns is None:
+            raise ConfigError("--no-header needs --columns (the mapping names no columns)")
+    else:
+        given = {k: v for k, v in overrides.items() if v is not None}
+        column_mapping = mapping_from_dict(given, where="command line")
+    started = time.perf_counter()
+    with out.status(f"importing {events} ..."):
+        result = import_events(events, column_mapping)
+        write_events(result.events, out_path)
+    if quarantine is not None:
+        write_import_quarantine(result, quarantine)
+    _print_import(result.summary(), time.perf_counter() - started)
+    out.print(f"wrote {out_path}" + (f"; quarantine: {quarantine}" if quarantine else ""))
+    if strict and len(result.quarantined):
+        raise typer.Exit(EXIT_QUARANTINED)
+
+
+def _print_import(summary: dict, seconds: float) -> None:
+    table = Table(title=f"import: {summary['file']} in {seconds:.1f} s", title_justify="left")
+    table.add_column("rows")
+    table.add_column("count", justify="right")
+    table.add_row("rows read", f"{summary['rows_read']:,}")
+    table.add_row("exact duplicates", f"{summary['duplicates']:,}")
+    table.add_row("quarantined", f"{summary['quarantined']:,}")
+    for reason, n in summary["by_reason"].items():
+        table.add_row(f"  quarantined: {reason}", f"{n:,}")
+    table.add_row("written", f"{summary['written']:,}")
+    for key in ("on_the_hour", "out_of_order", "dst_nonexistent_shifted"):
+        table.add_row(key.replace("_", " "), f"{summary[key]:,}")
+    table.add_row("dst ambiguous (as standard)", f"{summary['dst_ambiguous_as_standard']:,}")
+    out.print(table)
+    for note in summary["notes"]:
+        out.print(f"note: {note}", markup=False, highlight=False)
+
+
+grid_app = typer.Typer(help="Lay grids of equal cells over a city.", no_args_is_help=True)
+app.add_typer(grid_app, name="grid")
+
+
+@grid_app.command("make")
+@domain_errors
+def grid_make(
+    out_path: Annotated[Path, typer.Option("--out", help="Grids file to write (GeoJSON).")],
+    events: Annotated[
+        Path | None,
+        typer.Option("--events", help="Events with lon/lat (e.g. written by `risk import`)."),
+    ] = None,
+    cell_m: Annotated[float, typer.Option("--cell-m", help="Cell size in metres.")] = 500.0,
+    shape: Annotated[
+        str, typer.Option(help="square, or hex (hexagons of the same area as the square).")
+    ] = "square",
+    boundary: Annotated[
+        Path | None, typer.Option(help="City boundary: GeoJSON polygon(s) in WGS84.")
+    ] = None,
+    communities: Annotated[
+        Path | None, typer.Option(help="Community polygons (GeoJSON, WGS84); also the boundary.")
+    ] = None,
+    community_key: Annotated[
+        str | None, typer.Option(help="Property naming each community, e.g. pri_neigh.")
+    ] = None,
+    street_key: Annotated[
+        str | None, typer.Option(help="Property naming each community's street, e.g. sec_neigh.")
+    ] = None,
+    keep: Annotated[
+        str | None,
+        typer.Option(
+            help="intersects_boundary (default with a boundary or communities) or has_events."
+        ),
+    ] = None,
+    crs: Annotated[
+        str | None,
+        typer.Option(help="Projected CRS in metres (default: the UTM zone of the data's centre)."),
+    ] = None,
+) -> None:
+    """Lay square or hexagonal cells over a city, keep the city's, assign each to a community."""
+    from risk.gridmake import make_grid, read_event_points, write_grids
+
+    points = read_event_points(events) if events is not None else None
+    with out.status("laying cells ..."):
+        grids, report = make_grid(
+            points,
+            cell_m=cell_m,
+            shape=shape,
+            boundary=boundary,
+            communities=communities,
+            community_key=community_key,
+            street_key=street_key,
+            keep=keep,
+            crs=crs,
+        )
+        write_grids(grids, out_path)
+    _print_grid_report(report)
+    out.print(f"wrote {out_path}")
+
+
+def _print_grid_report(report: dict) -> None:
+    table = Table(
+        title=f"grid: {report['shape']} {report['cell_m']:g} m cells in {report['crs']}",
+        title_justify="left",
+    )
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    for key in (
+        "cells_laid",
+        "cells_kept",
+        "cells_without_events",
+        "cells_partly_outside_boundary",
+        "events",
+        "events_outside_cells",
+        "communities",
+        "cells_by_largest_overlap",
+        "cells_by_nearest_community",
+    ):
+        if report.get(key) is not None:
+            table.add_row(key.replace("_", " "), f"{report[key]:,}")
+    out.print(table)
+    out.print(f"kept: {report['keep_rule']} — {report['keep_reason']}", markup=False)
+    empty = report.get("communities_without_cells")
+    if empty:
+        out.print(
+            f"communities with no cell of their own ({len(empty)}): {', '.join(empty)}",
+            markup=False,
+            highlight=False,
+        )
+
+
 @app.command()
 @domain_errors
 def synth(

@@ -21,7 +21,7 @@ other fatal cases (unreadable file, no valid rows).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,21 +152,21 @@ def validate_grids(raw: pd.DataFrame, *, file: str = "grids") -> ValidationResul
     rows = _row_numbers(raw)
     dup = raw.duplicated(keep="first").to_numpy()
     work = raw.loc[~dup]
-    t = _Triage(len(work))
+    t = Triage(len(work))
 
-    gid = _text(work, "grid_id")
+    gid = stripped_text(work, "grid_id")
     t.flag(gid.isna(), "missing_grid_id", "grid_id", work["grid_id"])
 
     geom, geom_given, geom_bad = _parse_geometry(work)
     t.flag(geom_bad, "bad_geometry", "geometry", _column(work, "geometry"))
     clon, clat, c_given, c_bad = _parse_centroids(work)
     t.flag(~geom_given & ~c_given, "bad_geometry", "geometry", _column(work, "geometry"))
-    t.flag(c_bad, "bad_coordinates", "centroid_lon,centroid_lat", _pair(clon.raw, clat.raw))
+    t.flag(c_bad, "bad_coordinates", "centroid_lon,centroid_lat", pair_text(clon.raw, clat.raw))
 
     optional = [c for c in GRID_OPTIONAL_COLUMNS if c in work.columns]
     attrs = [c for c in work.columns if str(c).startswith(ATTR_PREFIX)]
     numeric_cols = [*optional, *(["area_km2"] if "area_km2" in work.columns else []), *attrs]
-    nums = {c: _Numeric(work[c]) for c in numeric_cols}
+    nums = {c: NumericColumn(work[c]) for c in numeric_cols}
     for c in numeric_cols:
         t.flag(nums[c].not_numeric, "not_numeric", c, work[c])
     counts = [c for c in optional if c in GRID_COUNT_COLUMNS]
@@ -205,9 +205,11 @@ def validate_grids(raw: pd.DataFrame, *, file: str = "grids") -> ValidationResul
     out = pd.DataFrame(
         {
             "grid_id": gid[keep].to_numpy(),
-            "community_id": _text(work, "community_id").fillna(UNASSIGNED)[keep].to_numpy(),
-            "street_id": _text(work, "street_id").fillna(UNASSIGNED)[keep].to_numpy(),
-            "grid_type": _normalised(_text(work, "grid_type")).fillna(UNASSIGNED)[keep].to_numpy(),
+            "community_id": stripped_text(work, "community_id").fillna(UNASSIGNED)[keep].to_numpy(),
+            "street_id": stripped_text(work, "street_id").fillna(UNASSIGNED)[keep].to_numpy(),
+            "grid_type": normalised_categories(stripped_text(work, "grid_type"))
+            .fillna(UNASSIGNED)[keep]
+            .to_numpy(),
             "area_km2": area,
             "centroid_lon": cent_lon,
             "centroid_lat": cent_lat,
@@ -266,16 +268,16 @@ def validate_events(
     rows = _row_numbers(raw)
     dup = raw.duplicated(keep="first").to_numpy()
     work = raw.loc[~dup]
-    t = _Triage(len(work))
+    t = Triage(len(work))
 
     occ_raw = work["occurred_at"]
-    occ_blank = _blank(occ_raw)
+    occ_blank = blank_mask(occ_raw)
     occ = parse_timestamps(occ_raw, tz)
     t.flag(occ_blank, "missing_occurred_at", "occurred_at", occ_raw)
     t.flag(occ.isna(), "bad_occurred_at", "occurred_at", occ_raw)
     if "reported_at" in work.columns:
         rep_raw = work["reported_at"]
-        rep_blank = _blank(rep_raw)
+        rep_blank = blank_mask(rep_raw)
         rep = parse_timestamps(rep_raw, tz)
         t.flag(~rep_blank & rep.isna(), "bad_reported_at", "reported_at", rep_raw)
         rep = rep.where(~rep_blank, occ)
@@ -286,23 +288,23 @@ def validate_events(
         rep < occ,
         "reported_before_occurred",
         "reported_at,occurred_at",
-        _pair(rep_raw, occ_raw),
+        lambda: pair_text(rep_raw, occ_raw),  # costly on 300k datetimes: only when needed
     )
     t.flag(occ > now_ts, "future_timestamp", "occurred_at", occ_raw)
     t.flag(rep > now_ts, "future_timestamp", "reported_at", rep_raw)
 
-    cat = _normalised(_text(work, "category"))
+    cat = normalised_categories(stripped_text(work, "category"))
     t.flag(cat.isna(), "missing_category", "category", work["category"])
-    source = _normalised(_text(work, "source"))
+    source = normalised_categories(stripped_text(work, "source"))
     t.flag(source.notna() & ~source.isin(SOURCES), "bad_source", "source", _column(work, "source"))
-    sev = _Numeric(_column(work, "severity"))
+    sev = NumericColumn(_column(work, "severity"))
     sv = sev.values
     bad_sev = sev.not_numeric | (sv.notna() & ((sv % 1 != 0) | (sv < 1) | (sv > 5)))
     t.flag(bad_sev, "bad_severity", "severity", _column(work, "severity"))
 
     grid_id = _assign_location(work, grids, t, assign_tolerance_m)
 
-    event_id = _text(work, "event_id")
+    event_id = stripped_text(work, "event_id")
     missing_id = event_id.isna()
     if missing_id.any():
         hashes = pd.util.hash_pandas_object(work.loc[missing_id.to_numpy()], index=False)
@@ -338,7 +340,7 @@ def parse_timestamps(values: pd.Series, tz: str = DEFAULT_TZ) -> pd.Series:
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         return values.dt.tz_convert(tz).dt.as_unit("ns")
     if pd.api.types.is_datetime64_dtype(values.dtype):
-        return _localise(values, tz)
+        return localise_wall_times(values, tz)
     text = values.astype("str").str.strip()
     aware = text.str.contains(_OFFSET, regex=True, na=False).to_numpy()
     out = pd.Series(pd.NaT, index=values.index, dtype=f"datetime64[ns, {tz}]")
@@ -347,7 +349,7 @@ def parse_timestamps(values: pd.Series, tz: str = DEFAULT_TZ) -> pd.Series:
         out[aware] = parsed.dt.tz_convert(tz).dt.as_unit("ns")
     if (~aware).any():
         parsed = pd.to_datetime(text[~aware], format="ISO8601", errors="coerce")
-        out[~aware] = _localise(parsed, tz)
+        out[~aware] = localise_wall_times(parsed, tz)
     return out
 
 
@@ -355,7 +357,7 @@ def parse_timestamps(values: pd.Series, tz: str = DEFAULT_TZ) -> pd.Series:
 # helpers
 
 
-class _Triage:
+class Triage:
     """First-reason-wins bookkeeping: one reason and one detail per row, `None` while valid."""
 
     def __init__(self, n: int) -> None:
@@ -366,20 +368,30 @@ class _Triage:
     def ok(self) -> np.ndarray:
         return pd.isna(self.reason)
 
-    def flag(self, mask: Iterable[bool], reason: str, field: str, values: pd.Series) -> None:
+    def flag(
+        self,
+        mask: Iterable[bool],
+        reason: str,
+        field: str,
+        values: pd.Series | Callable[[], pd.Series],
+    ) -> None:
+        """Flag the still-valid rows of ``mask``; ``values`` (or a function building them, called
+        only when a row is flagged) gives the text shown in the detail."""
         m = np.asarray(pd.array(mask, dtype="boolean").fillna(False), dtype=bool) & self.ok
         if not m.any():
             return
+        if callable(values):
+            values = values()
         self.reason[m] = reason
         shown = _shown(values.iloc[np.nonzero(m)[0]])
         self.detail[m] = (field + "=" + shown).to_numpy()
 
 
-class _Numeric:
+class NumericColumn:
     """A raw column as float64 (`values`, NaN where blank or not a number) + `not_numeric` mask."""
 
     def __init__(self, raw: pd.Series) -> None:
-        blank = _blank(raw)
+        blank = blank_mask(raw)
         text = raw if pd.api.types.is_numeric_dtype(raw.dtype) else raw.astype("str").str.strip()
         self.values = pd.to_numeric(text, errors="coerce").astype(float)
         self.values[~np.isfinite(self.values.to_numpy())] = np.nan
@@ -413,7 +425,7 @@ def _result(
     rows: np.ndarray,
     dup: np.ndarray,
     work: pd.DataFrame,
-    t: _Triage,
+    t: Triage,
     valid: pd.DataFrame,
 ) -> ValidationResult:
     bad = ~t.ok
@@ -445,7 +457,7 @@ def _column(work: pd.DataFrame, name: str) -> pd.Series:
     return pd.Series(np.nan, index=work.index, dtype=object)
 
 
-def _blank(values: pd.Series) -> np.ndarray:
+def blank_mask(values: pd.Series) -> np.ndarray:
     if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_datetime64_any_dtype(
         values.dtype
     ):
@@ -454,14 +466,14 @@ def _blank(values: pd.Series) -> np.ndarray:
     return (values.isna() | (text == "")).to_numpy()
 
 
-def _text(work: pd.DataFrame, name: str) -> pd.Series:
+def stripped_text(work: pd.DataFrame, name: str) -> pd.Series:
     """Stripped text of a column as `str` dtype with NaN for blank/absent values."""
     col = _column(work, name)
     text = col.astype("str").str.strip()
-    return text.where(~_blank(col), np.nan).astype("str")
+    return text.where(~blank_mask(col), np.nan).astype("str")
 
 
-def _normalised(text: pd.Series) -> pd.Series:
+def normalised_categories(text: pd.Series) -> pd.Series:
     """`contract.normalise_category` on each distinct value (fast on 300k rows); '' -> NaN."""
     uniques = text.dropna().unique()
     mapping = {u: normalise_category(u) or np.nan for u in uniques}
@@ -472,12 +484,12 @@ def _shown(values: pd.Series) -> pd.Series:
     return values.astype("str").fillna("<missing>").str.slice(0, 120).map(repr)
 
 
-def _pair(a: pd.Series, b: pd.Series) -> pd.Series:
-    """Two raw columns as one `a,b` text (shown quoted once by `_Triage.flag`)."""
+def pair_text(a: pd.Series, b: pd.Series) -> pd.Series:
+    """Two raw columns as one `a,b` text (shown quoted once by `Triage.flag`)."""
     return a.astype("str").fillna("<missing>") + "," + b.astype("str").fillna("<missing>")
 
 
-def _localise(naive: pd.Series, tz: str) -> pd.Series:
+def localise_wall_times(naive: pd.Series, tz: str) -> pd.Series:
     ambiguous = np.zeros(len(naive), dtype=bool)  # ambiguous DST wall time -> standard time
     return (
         naive.dt.tz_localize(tz, ambiguous=ambiguous, nonexistent="shift_forward")
@@ -500,7 +512,7 @@ def _parse_geometry(work: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndar
     if "geometry" not in work.columns:
         return geoms, np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
     raw = work["geometry"]
-    given = ~_blank(raw)
+    given = ~blank_mask(raw)
     values = raw.to_numpy(dtype=object)
     is_geom = np.array([isinstance(v, shapely.Geometry) for v in values], dtype=bool)
     is_bytes = np.array([isinstance(v, bytes | bytearray) for v in values], dtype=bool)
@@ -526,17 +538,19 @@ def _parse_geometry(work: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndar
     return geoms, given, given & ~good
 
 
-def _parse_centroids(work: pd.DataFrame) -> tuple[_Numeric, _Numeric, np.ndarray, np.ndarray]:
+def _parse_centroids(
+    work: pd.DataFrame,
+) -> tuple[NumericColumn, NumericColumn, np.ndarray, np.ndarray]:
     """-> (lon, lat, given mask (both present), bad mask (non-numeric, half given, out of range))."""
-    lon = _Numeric(_column(work, "centroid_lon"))
-    lat = _Numeric(_column(work, "centroid_lat"))
-    bad, given = _coordinate_masks(lon, lat)
+    lon = NumericColumn(_column(work, "centroid_lon"))
+    lat = NumericColumn(_column(work, "centroid_lat"))
+    bad, given = coordinate_masks(lon, lat)
     return lon, lat, given, bad
 
 
-def _coordinate_masks(lon: _Numeric, lat: _Numeric) -> tuple[np.ndarray, np.ndarray]:
+def coordinate_masks(lon: NumericColumn, lat: NumericColumn) -> tuple[np.ndarray, np.ndarray]:
     """-> (bad, given) for a lon/lat pair: given = either side non-blank."""
-    lon_blank, lat_blank = _blank(lon.raw), _blank(lat.raw)
+    lon_blank, lat_blank = blank_mask(lon.raw), blank_mask(lat.raw)
     given = ~lon_blank | ~lat_blank
     x, y = lon.values.to_numpy(float), lat.values.to_numpy(float)
     with np.errstate(invalid="ignore"):
@@ -546,16 +560,16 @@ def _coordinate_masks(lon: _Numeric, lat: _Numeric) -> tuple[np.ndarray, np.ndar
 
 
 def _assign_location(
-    work: pd.DataFrame, grids: pd.DataFrame, t: _Triage, tolerance_m: float | None
+    work: pd.DataFrame, grids: pd.DataFrame, t: Triage, tolerance_m: float | None
 ) -> pd.Series:
     """Resolve each row's grid_id from `grid_id` or `lon`/`lat`, flagging location reasons."""
-    given_id = _text(work, "grid_id")
+    given_id = stripped_text(work, "grid_id")
     has_id = given_id.notna().to_numpy()
-    lon = _Numeric(_column(work, "lon"))
-    lat = _Numeric(_column(work, "lat"))
-    bad_pt, has_pt = _coordinate_masks(lon, lat)
+    lon = NumericColumn(_column(work, "lon"))
+    lat = NumericColumn(_column(work, "lat"))
+    bad_pt, has_pt = coordinate_masks(lon, lat)
     t.flag(~has_id & ~has_pt, "missing_location", "grid_id,lon,lat", _column(work, "grid_id"))
-    t.flag(~has_id & bad_pt, "bad_coordinates", "lon,lat", _pair(lon.raw, lat.raw))
+    t.flag(~has_id & bad_pt, "bad_coordinates", "lon,lat", pair_text(lon.raw, lat.raw))
     known = given_id.isin(grids["grid_id"]).to_numpy()
     t.flag(has_id & ~known, "unknown_grid_id", "grid_id", given_id)
 
@@ -567,7 +581,7 @@ def _assign_location(
         )
         outside = np.zeros(len(work), dtype=bool)
         outside[np.nonzero(todo)[0][idx == OUTSIDE]] = True
-        t.flag(outside, "outside_all_grids", "lon,lat", _pair(lon.raw, lat.raw))
+        t.flag(outside, "outside_all_grids", "lon,lat", pair_text(lon.raw, lat.raw))
         inside = np.nonzero(todo)[0][idx != OUTSIDE]
         grid_id.iloc[inside] = grids["grid_id"].to_numpy()[idx[idx != OUTSIDE]]
     return grid_id

@@ -1,0 +1,338 @@
+"""Laying grids: cell counts and areas for known boundaries, one cell per event, communities.
+
+Shapes are drawn in UTM zone 16N metres (EPSG:32616, Chicago's zone) and projected to WGS84,
+so the expected cells can be worked out by hand: a rectangle from x = 440,000 to 442,000 and
+y = 4,630,000 to 4,631,500 is exactly 4 × 3 cells of 500 m (columns 880-883, rows 9260-9262).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from pyproj import Transformer
+from typer.testing import CliRunner
+
+from risk.cli import EXIT_CONFIG, EXIT_INPUT, app
+from risk.errors import ConfigError, ContractError
+from risk.gridmake import make_grid, utm_crs, write_grids
+from risk.loaders import load_grids
+from risk.validation import validate_events
+
+TO_WGS = Transformer.from_crs("EPSG:32616", "EPSG:4326", always_xy=True)
+TO_UTM = Transformer.from_crs("EPSG:4326", "EPSG:32616", always_xy=True)
+X0, Y0 = 440_000.0, 4_630_000.0
+
+
+def wgs_box(x0: float, y0: float, x1: float, y1: float) -> shapely.Polygon:
+    """A rectangle given in UTM metres, as a WGS84 polygon (edges densified every 10 m)."""
+    box = shapely.segmentize(shapely.box(x0, y0, x1, y1), 10.0)
+    return shapely.transform(box, lambda c: np.column_stack(TO_WGS.transform(c[:, 0], c[:, 1])))
+
+
+def points(x: np.ndarray, y: np.ndarray) -> pd.DataFrame:
+    lon, lat = TO_WGS.transform(np.asarray(x, float), np.asarray(y, float))
+    return pd.DataFrame({"lon": lon, "lat": lat})
+
+
+RECT = wgs_box(X0, Y0, X0 + 2000, Y0 + 1500)
+
+
+def test_utm_zone_from_the_centre():
+    assert utm_crs(-87.7, 41.8).to_epsg() == 32616  # Chicago
+    assert utm_crs(121.47, 31.23).to_epsg() == 32651  # Shanghai
+    assert utm_crs(151.2, -33.9).to_epsg() == 32756  # Sydney: south
+
+
+def test_rectangle_of_2_by_1_5_km_gives_exactly_12_cells_of_a_quarter_km2():
+    grids, report = make_grid(boundary=RECT, cell_m=500)
+    assert len(grids) == 12
+    assert sorted(grids["grid_id"]) == sorted(
+        f"c500_{c}_{r}" for c in range(880, 884) for r in range(9260, 9263)
+    )
+    assert (grids["area_km2"] == 0.25).all()
+    # the polygons really are 500 m squares on the ground (in the UTM plane)
+    metres = shapely.transform(
+        grids["geometry"].to_numpy(object),
+        lambda c: np.column_stack(TO_UTM.transform(c[:, 0], c[:, 1])),
+    )
+    assert np.allclose(shapely.area(metres), 250_000.0, rtol=1e-9)
+    assert report["crs"].startswith("EPSG:32616")
+    assert (report["cells_kept"], report["keep_rule"]) == (12, "intersects_boundary")
+    assert report["cells_partly_outside_boundary"] == 0
+    # cells beyond the edges may be laid (the bounding box ends ON a cell edge) but only
+    # touch the rectangle: not kept
+    assert report["cells_laid"] >= 12
+
+
+def test_shifted_rectangle_meets_5_by_4_cells():
+    grids, report = make_grid(
+        boundary=wgs_box(X0 + 250, Y0 + 250, X0 + 2250, Y0 + 1750), cell_m=500
+    )
+    assert len(grids) == 20
+    assert report["cells_partly_outside_boundary"] == 14  # the ring of 5 + 5 + 2 + 2 edge cells
+
+
+def test_same_place_same_id_whatever_the_extent():
+    small, _ = make_grid(boundary=wgs_box(X0, Y0, X0 + 500, Y0 + 500), cell_m=500)
+    assert small["grid_id"].tolist() == ["c500_880_9260"]
+    big, _ = make_grid(boundary=RECT, cell_m=500)
+    row = big.set_index("grid_id").loc["c500_880_9260"]
+    assert math.isclose(row["centroid_lon"], small["centroid_lon"].iloc[0], abs_tol=1e-12)
+
+
+def test_hexagons_have_the_square_area_and_tile_the_rectangle():
+    grids, report = make_grid(boundary=RECT, cell_m=500, shape="hex")
+    assert grids["grid_id"].str.startswith("h500_").all()
+    metres = shapely.transform(
+        grids["geometry"].to_numpy(object),
+        lambda c: np.column_stack(TO_UTM.transform(c[:, 0], c[:, 1])),
+    )
+    assert np.allclose(shapely.area(metres), 250_000.0, rtol=1e-9)
+    # no gaps, no overlaps: the cells' pieces inside the rectangle add up to its 3 km²
+    rect_m = shapely.box(X0, Y0, X0 + 2000, Y0 + 1500)
+    inside = shapely.area(shapely.intersection(metres, rect_m)).sum()
+    assert math.isclose(inside, 3_000_000.0, rel_tol=1e-9)
+    assert shapely.area(shapely.union_all(metres)) == pytest.approx(len(grids) * 250_000.0)
+    # side a with (3√3/2)·a² = 500²: the flat-to-flat width is √3·a = 537.28 m
+    a = 500 * math.sqrt(2 / (3 * math.sqrt(3)))
+    assert shapely.length(metres[0]) == pytest.approx(6 * a)
+    assert report["cells_kept"] == len(grids)
+
+
+def test_one_hexagon_around_a_point_deep_inside_it():
+    # hex (col, row) is centred at x = 1.5·a·col, y = (row + 0.5·(col & 1))·√3·a; a 10 m
+    # square around the centre of (900, 8000) lies in that hexagon only
+    a = 500 * math.sqrt(2 / (3 * math.sqrt(3)))
+    cx, cy = 900 * 1.5 * a, (8000 + 0) * math.sqrt(3) * a
+    grids, _ = make_grid(boundary=wgs_box(cx - 5, cy - 5, cx + 5, cy + 5), shape="hex")
+    assert grids["grid_id"].tolist() == ["h500_900_8000"]
+
+
+@pytest.mark.parametrize("shape", ["square", "hex"])
+def test_every_event_inside_the_city_lands_in_exactly_one_cell(shape):
+    rng = np.random.default_rng(3)
+    x = rng.uniform(X0 + 1, X0 + 1999, 400)
+    y = rng.uniform(Y0 + 1, Y0 + 1499, 400)
+    # plus points exactly on cell corners and edges
+    x = np.concatenate([x, [X0 + 500, X0 + 1000, X0 + 750]])
+    y = np.concatenate([y, [Y0 + 500, Y0 + 1000, Y0 + 500]])
+    events = points(x, y)
+    grids, report = make_grid(events, boundary=RECT, shape=shape)
+    assert report["events"] == 403 and report["events_outside_cells"] == 0
+    inside = shapely.contains_xy(
+        grids["geometry"].to_numpy(object)[:, None],
+        events["lon"].to_numpy()[None, :],
+        events["lat"].to_numpy()[None, :],
+    )
+    strictly = inside.sum(axis=0)
+    assert (strictly[:400] == 1).all()  # random points: in exactly one polygon
+    result = validate_events(events.assign(occurred_at="2024-01-01", category="x"), grids)
+    assert len(result.valid) == 403  # and the contract's assignment places every one
+
+
+def test_has_events_rule_without_a_boundary():
+    events = points(
+        [X0 + 10, X0 + 20, X0 + 1010, X0 + 1900], [Y0 + 10, Y0 + 30, Y0 + 10, Y0 + 1400]
+    )
+    grids, report = make_grid(events)
+    assert sorted(grids["grid_id"]) == ["c500_880_9260", "c500_882_9260", "c500_883_9262"]
+    assert report["keep_rule"] == "has_events"
+    assert "no boundary" in report["keep_reason"]
+    assert (report["cells_laid"], report["cells_without_events"]) == (12, 0)
+    assert (grids["community_id"] == "unassigned").all()
+
+
+def test_boundary_rule_counts_events_outside_the_city():
+    events = points([X0 + 100, X0 + 2600, X0 - 50], [Y0 + 100, Y0 + 100, Y0 + 700])
+    grids, report = make_grid(events, boundary=RECT)
+    assert len(grids) == 12
+    assert report["events_outside_cells"] == 2
+    assert report["cells_without_events"] == 11
+
+
+def communities(split_x: float) -> pd.DataFrame:
+    """West = [X0, split] and East = [split, X0 + 1500], the full height of RECT."""
+    return pd.DataFrame(
+        {
+            "Name": ["West", "East"],
+            "Street": ["S1", "S2"],
+            "geometry": [
+                wgs_box(X0, Y0, split_x, Y0 + 1500),
+                wgs_box(split_x, Y0, X0 + 1500, Y0 + 1500),
+            ],
+        }
+    )
+
+
+def test_cells_go_to_the_community_covering_most_of_them_else_the_nearest():
+    # column 880 wholly West; column 881 is 200 m West / 300 m East -> East; column 882 East;
+    # column 883 is outside both communities -> nearest, East (they touch)
+    grids, report = make_grid(
+        boundary=RECT,
+        communities=communities(X0 + 700),
+        community_key="name",
+        street_key="street",
+    )
+    by_col = grids.assign(col=grids["grid_id"].str.split("_").str[1]).groupby("col")
+    assert by_col["community_id"].unique().map(list).to_dict() == {
+        "880": ["West"],
+        "881": ["East"],
+        "882": ["East"],
+        "883": ["East"],
+    }
+    assert grids.set_index("community_id")["street_id"].groupby(level=0).first().to_dict() == {
+        "East": "S2",
+        "West": "S1",
+    }
+    assert report["cells_by_largest_overlap"] == 9
+    assert report["cells_by_nearest_community"] == 3
+    assert report["communities_without_cells"] == []
+
+
+def test_an_even_split_goes_to_the_first_community():
+    grids, _ = make_grid(boundary=RECT, communities=communities(X0 + 750), community_key="Name")
+    col881 = grids[grids["grid_id"].str.startswith("c500_881_")]
+    assert col881["community_id"].tolist() == ["West"] * 3
+    assert (grids["street_id"] == "unassigned").all()
+
+
+def test_communities_alone_are_the_boundary():
+    grids, report = make_grid(communities=communities(X0 + 700), community_key="name")
+    assert len(grids) == 9  # columns 880-882 of the 1.5 km × 1.5 km union
+    assert report["boundary"] == "union of the 2 communities"
+
+
+def test_written_geojson_passes_the_grid_contract(tmp_path):
+    grids, _ = make_grid(boundary=RECT, communities=communities(X0 + 700), community_key="name")
+    path = write_grids(grids, tmp_path / "grids.geojson")
+    doc = json.loads(path.read_text())
+    assert doc["type"] == "FeatureCollection" and len(doc["features"]) == 12
+    result = load_grids(path)
+    assert len(result.valid) == 12 and len(result.quarantined) == 0
+    assert (result.valid["area_km2"] == 0.25).all()
+    assert set(result.valid["community_id"]) == {"West", "East"}
+    assert not {"population", "households"} & set(result.valid.columns)  # unknown: absent
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"cell_m": 0}, ConfigError, "cell_m"),
+        ({"shape": "triangle"}, ConfigError, "shape must be one of square, hex"),
+        ({"keep": "all"}, ConfigError, "keep must be one of"),
+        ({"keep": "has_events"}, ConfigError, "needs events"),
+        ({"crs": "EPSG:4326"}, ConfigError, "not a projected CRS in metres"),
+    ],
+)
+def test_bad_parameters(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        make_grid(boundary=RECT, **kwargs)
+
+
+def test_nothing_to_lay_over_and_bad_community_key():
+    with pytest.raises(ConfigError, match="nothing to lay cells over"):
+        make_grid()
+    with pytest.raises(ConfigError, match="community_key"):
+        make_grid(boundary=RECT, communities=communities(X0 + 700))
+    with pytest.raises(ContractError, match="property not found"):
+        make_grid(boundary=RECT, communities=communities(X0 + 700), community_key="pri_neigh")
+    with pytest.raises(ContractError, match="'lon' and 'lat'"):
+        make_grid(pd.DataFrame({"grid_id": ["g1"]}), boundary=RECT)
+
+
+# --------------------------------------------------------------------------------------------
+# the `risk grid make` command
+
+runner = CliRunner()
+
+
+def _feature_collection(geoms: list[shapely.Geometry], props: list[dict]) -> str:
+    features = [
+        {"type": "Feature", "properties": p, "geometry": json.loads(shapely.to_geojson(g))}
+        for g, p in zip(geoms, props, strict=True)
+    ]
+    return json.dumps({"type": "FeatureCollection", "features": features})
+
+
+def _row(output: str, label: str) -> str:
+    """The value in a rich table row `│ label │ value │`."""
+    match = re.search(rf"{re.escape(label)}\s*│\s*([\d,]+)", output)
+    assert match, f"no row {label!r} in:\n{output}"
+    return match.group(1)
+
+
+def test_cli_grid_make_with_communities_then_validate(tmp_path):
+    comm = communities(X0 + 700)
+    (tmp_path / "comm.geojson").write_text(
+        _feature_collection(list(comm["geometry"]), [{"pri_neigh": n} for n in comm["Name"]])
+    )
+    (tmp_path / "city.geojson").write_text(_feature_collection([RECT], [{}]))
+    ev = points([X0 + 100, X0 + 1900, X0 + 5000], [Y0 + 100, Y0 + 1400, Y0 + 100])
+    ev.assign(occurred_at="2024-01-01T08:00", category="theft").to_csv(
+        tmp_path / "events.csv", index=False
+    )
+    out_path = tmp_path / "grids.geojson"
+    args = ["grid", "make", "--events", str(tmp_path / "events.csv"), "--out", str(out_path)]
+    result = runner.invoke(
+        app,
+        [
+            *args,
+            "--boundary",
+            str(tmp_path / "city.geojson"),
+            "--communities",
+            str(tmp_path / "comm.geojson"),
+            "--community-key",
+            "pri_neigh",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert _row(result.output, "cells kept") == "12"
+    assert _row(result.output, "events outside cells") == "1"
+    assert _row(result.output, "cells by nearest community") == "3"
+    assert "intersects_boundary" in result.output
+    doc = json.loads(out_path.read_text())
+    assert len(doc["features"]) == 12
+    check = runner.invoke(
+        app, ["validate", "--grids", str(out_path), "--events", str(tmp_path / "events.csv")]
+    )
+    assert check.exit_code == 0, check.output
+    assert _row(check.output, "quarantined: outside_all_grids") == "1"
+
+    hexes = runner.invoke(app, [*args, "--shape", "hex", "--cell-m", "250"])
+    assert hexes.exit_code == 0, hexes.output
+    ids = [f["properties"]["grid_id"] for f in json.loads(out_path.read_text())["features"]]
+    assert len(ids) == 3 and all(i.startswith("h250_") for i in ids)  # has_events: 3 cells
+
+
+@pytest.mark.parametrize(
+    ("extra", "code", "message"),
+    [
+        (["--shape", "triangle"], EXIT_CONFIG, "shape must be one of"),
+        (["--cell-m", "0"], EXIT_CONFIG, "cell_m must be"),
+        (["--keep", "intersects_boundary"], EXIT_CONFIG, "needs a boundary"),
+    ],
+)
+def test_cli_grid_make_errors(tmp_path, extra, code, message):
+    points([X0 + 100], [Y0 + 100]).to_csv(tmp_path / "events.csv", index=False)
+    args = ["grid", "make", "--events", str(tmp_path / "events.csv")]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "g.geojson"), *extra])
+    assert result.exit_code == code, result.output
+    assert message in " ".join(result.output.split())
+
+
+def test_cli_grid_make_needs_points(tmp_path):
+    pd.DataFrame({"grid_id": ["g1"], "occurred_at": ["2024-01-01"]}).to_csv(
+        tmp_path / "events.csv", index=False
+    )
+    result = runner.invoke(
+        app,
+        ["grid", "make", "--events", str(tmp_path / "events.csv"), "--out", str(tmp_path / "g")],
+    )
+    assert result.exit_code == EXIT_INPUT, result.output
+    assert "no 'lon' and 'lat' columns" in " ".join(result.output.split())
