@@ -580,6 +580,7 @@ def demo(
         hour=8,
         tz=DEFAULT_TZ,
         calendar="CN",
+        proposed_by="analyst",
         data_dir=out_dir,
     )
     out.rule("5. promotion: gates + a named approver")
@@ -821,6 +822,10 @@ def train(
     hour: Annotated[int, typer.Option(help="Issue hour, city time.")] = 8,
     tz: TzOption = DEFAULT_TZ,
     calendar: Annotated[str, typer.Option(help="Holiday calendar country (ISO code).")] = "CN",
+    proposed_by: Annotated[
+        str | None,
+        typer.Option(help="Who proposes this version; that person may not approve its promotion."),
+    ] = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Train on all history and register a model version with alias `challenger`."""
@@ -882,6 +887,7 @@ def train(
             data_dir=root,
             feature_info=trained.feature_info,
             training_window=trained.window,
+            proposed_by=proposed_by,
         )
     row = next(r for r in list_versions(data_dir=root) if r.version == version)
     out.print(
