@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response, status
 
-from serve.api.deps import SESSION_COOKIE, CurrentUser, Now, SessionDep
+from risk.settings import Settings
+from serve.api.deps import SESSION_COOKIE, CurrentUser, Now, SessionDep, SettingsDep
 from serve.api.errors import Unauthenticated
 from serve.api.schemas import LoginIn, Me, ScopeOut
 from serve.repo import audit
@@ -19,11 +20,13 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 me_router = APIRouter(tags=["auth"])
 
 
-def me_of(user: User) -> Me:
+def me_of(user: User, settings: Settings) -> Me:
     return Me(
         username=user.username,
         role=user.role.value,
         scope=ScopeOut(kind=user.scope.kind.value, values=sorted(user.scope.values)),
+        tz=settings.tz,
+        response_target_minutes=settings.response_target_minutes,
     )
 
 
@@ -31,7 +34,14 @@ ANONYMOUS = "anonymous"
 
 
 @router.post("/login", response_model=Me)
-def login(body: LoginIn, request: Request, response: Response, session: SessionDep, now: Now) -> Me:
+def login(
+    body: LoginIn,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: Now,
+) -> Me:
     """Check the password, start a session (cookie) and audit the login."""
     user = check_password(session, body.username, body.password)
     if user is None:  # audited too: repeated failures are what an admin looks for
@@ -50,7 +60,7 @@ def login(body: LoginIn, request: Request, response: Response, session: SessionD
         httponly=True,
         samesite="strict",
     )
-    return me_of(user)
+    return me_of(user, settings)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
@@ -71,5 +81,5 @@ def logout(request: Request, user: CurrentUser, session: SessionDep, now: Now) -
 
 
 @me_router.get("/me", response_model=Me)
-def me(user: CurrentUser) -> Me:
-    return me_of(user)
+def me(user: CurrentUser, settings: SettingsDep) -> Me:
+    return me_of(user, settings)

@@ -53,6 +53,8 @@ class Me(BaseModel):
     username: str
     role: str
     scope: ScopeOut
+    tz: str  # the city's time zone: pages show times in it
+    response_target_minutes: int  # a waiting warning escalates this long after it was created
 
 
 class LoginIn(BaseModel):
