@@ -34,6 +34,7 @@ from serve.api import (
 from serve.api.deps import utc_now
 from serve.cache import PageCache
 from serve.db import make_engine, session_factory, upgrade
+from serve.web import pages
 
 API_PREFIX = "/api/v1"
 DEFAULT_HOST = "127.0.0.1"
@@ -100,6 +101,7 @@ def create_app(
     app.state.page_cache = PageCache()
     errors.install(app)
     app.include_router(api_router())
+    pages.install(app)  # web pages, /static and /sw.js (serve/web)
     return app
 
 

@@ -171,3 +171,17 @@ def client(url: str, data_dir: Path) -> Iterator[TestClient]:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def register_two_versions(data_dir: Path) -> None:
+    """A registry in ``data_dir`` with v1 passing every gate and v2 failing calibration."""
+    from models.registry import register_model
+    from models.tracking import start_run
+    from tests.models.test_registry import GOOD, bad_ece
+
+    for version, metrics in ((1, GOOD), (2, bad_ece())):
+        model = data_dir / f"model_v{version}.txt"
+        model.write_bytes(b"tree\n")
+        extra = {"feature_info": [("hist_any_7d", "history")], "training_window": ("a", "b")}
+        with start_run("train", data_dir) as run_id:
+            register_model(model, run_id, metrics, data_dir=data_dir, **extra)

@@ -11,20 +11,15 @@ import pytest
 
 from models.registry import list_versions, register_model
 from models.tracking import start_run
-from tests.models.test_registry import GOOD, bad_ece
-from tests.serve.api_seed import bearer, client, empty, seed
+from tests.models.test_registry import GOOD
+from tests.serve.api_seed import bearer, client, empty, register_two_versions, seed
 
 
 @pytest.fixture(scope="module")
 def registry_dir(tmp_path_factory):
     saved = os.environ.pop("RISK_MLFLOW_URI", None)
     data_dir = tmp_path_factory.mktemp("registry")
-    for version, metrics in ((1, GOOD), (2, bad_ece())):
-        model = data_dir / f"model_v{version}.txt"
-        model.write_bytes(b"tree\n")
-        extra = {"feature_info": [("hist_any_7d", "history")], "training_window": ("a", "b")}
-        with start_run("train", data_dir) as run_id:
-            register_model(model, run_id, metrics, data_dir=data_dir, **extra)
+    register_two_versions(data_dir)
     yield data_dir
     if saved is not None:
         os.environ["RISK_MLFLOW_URI"] = saved

@@ -1,0 +1,1 @@
+"""The web pages: static HTML, vanilla JS and CSS served by the FastAPI app (issue 6)."""

@@ -1,0 +1,577 @@
+/* Analyst page: model versions with gate results, the backtest report from each version's
+ * model card, promotion with a named approval, and reviewer agreement rates.
+ *
+ * Data: GET /api/v1/models, /api/v1/models/{v}/card, POST /api/v1/models/{v}/promote
+ * ({approved_by}), GET /api/v1/review/stats. The server decides who may promote (admins
+ * only) and refuses a version failing a gate (409 promotion_refused, one field per gate);
+ * the page shows either refusal as it comes.
+ *
+ * The backtest report is read out of the model card's HTML (sections "Training window",
+ * "Metrics overall", "Metrics by segment") with DOMParser — inert, nothing runs — and the
+ * whole card is shown in a sandboxed iframe.
+ */
+(function () {
+  'use strict';
+
+  const METRICS = ['pr_auc', 'roc_auc', 'pei@5', 'hit_rate@10', 'pai@10', 'miss_rate@10', 'miss_rate_true@10', 'ece', 'brier'];
+
+  Risk.strings({
+    zh: {
+      'ana.title': '模型分析',
+      'ana.versions': '模型版本',
+      'ana.versions.note': '正式模型（champion）用于每日预测；上线须通过全部门槛并由管理员具名批准。',
+      'ana.versions.none': '还没有登记的模型版本。',
+      'ana.col.version': '版本',
+      'ana.col.aliases': '标签',
+      'ana.col.created': '登记时间',
+      'ana.col.gates': '门槛',
+      'ana.col.approved': '批准',
+      'ana.col.actions': '操作',
+      'ana.view': '查看',
+      'ana.viewing': '正在查看',
+      'ana.alias.champion': '正式模型',
+      'ana.alias.challenger': '候选模型',
+      'ana.gates.pass': '全部通过',
+      'ana.gates.fail': '{n} 项未通过',
+      'ana.gates.unknown': '未检查',
+      'ana.approved_by': '{who}，{at}',
+      'ana.detail': '版本 v{v}',
+      'ana.gates': '门槛检查结果',
+      'ana.gate.pass': '通过',
+      'ana.gate.fail': '未通过',
+      'ana.gates.none': '尚未检查门槛。',
+      'ana.promote': '上线审批',
+      'ana.approver': '批准人姓名',
+      'ana.confirm': '我已审阅 v{v} 的回测报告和门槛结果，同意将其设为正式模型。',
+      'ana.promote.submit': '批准上线',
+      'ana.promote.busy': '正在提交…',
+      'ana.promote.note': '服务器检查角色与门槛：只有管理员可以批准，未通过门槛的版本会被拒绝。',
+      'ana.promote.champion': 'v{v} 已是正式模型。',
+      'ana.promote.champion_by': 'v{v} 已是正式模型，由 {who} 于 {at} 批准。',
+      'ana.promote.gates_failed': '此版本有未通过的门槛，服务器会拒绝上线。',
+      'ana.promote.need_name': '请填写批准人姓名。',
+      'ana.promote.need_confirm': '请勾选确认。',
+      'ana.promote.ok': 'v{v} 已上线，批准人 {who}。',
+      'ana.promote.refused': '上线被拒绝：以下门槛未通过。',
+      'ana.promote.forbidden': '上线被拒绝：你的角色不能批准上线（只有管理员可以，四眼原则）。',
+      'ana.promote.conflict': '上线被拒绝：{msg}',
+      'ana.backtest': '回测报告',
+      'ana.backtest.none': '此版本没有模型卡。',
+      'ana.backtest.window': '训练与回测范围',
+      'ana.backtest.overall': '总体指标',
+      'ana.backtest.segments': '按网格类型（{n} 张表）',
+      'ana.backtest.others': '其他事件类别（{n} 张表）',
+      'ana.backtest.english': '模型卡由训练流程生成，原文为英文；下表数字与原文一致。',
+      'ana.card': '完整模型卡（英文原文）',
+      'ana.agree': '审核一致率',
+      'ana.agree.note': '人工审核与模型建议的一致程度（已决定的预警）。',
+      'ana.agree.by_reviewer': '按审核员',
+      'ana.agree.by_model': '按模型版本',
+      'ana.agree.none': '还没有已决定的预警。',
+      'ana.agree.col.reviewer': '审核员',
+      'ana.agree.col.model': '模型版本',
+      'ana.agree.col.decided': '已决定',
+      'ana.agree.col.agree': '同意',
+      'ana.agree.col.adjusted': '调整等级',
+      'ana.agree.col.rejected': '驳回',
+      'ana.agree.col.override': '推翻率',
+      'metric.pr_auc': 'PR 曲线下面积（平均精度），越高越好',
+      'metric.roc_auc': 'ROC 曲线下面积，越高越好',
+      'metric.pei@5': '前 5% 网格捕获的事件占事后最优的比例（PEI），越高越好',
+      'metric.hit_rate@10': '前 10% 网格捕获的事件比例（命中率），越高越好',
+      'metric.pai@10': '命中率除以前 10% 网格的面积占比（PAI），越高越好',
+      'metric.miss_rate@10': '真实高风险网格未进入前 10% 的比例（漏报率），越低越好',
+      'metric.miss_rate_true@10': '按真值（仅合成数据）的漏报率，越低越好',
+      'metric.ece': '期望校准误差，越低越好',
+      'metric.brier': 'Brier 分数，越低越好',
+    },
+    en: {
+      'ana.title': 'Models',
+      'ana.versions': 'Model versions',
+      'ana.versions.note': 'The champion makes the daily forecasts; a version becomes champion only if it passes every gate and an admin approves it by name.',
+      'ana.versions.none': 'No model version is registered yet.',
+      'ana.col.version': 'Version',
+      'ana.col.aliases': 'Aliases',
+      'ana.col.created': 'Registered',
+      'ana.col.gates': 'Gates',
+      'ana.col.approved': 'Approved',
+      'ana.col.actions': 'Actions',
+      'ana.view': 'View',
+      'ana.viewing': 'Viewing',
+      'ana.alias.champion': 'Champion',
+      'ana.alias.challenger': 'Challenger',
+      'ana.gates.pass': 'All pass',
+      'ana.gates.fail': '{n} failed',
+      'ana.gates.unknown': 'Not checked',
+      'ana.approved_by': '{who}, {at}',
+      'ana.detail': 'Version v{v}',
+      'ana.gates': 'Gate results',
+      'ana.gate.pass': 'pass',
+      'ana.gate.fail': 'FAIL',
+      'ana.gates.none': 'Gates not checked yet.',
+      'ana.promote': 'Promotion',
+      'ana.approver': 'Approver name',
+      'ana.confirm': 'I have read the backtest report and gate results of v{v} and approve making it champion.',
+      'ana.promote.submit': 'Approve promotion',
+      'ana.promote.busy': 'Submitting…',
+      'ana.promote.note': 'The server checks the role and the gates: only admins may approve, and a version failing a gate is refused.',
+      'ana.promote.champion': 'v{v} is the champion.',
+      'ana.promote.champion_by': 'v{v} is the champion, approved by {who} on {at}.',
+      'ana.promote.gates_failed': 'This version fails a gate; the server will refuse it.',
+      'ana.promote.need_name': 'Enter the approver’s name.',
+      'ana.promote.need_confirm': 'Tick the confirmation.',
+      'ana.promote.ok': 'v{v} is now champion, approved by {who}.',
+      'ana.promote.refused': 'Promotion refused: these gates fail.',
+      'ana.promote.forbidden': 'Promotion refused: your role may not approve promotions (admins only — four eyes).',
+      'ana.promote.conflict': 'Promotion refused: {msg}',
+      'ana.backtest': 'Backtest report',
+      'ana.backtest.none': 'This version has no model card.',
+      'ana.backtest.window': 'Training and backtest range',
+      'ana.backtest.overall': 'Overall metrics',
+      'ana.backtest.segments': 'By grid type ({n} tables)',
+      'ana.backtest.others': 'Other event categories ({n} tables)',
+      'ana.backtest.english': 'The model card is written by the training pipeline in English; the figures below are the card’s.',
+      'ana.card': 'Full model card',
+      'ana.agree': 'Reviewer agreement',
+      'ana.agree.note': 'How often people agreed with the model (decided warnings).',
+      'ana.agree.by_reviewer': 'By reviewer',
+      'ana.agree.by_model': 'By model version',
+      'ana.agree.none': 'No decided warnings yet.',
+      'ana.agree.col.reviewer': 'Reviewer',
+      'ana.agree.col.model': 'Model version',
+      'ana.agree.col.decided': 'Decided',
+      'ana.agree.col.agree': 'Agreed',
+      'ana.agree.col.adjusted': 'Adjusted',
+      'ana.agree.col.rejected': 'Rejected',
+      'ana.agree.col.override': 'Override rate',
+      'metric.pr_auc': 'Area under the precision–recall curve (average precision); higher is better',
+      'metric.roc_auc': 'Area under the ROC curve; higher is better',
+      'metric.pei@5': 'Events caught by the top 5% of grids, as a share of the best possible (PEI); higher is better',
+      'metric.hit_rate@10': 'Share of events in the top 10% of grids (hit rate); higher is better',
+      'metric.pai@10': 'Hit rate divided by the top 10% grids’ share of area (PAI); higher is better',
+      'metric.miss_rate@10': 'Share of truly high-risk grids outside the top 10% (miss rate); lower is better',
+      'metric.miss_rate_true@10': 'Miss rate against the known truth (synthetic data only); lower is better',
+      'metric.ece': 'Expected calibration error; lower is better',
+      'metric.brier': 'Brier score; lower is better',
+    },
+  });
+
+  const $ = (id) => document.getElementById(id);
+  const el = Risk.el;
+  const state = { versions: [], selected: null, cards: new Map(), stats: null, result: null };
+
+  // ------------------------------------------------------------------ versions table
+
+  function gatesSummary(v) {
+    if (v.gates_passed === null || v.gates_passed === undefined) {
+      return el('span', { class: 'chip', text: Risk.t('ana.gates.unknown') });
+    }
+    if (v.gates_passed) return el('span', { class: 'chip chip-ok', text: '✓ ' + Risk.t('ana.gates.pass') });
+    const n = v.gate_results.filter((g) => !g.passed).length;
+    return el('span', { class: 'chip chip-bad', text: '✗ ' + Risk.t('ana.gates.fail', { n }) });
+  }
+
+  function aliasChip(alias) {
+    const key = 'ana.alias.' + alias;
+    const cls = alias === 'champion' ? 'chip chip-ok' : 'chip';
+    return el('span', { class: cls, text: Risk.has(key) ? Risk.t(key) : alias });
+  }
+
+  function renderVersions() {
+    const body = $('versions').querySelector('tbody');
+    if (!state.versions.length) {
+      body.replaceChildren(
+        el('tr', {}, el('td', { colspan: '6', class: 'empty', text: Risk.t('ana.versions.none') })),
+      );
+      return;
+    }
+    const rows = [...state.versions].reverse().map((v) => {
+      const selected = v.version === state.selected;
+      return el(
+        'tr',
+        { 'data-version': String(v.version), class: selected ? 'selected' : null },
+        el('td', {}, el('strong', { text: 'v' + v.version })),
+        el('td', {}, el('div', { class: 'row' }, ...v.aliases.map(aliasChip))),
+        el('td', { class: 'small', text: Risk.fmtTime(v.created) }),
+        el('td', {}, gatesSummary(v)),
+        el('td', {
+          class: 'small',
+          text: v.approved_by
+            ? Risk.t('ana.approved_by', { who: v.approved_by, at: Risk.fmtTime(v.approved_at) })
+            : '—',
+        }),
+        el(
+          'td',
+          {},
+          el('button', {
+            type: 'button',
+            class: 'btn btn-quiet btn-small',
+            'aria-pressed': String(selected),
+            text: selected ? Risk.t('ana.viewing') : Risk.t('ana.view'),
+            onclick: () => select(v.version),
+          }),
+        ),
+      );
+    });
+    body.replaceChildren(...rows);
+  }
+
+  // ------------------------------------------------------------------ one version
+
+  function current() {
+    return state.versions.find((v) => v.version === state.selected) || null;
+  }
+
+  function renderGates(v) {
+    const list = $('gates');
+    if (!v.gate_results.length) {
+      list.replaceChildren(el('li', { class: 'muted', text: Risk.t('ana.gates.none') }));
+      return;
+    }
+    list.replaceChildren(
+      ...v.gate_results.map((g) =>
+        el(
+          'li',
+          { 'data-passed': String(g.passed) },
+          el('span', {
+            class: g.passed ? 'chip chip-ok' : 'chip chip-bad',
+            text: (g.passed ? '✓ ' : '✗ ') + Risk.t(g.passed ? 'ana.gate.pass' : 'ana.gate.fail'),
+          }),
+          el('span', {}, el('strong', { text: g.name }), el('br'), el('span', { class: 'muted small', text: g.detail })),
+        ),
+      ),
+    );
+  }
+
+  function renderPromote(v) {
+    const champion = v.aliases.includes('champion');
+    const status = $('promote-status');
+    status.replaceChildren();
+    $('promote-fields').hidden = champion;
+    const justPromoted = state.result && state.result.kind === 'ok' && state.result.version === v.version;
+    if (champion && !justPromoted) {
+      const text = v.approved_by
+        ? Risk.t('ana.promote.champion_by', { v: v.version, who: v.approved_by, at: Risk.fmtTime(v.approved_at) })
+        : Risk.t('ana.promote.champion', { v: v.version });
+      status.append(el('p', { class: 'alert alert-ok', text }));
+    } else if (v.gates_passed === false) {
+      status.append(el('p', { class: 'alert alert-warn', text: Risk.t('ana.promote.gates_failed') }));
+    }
+    $('confirm-text').textContent = Risk.t('ana.confirm', { v: v.version });
+    renderResult();
+  }
+
+  function renderResult() {
+    const box = $('promote-result');
+    const r = state.result;
+    box.replaceChildren();
+    if (!r || r.version !== state.selected) return;
+    if (r.kind === 'ok') {
+      box.append(el('p', { class: 'alert alert-ok', text: Risk.t('ana.promote.ok', { v: r.version, who: r.who }) }));
+      return;
+    }
+    if (r.kind === 'invalid') {
+      box.append(el('p', { class: 'alert alert-error', text: Risk.t(r.key) }));
+      return;
+    }
+    const err = r.error;
+    let node;
+    if (err.code === 'promotion_refused') {
+      node = el(
+        'div',
+        { class: 'alert alert-error', id: 'promote-refused' },
+        el('strong', { text: Risk.t('ana.promote.refused') }),
+        el('ul', {}, ...err.fields.map((f) => el('li', {}, el('strong', { text: f.field }), ' — ' + f.message))),
+      );
+    } else if (err.status === 403) {
+      node = el('p', { class: 'alert alert-error', text: Risk.t('ana.promote.forbidden') });
+    } else if (err.status === 409 || err.status === 422) {
+      node = el('p', { class: 'alert alert-error', text: Risk.t('ana.promote.conflict', { msg: err.message }) });
+    } else {
+      node = el('p', { class: 'alert alert-error', text: Risk.errorText(err) });
+    }
+    box.append(node);
+  }
+
+  // ------------------------------------------------------------------ backtest report
+
+  /** {window: [text], overall: [{caption, header, rows}], segments: [...]} from the card HTML. */
+  function parseCard(html) {
+    const doc = new DOMParser().parseFromString(html, 'text/html');
+    const sections = {};
+    let name = null;
+    for (const node of doc.body.children) {
+      if (node.tagName === 'H2') {
+        name = node.textContent.trim();
+        sections[name] = { paragraphs: [], tables: [] };
+      } else if (name && node.tagName === 'P') {
+        sections[name].paragraphs.push(node.textContent.trim());
+      } else if (name && node.tagName === 'TABLE') {
+        const caption = node.querySelector('caption');
+        const rows = [...node.querySelectorAll('tr')].map((tr) =>
+          [...tr.children].map((c) => c.textContent.trim()),
+        );
+        sections[name].tables.push({
+          caption: caption ? caption.textContent.trim() : '',
+          header: rows[0] || [],
+          rows: rows.slice(1),
+        });
+      }
+    }
+    const get = (title) => sections[title] || { paragraphs: [], tables: [] };
+    return {
+      window: get('Training window').paragraphs,
+      overall: get('Metrics overall').tables,
+      segments: get('Metrics by segment').tables,
+    };
+  }
+
+  function metricTable(t) {
+    return el(
+      'div',
+      { class: 'table-wrap' },
+      el(
+        'table',
+        { class: 'table metric-table' },
+        t.caption ? el('caption', { text: t.caption }) : null,
+        el(
+          'thead',
+          {},
+          el(
+            'tr',
+            {},
+            ...t.header.map((h, i) =>
+              el('th', {
+                scope: 'col',
+                class: i ? 'num' : null,
+                text: h,
+                title: Risk.has('metric.' + h) ? Risk.t('metric.' + h) : null,
+              }),
+            ),
+          ),
+        ),
+        el(
+          'tbody',
+          {},
+          ...t.rows.map((r) =>
+            el(
+              'tr',
+              { class: r[0] === 'lightgbm' ? 'main-model' : null, 'data-model': r[0] },
+              ...r.map((c, i) => el('td', { class: i ? 'num' : null, text: c })),
+            ),
+          ),
+        ),
+      ),
+    );
+  }
+
+  function renderBacktest() {
+    const box = $('backtest');
+    const frame = $('card-frame');
+    const card = state.cards.get(state.selected);
+    if (card === undefined) {
+      box.replaceChildren(el('p', { class: 'muted', text: Risk.t('common.loading') }));
+      return;
+    }
+    if (card === null) {
+      box.replaceChildren(el('p', { class: 'muted', text: Risk.t('ana.backtest.none') }));
+      $('card-details').hidden = true;
+      return;
+    }
+    $('card-details').hidden = false;
+    if (frame.dataset.version !== String(state.selected)) {
+      frame.srcdoc = card.html;
+      frame.dataset.version = String(state.selected);
+    }
+    const report = parseCard(card.html);
+    const used = new Set(report.overall.flatMap((t) => t.header));
+    const glossary = METRICS.filter((m) => used.has(m)).map((m) =>
+      el('li', {}, el('code', { text: m }), ' — ' + Risk.t('metric.' + m)),
+    );
+    // The first target (any) open; the other targets and the segments folded away.
+    const [first, ...others] = report.overall;
+    const fold = (key, tables) =>
+      tables.length
+        ? el(
+            'details',
+            { class: 'fold' },
+            el('summary', { text: Risk.t(key, { n: tables.length }) }),
+            ...tables.map(metricTable),
+          )
+        : null;
+    const parts = [
+      el('p', { class: 'muted small', text: Risk.t('ana.backtest.english') }),
+      el('h3', { text: Risk.t('ana.backtest.window') }),
+      ...report.window.map((p) => el('p', { class: 'small', text: p })),
+      el('h3', { text: Risk.t('ana.backtest.overall') }),
+      first ? metricTable(first) : null,
+      glossary.length ? el('ul', { class: 'glossary' }, ...glossary) : null,
+      fold('ana.backtest.others', others),
+      fold('ana.backtest.segments', report.segments),
+    ];
+    box.replaceChildren(...parts.filter(Boolean));
+  }
+
+  function renderDetail() {
+    const v = current();
+    $('detail').hidden = !v;
+    if (!v) return;
+    $('detail-heading').textContent = Risk.t('ana.detail', { v: v.version });
+    renderGates(v);
+    renderPromote(v);
+    renderBacktest();
+  }
+
+  async function loadCard(version) {
+    if (state.cards.has(version)) return;
+    try {
+      state.cards.set(version, await Risk.api(`/models/${version}/card`));
+    } catch (err) {
+      if (err.status !== 404) Risk.toast(Risk.errorText(err), 'error');
+      state.cards.set(version, null);
+    }
+    if (state.selected === version) renderBacktest();
+  }
+
+  function select(version) {
+    state.selected = version;
+    renderVersions();
+    renderDetail();
+    loadCard(version);
+  }
+
+  async function loadVersions() {
+    try {
+      state.versions = await Risk.api('/models');
+      $('versions-error').hidden = true;
+    } catch (err) {
+      $('versions-error').textContent = Risk.errorText(err);
+      $('versions-error').hidden = false;
+      return;
+    }
+    if (!state.versions.some((v) => v.version === state.selected)) {
+      const champion = state.versions.find((v) => v.aliases.includes('champion'));
+      const newest = state.versions[state.versions.length - 1];
+      state.selected = (champion || newest || {}).version || null;
+    }
+    renderVersions();
+    renderDetail();
+    if (state.selected) loadCard(state.selected);
+  }
+
+  // ------------------------------------------------------------------ promotion
+
+  async function promote(event) {
+    event.preventDefault();
+    const v = current();
+    if (!v) return;
+    const who = $('approver').value.trim();
+    if (!who) {
+      state.result = { version: v.version, kind: 'invalid', key: 'ana.promote.need_name' };
+      renderResult();
+      $('approver').focus();
+      return;
+    }
+    if (!$('confirm').checked) {
+      state.result = { version: v.version, kind: 'invalid', key: 'ana.promote.need_confirm' };
+      renderResult();
+      $('confirm').focus();
+      return;
+    }
+    const button = $('promote-submit');
+    button.disabled = true;
+    button.textContent = Risk.t('ana.promote.busy');
+    try {
+      const out = await Risk.api(`/models/${v.version}/promote`, {
+        method: 'POST',
+        body: { approved_by: who },
+      });
+      state.result = { version: v.version, kind: 'ok', who: out.approved_by };
+      $('confirm').checked = false;
+      Risk.toast(Risk.t('ana.promote.ok', { v: v.version, who: out.approved_by }), 'ok');
+      await loadVersions();
+    } catch (err) {
+      state.result = { version: v.version, kind: 'error', error: err };
+      renderResult();
+    } finally {
+      button.disabled = false;
+      button.textContent = Risk.t('ana.promote.submit');
+    }
+  }
+
+  // ------------------------------------------------------------------ agreement
+
+  function pctCell(value) {
+    const bar = el('div', { class: 'bar', style: `width:${Math.round(value * 100)}%` });
+    return el(
+      'td',
+      { class: 'num' },
+      el('div', {}, Risk.fmtPct(value)),
+      el('div', { class: 'bar-track', 'aria-hidden': 'true' }, bar),
+    );
+  }
+
+  function agreeTable(rows, keyLabel, id) {
+    if (!rows.length) return el('p', { class: 'empty', text: Risk.t('ana.agree.none') });
+    const cols = ['decided', 'agree', 'adjusted', 'rejected', 'override'];
+    return el(
+      'table',
+      { class: 'table', id },
+      el(
+        'thead',
+        {},
+        el(
+          'tr',
+          {},
+          el('th', { scope: 'col', text: Risk.t(keyLabel) }),
+          ...cols.map((c) => el('th', { scope: 'col', class: 'num', text: Risk.t('ana.agree.col.' + c) })),
+        ),
+      ),
+      el(
+        'tbody',
+        {},
+        ...rows.map((r) =>
+          el(
+            'tr',
+            { 'data-key': r.key === null ? '' : r.key },
+            el('td', { text: r.key === null ? '—' : r.key }),
+            el('td', { class: 'num', text: String(r.decided) }),
+            pctCell(r.agree_rate),
+            pctCell(r.adjusted_rate),
+            pctCell(r.rejected_rate),
+            pctCell(r.override_rate),
+          ),
+        ),
+      ),
+    );
+  }
+
+  function renderStats() {
+    if (!state.stats) return;
+    $('agree-reviewer').replaceChildren(agreeTable(state.stats.by_reviewer, 'ana.agree.col.reviewer', 'agree-by-reviewer'));
+    $('agree-model').replaceChildren(agreeTable(state.stats.by_model_version, 'ana.agree.col.model', 'agree-by-model'));
+  }
+
+  async function loadStats() {
+    try {
+      state.stats = await Risk.api('/review/stats');
+      renderStats();
+    } catch (err) {
+      $('agree-error').textContent = Risk.errorText(err);
+      $('agree-error').hidden = false;
+    }
+  }
+
+  function renderAll() {
+    renderVersions();
+    renderDetail();
+    renderStats();
+  }
+
+  $('promote').addEventListener('submit', promote);
+  Risk.onLang(renderAll);
+  Risk.header('ana.title').then(async () => {
+    await Promise.all([loadVersions(), loadStats()]);
+    document.body.dataset.loaded = '1';
+  });
+})();

@@ -1,0 +1,447 @@
+/* Commander page: KPI tiles, the risk map, the ranked table and filters; refreshes every 60 s.
+ *
+ * Data: GET /api/v1/dashboard/kpis, /api/v1/map?target=…, /api/v1/forecasts/ranked?…
+ * (the server filters all three by role and scope: a commander sees approved warnings only).
+ * Filters live in the URL query (street, community, target, level) so a view can be shared.
+ */
+(function () {
+  'use strict';
+
+  const REFRESH_MS = 60000;
+  const CATEGORIES = ['any', 'dispute', 'theft', 'fire_hazard', 'safety_hazard', 'fraud', 'petition'];
+
+  Risk.strings({
+    zh: {
+      'cmd.title': '指挥总览',
+      'cmd.kpis': '关键指标',
+      'cmd.filters': '筛选',
+      'cmd.street': '街道',
+      'cmd.community': '社区',
+      'cmd.target': '事件类别',
+      'cmd.all': '全部',
+      'cmd.map': '风险地图',
+      'cmd.skipmap': '跳过地图，到高风险网格列表',
+      'cmd.legend': '图例',
+      'cmd.ranked': '高风险网格',
+      'cmd.col.grid': '网格',
+      'cmd.col.target': '类别',
+      'cmd.col.prob': '概率',
+      'cmd.col.reasons': '主要原因',
+      'cmd.updated': '最近更新 {time}',
+      'cmd.updating': '正在更新…',
+      'cmd.total': '共 {n} 条',
+      'cmd.shown': '显示前 {shown} 条，共 {n} 条',
+      'cmd.source.approved': '仅显示已批准的预警',
+      'cmd.source.forecasts': '最新预测（含未审核）',
+      'cmd.empty': '当前筛选条件下没有预警。',
+      'cmd.empty.none': '目前没有可显示的预警。',
+      'cmd.map.count': '{n} 个网格',
+      'cmd.map.none': '地图暂不可用。',
+      'cmd.map.noshape': '没有可绘制的网格边界。',
+      'cmd.trend.up': '较上次上升 {pts} 个百分点',
+      'cmd.trend.down': '较上次下降 {pts} 个百分点',
+      'cmd.trend.flat': '与上次持平',
+      'cmd.noreason': '—',
+      'kpi.pending': '待审核预警',
+      'kpi.escalated': '已上报',
+      'kpi.sla': '超时未处理',
+      'kpi.approved_open': '已批准待处置',
+      'kpi.hit_rate': '上周命中率',
+      'kpi.hit_rate_n': '基于 {n} 条已批准预警',
+      'kpi.hit_rate_none': '上周没有可评估的预警',
+      'kpi.last_run': '最近一次预测',
+      'kpi.model': '模型 {v}',
+      'kpi.unavailable': '指标暂不可用。',
+      'kpi.no_run': '尚无预测',
+    },
+    en: {
+      'cmd.title': 'Overview',
+      'cmd.kpis': 'Key figures',
+      'cmd.filters': 'Filters',
+      'cmd.street': 'Street',
+      'cmd.community': 'Community',
+      'cmd.target': 'Event category',
+      'cmd.all': 'All',
+      'cmd.map': 'Risk map',
+      'cmd.skipmap': 'Skip the map, go to the high-risk grids',
+      'cmd.legend': 'Legend',
+      'cmd.ranked': 'High-risk grids',
+      'cmd.col.grid': 'Grid',
+      'cmd.col.target': 'Category',
+      'cmd.col.prob': 'Probability',
+      'cmd.col.reasons': 'Main reasons',
+      'cmd.updated': 'Updated {time}',
+      'cmd.updating': 'Updating…',
+      'cmd.total': '{n} in all',
+      'cmd.shown': 'First {shown} of {n}',
+      'cmd.source.approved': 'Approved warnings only',
+      'cmd.source.forecasts': 'Latest forecasts (including unreviewed)',
+      'cmd.empty': 'No warnings match these filters.',
+      'cmd.empty.none': 'No warnings to show at the moment.',
+      'cmd.map.count': 'Grids shown: {n}',
+      'cmd.map.none': 'The map is not available.',
+      'cmd.map.noshape': 'No grid outlines to draw.',
+      'cmd.trend.up': 'Up {pts} points since the last run',
+      'cmd.trend.down': 'Down {pts} points since the last run',
+      'cmd.trend.flat': 'Unchanged since the last run',
+      'cmd.noreason': '—',
+      'kpi.pending': 'Pending warnings',
+      'kpi.escalated': 'Escalated',
+      'kpi.sla': 'Past response time',
+      'kpi.approved_open': 'Approved, open',
+      'kpi.hit_rate': "Last week's hit rate",
+      'kpi.hit_rate_n': 'Over {n} approved warnings',
+      'kpi.hit_rate_none': 'No warnings to check last week',
+      'kpi.last_run': 'Latest forecast',
+      'kpi.model': 'Model {v}',
+      'kpi.unavailable': 'Key figures are not available.',
+      'kpi.no_run': 'No forecast yet',
+    },
+  });
+
+  const $ = (id) => document.getElementById(id);
+  const form = $('filters');
+  const state = {
+    kpis: null,
+    kpisMissing: false,
+    map: null,
+    mapMissing: false,
+    ranked: null,
+    updatedAt: null,
+    busy: null,
+  };
+
+  // ------------------------------------------------------------------ filters
+
+  function readQuery() {
+    const q = new URLSearchParams(window.location.search);
+    return {
+      street: q.get('street') || '',
+      community: q.get('community') || '',
+      target: q.get('target') || '',
+      level: q.get('level') || '',
+    };
+  }
+
+  function filters() {
+    return {
+      street: form.street.value,
+      community: form.community.value,
+      target: form.target.value,
+      level: form.level.value,
+    };
+  }
+
+  function option(value, text, selected) {
+    const o = Risk.el('option', { value, text });
+    if (selected) o.selected = true;
+    return o;
+  }
+
+  function fillSelect(select, values, current, labelOf) {
+    const keep = values.includes(current) ? current : '';
+    select.replaceChildren(
+      option('', Risk.t('cmd.all'), keep === ''),
+      ...values.map((v) => option(v, labelOf ? labelOf(v) : v, v === keep)),
+    );
+  }
+
+  function mapFeatures() {
+    return (state.map && state.map.features) || [];
+  }
+
+  function renderFilterOptions(wanted) {
+    wanted = wanted || filters();
+    const props = mapFeatures().map((f) => f.properties || {});
+    const streets = [...new Set(props.map((p) => p.street_id).filter(Boolean))].sort();
+    if (wanted.street && !streets.includes(wanted.street)) streets.push(wanted.street);
+    fillSelect(form.street, streets, wanted.street);
+    const inStreet = props.filter((p) => !form.street.value || p.street_id === form.street.value);
+    const communities = [...new Set(inStreet.map((p) => p.community_id).filter(Boolean))].sort();
+    if (wanted.community && !communities.includes(wanted.community) && !props.length) {
+      communities.push(wanted.community);
+    }
+    fillSelect(form.community, communities, wanted.community);
+    fillSelect(form.target, CATEGORIES, wanted.target, Risk.targetLabel);
+    fillSelect(form.level, Risk.LEVELS, wanted.level, (l) => Risk.t('level.' + l));
+  }
+
+  function writeQuery() {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(filters())) if (v) q.set(k, v);
+    const lang = new URLSearchParams(window.location.search).get('lang');
+    if (lang) q.set('lang', lang);
+    const qs = q.toString();
+    history.replaceState(null, '', window.location.pathname + (qs ? '?' + qs : ''));
+  }
+
+  // ------------------------------------------------------------------ KPI tiles
+
+  function tile(id, value, labelKey, note, alert) {
+    return Risk.el(
+      'div',
+      { class: 'kpi' + (alert ? ' kpi-alert' : ''), id: 'kpi-' + id },
+      Risk.el('div', { class: 'kpi-value', text: value }),
+      Risk.el('div', { class: 'kpi-label', text: Risk.t(labelKey) }),
+      note ? Risk.el('div', { class: 'kpi-note', text: note }) : null,
+    );
+  }
+
+  function renderKpis() {
+    const box = $('kpis');
+    if (state.kpisMissing) {
+      box.replaceChildren(Risk.el('p', { class: 'muted small', text: Risk.t('kpi.unavailable') }));
+      return;
+    }
+    const k = state.kpis;
+    if (!k) return;
+    const hit = k.hit_rate_last_week;
+    const run = k.last_run;
+    box.replaceChildren(
+      tile('pending', String(k.pending), 'kpi.pending'),
+      tile('escalated', String(k.escalated), 'kpi.escalated'),
+      tile('sla', String(k.sla_breaches), 'kpi.sla', null, k.sla_breaches > 0),
+      tile('approved_open', String(k.approved_open), 'kpi.approved_open'),
+      tile(
+        'hit_rate',
+        hit === null || hit === undefined ? '—' : Risk.fmtPct(hit),
+        'kpi.hit_rate',
+        k.hit_rate_n ? Risk.t('kpi.hit_rate_n', { n: k.hit_rate_n }) : Risk.t('kpi.hit_rate_none'),
+      ),
+      tile(
+        'last_run',
+        run ? Risk.fmtTime(run.issue_time) : '—',
+        'kpi.last_run',
+        run ? Risk.t('kpi.model', { v: run.model_version }) : Risk.t('kpi.no_run'),
+      ),
+    );
+    box.querySelector('#kpi-last_run .kpi-value').classList.add('kpi-value-small');
+  }
+
+  // ------------------------------------------------------------------ map
+
+  function openGrid(id) {
+    window.location.assign('/grid/' + encodeURIComponent(id));
+  }
+
+  function renderLegend() {
+    const items = [...Risk.LEVELS, 'none'].map((level) =>
+      Risk.el(
+        'li',
+        {},
+        Risk.el('span', {
+          class: 'swatch',
+          style: 'background:' + Risk.LEVEL_COLOURS[level],
+          'aria-hidden': 'true',
+        }),
+        Risk.el('span', { text: Risk.t('level.' + level) }),
+      ),
+    );
+    $('legend').replaceChildren(...items);
+  }
+
+  function renderMap() {
+    const svg = $('map');
+    const note = $('map-note');
+    if (state.mapMissing) {
+      svg.replaceChildren();
+      note.textContent = Risk.t('cmd.map.none');
+      return;
+    }
+    if (!state.map) return;
+    const n = RiskMap.draw(svg, state.map, { onOpen: openGrid, tooltip: $('map-tooltip') });
+    note.textContent = n ? Risk.t('cmd.map.count', { n }) : Risk.t('cmd.map.noshape');
+    dimMap();
+  }
+
+  function dimMap() {
+    const f = filters();
+    const active = f.street || f.community || f.level;
+    RiskMap.dim(
+      $('map'),
+      active
+        ? (p) =>
+            (!f.street || p.street_id === f.street) &&
+            (!f.community || p.community_id === f.community) &&
+            (!f.level || p.level === f.level)
+        : null,
+    );
+  }
+
+  // ------------------------------------------------------------------ ranked table
+
+  function trend(row) {
+    if (row.prev_prob === null || row.prev_prob === undefined) return null;
+    const diff = (row.prob - row.prev_prob) * 100;
+    const pts = Math.abs(diff).toFixed(1);
+    let cls = 'trend-flat';
+    let arrow = '→';
+    let key = 'cmd.trend.flat';
+    if (diff >= 0.5) [cls, arrow, key] = ['trend-up', '↑', 'cmd.trend.up'];
+    else if (diff <= -0.5) [cls, arrow, key] = ['trend-down', '↓', 'cmd.trend.down'];
+    const text = Risk.t(key, { pts });
+    return Risk.el(
+      'span',
+      { class: 'trend ' + cls, title: text, 'data-trend': cls.slice(6) },
+      Risk.el('span', { 'aria-hidden': 'true', text: arrow }),
+      Risk.el('span', { class: 'visually-hidden', text: text }),
+    );
+  }
+
+  function reasonsList(reasons) {
+    const texts = (reasons || []).slice(0, 3).map(Risk.reasonText).filter(Boolean);
+    if (!texts.length) return Risk.el('span', { class: 'muted', text: Risk.t('cmd.noreason') });
+    return Risk.el('ul', { class: 'reasons' }, ...texts.map((t) => Risk.el('li', { text: t })));
+  }
+
+  function emptyKey() {
+    return Object.values(filters()).some(Boolean) ? 'cmd.empty' : 'cmd.empty.none';
+  }
+
+  function renderRanked() {
+    const page = state.ranked;
+    const body = $('ranked').querySelector('tbody');
+    if (!page) return;
+    const rows = page.items.map((r, i) =>
+      Risk.el(
+        'tr',
+        { 'data-grid-id': r.grid_id, 'data-level': r.level, 'data-target': r.target },
+        Risk.el('td', { class: 'num muted c-rank', text: String(page.offset + i + 1) }),
+        Risk.el(
+          'td',
+          { class: 'c-grid' },
+          Risk.el('a', { href: '/grid/' + encodeURIComponent(r.grid_id), text: r.grid_id }),
+          r.state && page.source === 'approved_warnings'
+            ? Risk.el('div', { class: 'muted small', text: Risk.stateLabel(r.state) })
+            : null,
+        ),
+        Risk.el('td', { class: 'c-target', text: Risk.targetLabel(r.target) }),
+        Risk.el('td', { class: 'c-level' }, Risk.levelBadge(r.level)),
+        Risk.el('td', { class: 'num c-prob' }, Risk.fmtPct(r.prob), trend(r)),
+        Risk.el('td', { class: 'c-reasons' }, reasonsList(r.reasons)),
+      ),
+    );
+    if (!rows.length) {
+      rows.push(
+        Risk.el(
+          'tr',
+          {},
+          Risk.el('td', { colspan: '6', class: 'empty', text: Risk.t(emptyKey()) }),
+        ),
+      );
+    }
+    body.replaceChildren(...rows);
+    const source =
+      page.source === 'approved_warnings' ? Risk.t('cmd.source.approved') : Risk.t('cmd.source.forecasts');
+    const count =
+      page.total > page.items.length
+        ? Risk.t('cmd.shown', { shown: page.items.length, n: page.total })
+        : Risk.t('cmd.total', { n: page.total });
+    $('ranked-note').textContent = source + ' · ' + count;
+  }
+
+  // ------------------------------------------------------------------ loading
+
+  function rankedQuery() {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(filters())) if (v) q.set(k, v);
+    q.set('limit', '50');
+    return '/forecasts/ranked?' + q.toString();
+  }
+
+  async function optional(promise) {
+    try {
+      return { data: await promise, missing: false };
+    } catch (err) {
+      if (err && err.status === 404) return { data: null, missing: true };
+      throw err;
+    }
+  }
+
+  function showUpdated() {
+    $('updated').textContent = state.updatedAt
+      ? Risk.t('cmd.updated', {
+          time: Risk.fmtTime(state.updatedAt.toISOString(), { seconds: true, date: false }),
+        })
+      : '';
+  }
+
+  /** Fetch KPIs, map and ranked grids; re-render without reloading. ``what``: 'all' | 'ranked'. */
+  async function refresh(what) {
+    if (state.busy) state.busy.abort();
+    const ctl = new AbortController();
+    state.busy = ctl;
+    const signal = ctl.signal;
+    const f = filters();
+    $('updated').textContent = Risk.t('cmd.updating');
+    try {
+      const jobs = [Risk.api(rankedQuery(), { signal })];
+      if (what !== 'ranked') {
+        jobs.push(optional(Risk.api('/dashboard/kpis', { signal })));
+        // No category chosen: every target, each grid coloured by its worst level.
+        const mapPath = f.target ? '/map?target=' + encodeURIComponent(f.target) : '/map';
+        jobs.push(optional(Risk.api(mapPath, { signal })));
+      }
+      const [ranked, kpis, map] = await Promise.all(jobs);
+      if (signal.aborted) return;
+      state.ranked = ranked;
+      $('ranked-error').hidden = true;
+      if (kpis) {
+        state.kpis = kpis.data;
+        state.kpisMissing = kpis.missing;
+      }
+      if (map) {
+        state.map = map.data;
+        state.mapMissing = map.missing;
+        renderFilterOptions(f);
+        renderMap();
+      } else {
+        dimMap();
+      }
+      renderKpis();
+      renderRanked();
+      state.updatedAt = new Date();
+      document.body.dataset.loaded = String(Number(document.body.dataset.loaded || 0) + 1);
+    } catch (err) {
+      if (err && err.name === 'AbortError') return;
+      $('ranked-error').textContent = Risk.errorText(err);
+      $('ranked-error').hidden = false;
+    } finally {
+      if (state.busy === ctl) state.busy = null;
+      showUpdated();
+    }
+  }
+
+  function renderAll() {
+    renderFilterOptions();
+    renderLegend();
+    renderKpis();
+    if (state.map) RiskMap.relabel($('map'));
+    renderMap();
+    renderRanked();
+    showUpdated();
+  }
+
+  form.addEventListener('change', (event) => {
+    if (event.target === form.street) {
+      renderFilterOptions({ ...filters(), community: '' });
+    }
+    writeQuery();
+    // A new category changes the map's levels; the other filters only the table.
+    refresh(event.target === form.target ? 'all' : 'ranked');
+  });
+  form.addEventListener('submit', (event) => event.preventDefault());
+  $('refresh').addEventListener('click', () => refresh('all'));
+  Risk.onLang(renderAll);
+
+  Risk.header('cmd.title').then(() => {
+    renderFilterOptions(readQuery());
+    renderLegend();
+    refresh('all');
+    setInterval(() => {
+      if (!document.hidden) refresh('all');
+    }, REFRESH_MS);
+  });
+
+  window.RiskCommander = { refresh, REFRESH_MS };
+})();
