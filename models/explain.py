@@ -150,14 +150,17 @@ def format_points(points: float) -> str:
     return f"{points:+.0f}" if abs(points) >= 9.95 else f"{points:+.1f}"
 
 
+MAX_RATIO = 100  # ratios above this are shown as "over 100×"
+
+
 def _ratio_text(ratio: float) -> str:
     return f"{ratio:.0f}" if ratio >= 9.95 else f"{ratio:.1f}".removesuffix(".0")
 
 
 def compare_to_median(value: float, median: float) -> tuple[str, str]:
     """(en, zh) phrase comparing a value with the city median: 'N× the city median', or
-    above / below / at it when the median is 0 (or the ratio rounds to 0); ('', '') when
-    either is NaN."""
+    above / below / at it when the median is 0 (or the ratio rounds to 0), 'over 100×' when
+    the ratio is larger (a median near 0); ('', '') when either is NaN."""
     if math.isnan(value) or math.isnan(median):
         return "", ""
     if median == 0 or value < 0 or median < 0:
@@ -166,6 +169,8 @@ def compare_to_median(value: float, median: float) -> tuple[str, str]:
         if value < median:
             return "below the city median", "低于全市中位数"
         return "at the city median", "与全市中位数持平"
+    if value > MAX_RATIO * median:  # a near-zero median (decayed counts): no 10^20×
+        return f"over {MAX_RATIO}× the city median", f"超过全市中位数的{MAX_RATIO}倍"
     ratio = _ratio_text(value / median)
     if ratio == "0":
         return "below the city median", "低于全市中位数"

@@ -29,6 +29,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
 
 from risk.errors import ConfigError
+from risk.locks import MIGRATIONS
 from risk.metrics import json_ready
 from risk.settings import Settings
 
@@ -56,10 +57,23 @@ def artifact_location(data_dir: Path) -> str | None:
     return (Path(data_dir) / "mlartifacts").resolve().as_uri()
 
 
+_READY: set[str] = set()
+
+
 def client(data_dir: Path) -> MlflowClient:
-    """A client bound to the toolkit's store (tracking and registry share it)."""
+    """A client bound to the toolkit's store (tracking and registry share it).
+
+    The first client of a store in this process opens it under a lock: opening a new store
+    runs its Alembic migrations, which must not overlap another migration in this process
+    (`risk.locks.MIGRATIONS`)."""
     uri = tracking_uri(data_dir)
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    if uri in _READY:
+        return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    with MIGRATIONS:
+        c = MlflowClient(tracking_uri=uri, registry_uri=uri)  # opens (and migrates) the store
+        c.search_registered_models(max_results=1)  # ... and the registry's
+        _READY.add(uri)
+    return c
 
 
 def ensure_experiment(name: str, data_dir: Path) -> str:

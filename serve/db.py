@@ -23,6 +23,8 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from risk import locks
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_S = 30.0
 
@@ -115,7 +117,7 @@ def alembic_config() -> Config:
 def _run(url: str, fn: Any, revision: str) -> None:
     engine = make_engine(url)
     try:
-        with engine.begin() as connection:
+        with locks.MIGRATIONS, engine.begin() as connection:  # Alembic context: process-global
             cfg = alembic_config()
             cfg.attributes["connection"] = connection
             fn(cfg, revision)

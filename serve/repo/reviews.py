@@ -102,6 +102,7 @@ def list_items(
     grid_ids: Iterable[str] | None = None,
     scope: Scope | None = None,
     window_open_at: datetime | None = None,
+    by_risk: bool = False,
     limit: int | None = DEFAULT_LIMIT,
     offset: int = 0,
 ) -> tuple[list[ReviewItem], int]:
@@ -110,7 +111,8 @@ def list_items(
     Each filter takes one value or several (any of them matches); ``street``/``community``
     and a street/community ``scope`` match through the ``grids`` table, so an item whose grid
     is not stored there is left out of such a query. ``window_open_at`` keeps items whose
-    window ends after that time. ``limit=None`` returns every match.
+    window ends after that time. ``by_risk`` orders by level, then probability (ranked
+    pages) instead of level, then age (the queue). ``limit=None`` returns every match.
     """
     equal = {"state": state, "target": target, "level": level, "grid_id": grid_ids}
     scoped = {"street": street, "community": community, "scope": scope}
@@ -120,8 +122,9 @@ def list_items(
         count = count.where(ITEMS.c.window_end > window_open_at)
         stmt = stmt.where(ITEMS.c.window_end > window_open_at)
     total = session.scalar(count) or 0
+    tiebreak = (ITEMS.c.prob.desc(),) if by_risk else (ITEMS.c.created_at.asc(),)
     stmt = stmt.order_by(
-        level_rank(ITEMS.c.level).desc(), ITEMS.c.created_at.asc(), ITEMS.c.item_id.asc()
+        level_rank(ITEMS.c.level).desc(), *tiebreak, ITEMS.c.created_at.asc(), ITEMS.c.item_id.asc()
     )
     if limit is not None:
         stmt = stmt.limit(limit)

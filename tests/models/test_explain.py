@@ -355,6 +355,8 @@ def test_reasons_for_14k_rows_take_well_under_a_few_seconds(city):
         (25.0, 2.0, "12× the city median"),  # 25 / 2 = 12.5, whole from 10 up
         (0.0, 4.0, "below the city median"),  # 0 / 4 = 0: no "0×"
         (0.0, 0.0, "at the city median"),
+        (100.0, 1.0, "100× the city median"),
+        (2.0, 1.9e-20, "over 100× the city median"),  # a decayed count's near-zero median
         (float("nan"), 3.0, ""),
     ],
 )

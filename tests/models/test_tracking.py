@@ -192,3 +192,42 @@ def test_failed_block_marks_run_failed(logged, monkeypatch):
     with pytest.raises(RuntimeError), start_run("backtest", data_dir) as run_id:
         raise RuntimeError("boom")
     assert client(data_dir).get_run(run_id).info.status == "FAILED"
+
+
+def test_opening_a_new_store_while_the_service_migrates_its_database(tmp_path, monkeypatch):
+    """MLflow's store migrations and the service's run in threads of one process: Alembic's
+    context is process-global, so without `risk.locks.MIGRATIONS` both fail (KeyError
+    'script', missing tables)."""
+    import threading
+
+    from models.registry import list_versions
+    from serve.db import table_names, upgrade
+
+    monkeypatch.delenv("RISK_MLFLOW_URI", raising=False)
+    errors, listed = [], []
+
+    def guarded(fn):
+        def run():
+            try:
+                fn()
+            except Exception as exc:
+                errors.append(repr(exc))
+
+        return run
+
+    for trial in range(3):
+        store = tmp_path / f"t{trial}"
+        url = f"sqlite:///{store}/service.db"
+        jobs = [
+            lambda store=store: listed.append(list_versions(data_dir=store)),
+            lambda url=url: upgrade(url),
+            lambda store=store: listed.append(list_versions(data_dir=store)),
+        ]
+        threads = [threading.Thread(target=guarded(job)) for job in jobs]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert "audit_head" in table_names(url)
+    assert listed == [[]] * 6

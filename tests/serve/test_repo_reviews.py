@@ -171,6 +171,13 @@ def test_list_orders_by_level_then_oldest_first_and_pages(queue):
     assert (_ids(page), page_total) == (["g2", "g4"], 4)
 
 
+def test_ranked_lists_order_by_level_then_probability(queue):
+    with queue() as s:
+        ranked, _ = list_items(s, by_risk=True)
+    # g2 (red 0.6, newer) before g3 (red 0.5, older): probability, not age, within a level
+    assert _ids(ranked) == ["g2", "g3", "g4", "g1"]
+
+
 def test_list_filters_by_level_and_state(queue):
     with queue() as s:
         reds, n_red = list_items(s, level="red")
