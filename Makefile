@@ -36,8 +36,9 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.features_vs_mlforecast
 	$(PY) -m benchmarks.backtest
 	$(PY) -m benchmarks.score
-	$(PY) -m benchmarks.api_load
-	$(PY) -m benchmarks.api_load --db postgresql
+	$(PY) -m benchmarks.api_load --think-ms 1000
+	$(PY) -m benchmarks.api_load --think-ms 1000 --db postgresql
+	$(PY) -m benchmarks.api_load --think-ms 0 --out benchmarks/results/api_load_closed_loop.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
