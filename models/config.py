@@ -65,6 +65,7 @@ _RULES: dict[str, dict[str, tuple[Callable[[Any], bool], str]]] = {
         "num_boost_round": (_count(1), "an integer >= 1"),
         "early_stopping_rounds": (_count(1), "an integer >= 1"),
         "count_model": (lambda v: isinstance(v, bool), "true or false"),
+        "issue_time_stride": (_count(1), "an integer >= 1; 1 keeps every training issue time"),
     },
 }
 

@@ -8,8 +8,12 @@ Features are the explicit `feature_names`, or every column except `grid_id`, `is
 `fit` cuts the distinct issue times into [train] gap [validation] gap [calibration]
 (`time_split`): the probability model (objective `binary`) and the count model (objective
 `poisson`) train on the first slice with early stopping on the second; the calibrator is
-chosen and fitted on the last. Hyper-parameters come from `models/lightgbm.toml`
-(`models.config`), none are tuned here.
+chosen and fitted on the last. The first slice may be thinned to every k-th issue time
+(`[training] issue_time_stride`; neighbouring daily rows share most of their window).
+Targets fitted on the same frame can share one binned copy of its training and validation
+rows (`SharedBins`): LightGBM bins the features once, and each target takes its rows as a
+subset with its own labels — the binning is most of a fit's cost beside the boosting itself.
+Hyper-parameters come from `models/lightgbm.toml` (`models.config`), none are tuned here.
 """
 
 from __future__ import annotations
@@ -166,6 +170,17 @@ def time_split(
     return TimeSplit(train, valid, calib, valid_start, calib_start)
 
 
+def every_kth_issue_time(issue_time_ns: np.ndarray, stride: int) -> np.ndarray:
+    """Row mask keeping the rows of every `stride`-th distinct issue time, counted back from
+    the latest (which is always kept); `stride` 1 keeps every row."""
+    t = np.asarray(issue_time_ns, dtype=np.int64)
+    if stride <= 1 or t.size == 0:
+        return np.ones(t.size, dtype=bool)
+    distinct = np.unique(t)
+    kept = distinct[::-1][::stride]
+    return np.isin(t, kept)
+
+
 def sampling_rate(label: np.ndarray, sampling: dict[str, Any]) -> float:
     """The share of negatives to keep: `negative_sample_rate`, lowered for rare targets so that
     at most `max_negatives_per_positive` negatives are kept per positive (cost scales with rows,
@@ -194,17 +209,86 @@ def negative_sample(label: np.ndarray, rate: float, seed: int) -> tuple[np.ndarr
 # ----------------------------------------------------------------------------- the estimator
 
 
+@dataclass
+class SharedBins:
+    """One frame's training rows (thinned by `issue_time_stride`) and validation rows, binned
+    once by LightGBM for every target fitted on that frame (`LightGBMForecaster.fit(frame,
+    bins=...)`). Build with :meth:`build`; the bin edges come from the whole training slice,
+    not from one target's negative-sampled rows. Labels are set per target, so fits that share
+    these bins run one after another, never concurrently."""
+
+    n_rows: int
+    feature_names: list[str]
+    times: np.ndarray
+    split: TimeSplit
+    stride: int
+    train_idx: np.ndarray
+    train_set: lgb.Dataset
+    valid_set: lgb.Dataset
+
+    @classmethod
+    def build(
+        cls,
+        frame: pd.DataFrame,
+        config: None | dict[str, Any] | str = None,
+        feature_names: list[str] | None = None,
+        horizon_hours: int = HORIZON_HOURS,
+    ) -> SharedBins:
+        cfg = load_config(config)
+        names = feature_columns(frame, feature_names)
+        times = issue_ns(frame)
+        split = time_split(times, horizon_hours, **cfg.section("split"))
+        stride = int(cfg.section("training").get("issue_time_stride", 1))
+        train_idx = np.flatnonzero(split.train)
+        train_idx = train_idx[every_kth_issue_time(times[train_idx], stride)]
+        valid_idx = np.flatnonzero(split.valid)
+        cols = frame.columns.get_indexer(names)
+        params = cfg.lightgbm_params
+        # A placeholder label: LightGBM copies labels into subsets; each fit sets its own.
+        train_set = lgb.Dataset(
+            frame.iloc[train_idx, cols],
+            label=np.zeros(len(train_idx)),
+            params=params,
+            free_raw_data=True,
+        ).construct()
+        valid_set = lgb.Dataset(
+            frame.iloc[valid_idx, cols],
+            label=np.zeros(len(valid_idx)),
+            reference=train_set,
+            params=params,
+            free_raw_data=True,
+        ).construct()
+        return cls(len(frame), names, times, split, stride, train_idx, train_set, valid_set)
+
+    def check(self, frame: pd.DataFrame, names: list[str], times: np.ndarray) -> None:
+        """Refuse bins built from another frame or feature list."""
+        if len(frame) != self.n_rows or names != self.feature_names:
+            raise ValueError(
+                f"bins were built for {self.n_rows} rows and {len(self.feature_names)} features, "
+                f"not {len(frame)} rows and {len(names)} features; build them from this frame"
+            )
+        if not np.array_equal(times, self.times):
+            raise ValueError("bins were built from a frame with other issue times")
+
+    def datasets(
+        self, keep: np.ndarray, y: np.ndarray, w: np.ndarray | None, y_val: np.ndarray
+    ) -> tuple[lgb.Dataset, lgb.Dataset]:
+        """The training rows `keep` (positions in `train_idx`) with labels `y` and weights `w`,
+        and the validation rows with labels `y_val`."""
+        train_set = self.train_set.subset(keep).construct()
+        train_set.set_label(y)
+        if w is not None:
+            train_set.set_weight(w)
+        self.valid_set.set_label(y_val)
+        return train_set, self.valid_set
+
+
 def _train(
     params: dict[str, Any],
-    x: pd.DataFrame,
-    y: np.ndarray,
-    w: np.ndarray | None,
-    x_val: pd.DataFrame,
-    y_val: np.ndarray,
+    train_set: lgb.Dataset,
+    valid_set: lgb.Dataset,
     training: dict[str, Any],
 ) -> lgb.Booster:
-    train_set = lgb.Dataset(x, label=y, weight=w, free_raw_data=True)
-    valid_set = lgb.Dataset(x_val, label=y_val, reference=train_set, free_raw_data=True)
     return lgb.train(
         params,
         train_set,
@@ -239,20 +323,20 @@ class LightGBMForecaster(BaseEstimator):
         self.horizon_hours = horizon_hours
 
     # --- fit ---------------------------------------------------------------------------------
-    def fit(self, frame: pd.DataFrame) -> Self:
+    def fit(self, frame: pd.DataFrame, bins: SharedBins | None = None) -> Self:
+        """Fit on `frame`; `bins` (built from this frame with this config and feature list,
+        :meth:`SharedBins.build`) saves binning the features again for every target."""
         cfg: ForecasterConfig = load_config(self.config)
         label = _column(frame, f"label_{self.target}")
         count = _column(frame, f"count_{self.target}")
         names = feature_columns(frame, self.feature_names)
-        split_cfg, sampling, training = (
-            cfg.section("split"),
-            cfg.section("sampling"),
-            cfg.section("training"),
-        )
-        times = issue_ns(frame)
-        split = time_split(times, self.horizon_hours, **split_cfg)
-
-        train_idx = np.flatnonzero(split.train)
+        sampling, training = cfg.section("sampling"), cfg.section("training")
+        if bins is None:
+            bins = SharedBins.build(frame, self.config, names, self.horizon_hours)
+        else:
+            bins.check(frame, names, issue_ns(frame))
+        times, split, stride = bins.times, bins.split, bins.stride
+        train_idx = bins.train_idx
         if not (label[train_idx] >= 1).any():
             raise ConfigError(
                 f"target '{self.target}' has no event in the {len(train_idx)} training rows "
@@ -260,37 +344,37 @@ class LightGBMForecaster(BaseEstimator):
                 "Give a longer date range or leave this target out"
             )
         weight = None
+        keep = np.arange(len(train_idx))
         rate = sampling_rate(label[train_idx], sampling)
         sampled = len(train_idx) > sampling["min_rows"] and rate < 1
         if sampled:
             keep, weight = negative_sample(label[train_idx], rate, cfg.seed)
             train_idx = train_idx[keep]
         valid_idx = np.flatnonzero(split.valid)
-        cols = frame.columns.get_indexer(names)
-        x = frame.iloc[train_idx, cols]
-        x_val = frame.iloc[valid_idx, cols]
 
         # A poisson objective learns the expected count (more information than "any event");
         # its probability is 1 - exp(-count) before calibration.
         y = count if cfg.lightgbm_params.get("objective") == "poisson" else label
-        self.booster_ = _train(
-            cfg.lightgbm_params, x, y[train_idx], weight, x_val, y[valid_idx], training
-        )
+        train_set, valid_set = bins.datasets(keep, y[train_idx], weight, y[valid_idx])
+        self.booster_ = _train(cfg.lightgbm_params, train_set, valid_set, training)
         self.best_iteration_ = _best(self.booster_)
         if training["count_model"]:
-            self.count_booster_ = _train(
-                cfg.count_params, x, count[train_idx], weight, x_val, count[valid_idx], training
-            )
+            train_set, valid_set = bins.datasets(keep, count[train_idx], weight, count[valid_idx])
+            self.count_booster_ = _train(cfg.count_params, train_set, valid_set, training)
             self.count_best_iteration_ = _best(self.count_booster_)
         else:
             self.count_booster_ = None
             self.count_best_iteration_ = 0
-        del x, x_val
+        del train_set
 
         self.feature_names_ = names
         self.config_ = cfg
         self.config_version_ = cfg.version
-        self.split_ = {**split.summary(), "sampled_train_rows": len(train_idx)}
+        self.split_ = {
+            **split.summary(),
+            "issue_time_stride": stride,
+            "sampled_train_rows": len(train_idx),
+        }
         self.negative_sampled_ = bool(sampled)
         self.calibrator_, self.calibration_scores_ = self._calibrate(frame, split, label, times)
         return self
@@ -388,8 +472,11 @@ class MultiTargetForecaster(BaseEstimator):
                 fix="build the frame with features.build.build_features",
             )
         self.targets_ = chosen
+        bins = SharedBins.build(frame, self.config, self.feature_names, self.horizon_hours)
         self.forecasters_ = {
-            t: LightGBMForecaster(self.config, t, self.feature_names, self.horizon_hours).fit(frame)
+            t: LightGBMForecaster(self.config, t, self.feature_names, self.horizon_hours).fit(
+                frame, bins=bins
+            )
             for t in chosen
         }
         return self

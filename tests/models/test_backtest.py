@@ -143,7 +143,7 @@ def test_metrics_hold_every_schema_key_for_every_model_and_target(result):
     assert set(m) >= {"dataset", "horizon_hours", "issue_times", "targets", "timings_s"}
     assert m["dataset"] == {"grids": 64, "events": 1565, "start": START, "end": END}
     assert (m["horizon_hours"], m["issue_times"]) == (72, 14)
-    assert set(m["timings_s"]) == {"features", "train", "predict", "explain", "total"}
+    assert set(m["timings_s"]) == {"features", "train", "predict", "baselines", "explain", "total"}
     assert m["peak_rss_mb"] > 0
     assert set(m["targets"]) == set(TARGETS)
     grid_types = set(result.segments["grid_type"])
