@@ -3,9 +3,10 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 DATA   ?= data
+CHICAGO ?= ../shared/data/chicago
 export MLFLOW_DISABLE_TELEMETRY := true
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo test lint format bench chicago clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -39,6 +40,10 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.api_load --think-ms 1000
 	$(PY) -m benchmarks.api_load --think-ms 1000 --db postgresql
 	$(PY) -m benchmarks.api_load --think-ms 0 --out benchmarks/results/api_load_closed_loop.json
+
+# Real data (issue #7): ~17 min on 2 cores; writes benchmarks/results/chicago/ (metrics.json is committed).
+chicago: $(STAMP)
+	$(PY) -m benchmarks.chicago --data $(CHICAGO) --out benchmarks/results/chicago
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -532,7 +532,8 @@ def predictions_frame(result: BacktestResult) -> pd.DataFrame:
     score = np.concatenate([result.scores[t][m].ravel() for m, t in pairs]) if pairs else count
     return pd.DataFrame(
         {
-            "issue_time": np.tile(result.issue_times.repeat(n_g), n),
+            # `take` keeps the tz-aware dtype; np.tile would box every row as a Timestamp
+            "issue_time": result.issue_times.take(np.tile(np.arange(n_t).repeat(n_g), n)),
             "grid_id": pd.Categorical.from_codes(
                 np.tile(np.arange(n_g), n_t * n), categories=pd.Index(result.grid_ids)
             ),
