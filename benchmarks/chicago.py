@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import tempfile
 import time
 import zipfile
@@ -294,6 +295,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args()
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    if "OMP_WAIT_POLICY" not in os.environ:
+        # LightGBM's two OpenMP threads share the cores with the baselines' thread; spinning
+        # while they wait for each other wastes those turns. Passive waiting: ~9 % faster here,
+        # the same numbers. OpenMP reads it when LightGBM loads, hence a fresh interpreter.
+        os.environ["OMP_WAIT_POLICY"] = "passive"
+        os.execv(sys.executable, [sys.executable, "-m", "benchmarks.chicago", *sys.argv[1:]])
 
     started = time.perf_counter()
 
