@@ -23,7 +23,7 @@ How it runs:
   `t`; it also defines `miss_rate_true@10` for every model.
 
 * **Cost**: LightGBM bins the training rows once per block for all targets
-  (`models.forecaster.SharedBins`); the block's baselines run in a second thread meanwhile.
+  (`MultiTargetForecaster`, which shares `models.forecaster.SharedBins`); the block's baselines run in a second thread meanwhile.
   `timings_s`: `train` / `predict` are LightGBM's, `baselines` the baseline thread's (it
   overlaps them), `total` the wall time.
 
@@ -53,7 +53,7 @@ from features.build import build_features, resolve_targets
 from features.issue_times import daily_issue_times
 from features.labels import label_columns
 from models.baselines import BASELINES, make_baseline
-from models.forecaster import LightGBMForecaster, SharedBins
+from models.forecaster import LightGBMForecaster, MultiTargetForecaster
 from risk.contract import ANY_TARGET, DEFAULT_ISSUE_HOUR, DEFAULT_TZ, HORIZON_HOURS
 from risk.errors import ConfigError
 from risk.metrics import base_rate, evaluate, json_ready
@@ -326,14 +326,12 @@ def run_backtest(
                 train = training_rows(
                     frame, time_ns, n_grids, known_events, target_list, start_ns, first_ns
                 )
-                bins = SharedBins.build(train, config, built.feature_names)
-                last_models = {
-                    t: LightGBMForecaster(
-                        config=config, target=t, feature_names=built.feature_names
-                    ).fit(train, bins=bins)
-                    for t in target_list
-                }
-                del train, bins
+                last_models = (
+                    MultiTargetForecaster(config=config, feature_names=built.feature_names)
+                    .fit(train, target_list)
+                    .forecasters_
+                )
+                del train
                 timings["train"] += time.perf_counter() - t0
                 t0 = time.perf_counter()
                 for t, model in last_models.items():
