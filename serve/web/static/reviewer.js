@@ -224,6 +224,7 @@
     total: 0,
     grids: new Map(), // grid_id -> {street_id, community_id} (from /map when available)
     loadedAt: null,
+    loadSeq: 0, // the latest queue load; an older answer arriving later is dropped
     busy: false,
     canAct: false, // only reviewers decide; an admin may look
     user: null,
@@ -300,10 +301,12 @@
   // ------------------------------------------------------------------ loading
 
   async function loadQueue(append) {
+    const seq = ++page.loadSeq;
     const offset = append ? page.order.length : 0;
     $('rv-loading').hidden = false;
     try {
       const data = await R.api(queueQuery(offset));
+      if (seq !== page.loadSeq) return; // filters changed meanwhile: the newer load draws
       if (!append) {
         page.items.clear();
         page.order = [];
@@ -320,9 +323,13 @@
       page.order = items.map((i) => i.item_id);
       renderQueue();
     } catch (err) {
-      R.toast(R.t('rv.loadError', { msg: R.errorText(err) }), 'error');
+      if (seq === page.loadSeq) R.toast(R.t('rv.loadError', { msg: R.errorText(err) }), 'error');
     } finally {
-      $('rv-loading').hidden = true;
+      if (seq === page.loadSeq) {
+        $('rv-loading').hidden = true;
+        // counts finished current loads (drawn or failed), as the commander page does
+        document.body.dataset.loaded = String(Number(document.body.dataset.loaded || 0) + 1);
+      }
     }
   }
 

@@ -64,6 +64,7 @@ def reviewer(page, live_server):
     login(page, live_server.url, "rev")  # rev's home is /reviewer
     page.wait_for_url("**/reviewer")
     page.locator("li.rv-item").first.wait_for()
+    page.wait_for_function("Number(document.body.dataset.loaded || 0) >= 1")
     return page
 
 
@@ -238,16 +239,31 @@ def test_filters_narrow_the_queue(reviewer, live_server):
         ids = reviewer.locator("li.rv-item").evaluate_all("els => els.map(e => e.dataset.itemId)")
         return [names[i] for i in ids]
 
+    def loads() -> int:
+        return int(reviewer.evaluate("Number(document.body.dataset.loaded || 0)"))
+
+    def reloaded(after: int) -> None:
+        # the response arriving is not the list being drawn: wait for the page's load count
+        reviewer.wait_for_function(f"Number(document.body.dataset.loaded || 0) > {after}")
+
+    n = loads()
     with reviewer.expect_response("**/review/items?*target=theft*"):
         reviewer.select_option("#rv-target", "theft")
+    reloaded(n)
     assert shown() == ["approve_me", "reject_me"]  # red before orange
+    n = loads()
     with reviewer.expect_response("**/review/items?*level=red*"):
         reviewer.select_option("#rv-level", "red")
+    reloaded(n)
     assert shown() == ["approve_me"]
+    n = loads()
     reviewer.locator("#rv-reset").click()
+    reloaded(n)
     reviewer.fill("#rv-street", "s2")  # rev's scope is s1: nothing there for them
+    n = loads()
     with reviewer.expect_response("**/review/items?*street=s2*"):
         reviewer.locator("#rv-filter-form button[type=submit]").click()
+    reloaded(n)
     assert shown() == []
     assert reviewer.locator("#rv-empty").inner_text() == "没有符合条件的预警。"
 
