@@ -4,7 +4,15 @@ Intensity of grid g at time s (days):
     λ_g(s) = μ_g + Σ_{events i in g, t_i < s} θ ω exp(-ω (s - t_i))
 μ_g is the background rate per day, θ the expected number of events one event triggers in its
 own grid, 1/ω the mean delay in days. Fitted by expectation–maximisation (Mohler 2015) on the
-events known at `until`, with exact times.
+events known at `until`.
+
+Coarse records (docs/adr/009-seppexp-on-coarse-times.md): the time resolution of the events
+(`risk.resolution`: day, hour, minute, second) bounds what the trigger can show. Two events of
+a grid less than one unit apart (same minute, same hour, same date) are simultaneous as far as
+the record goes, so neither is a candidate parent of the other; then every candidate lag is at
+least one unit and the M step cannot push ω past 1 / unit. Without this a few same-minute pairs
+(multi-offense reports) pull ω up until exp(−ω · lag) underflows for every real lag, and the
+M step divides by zero. The EM also keeps its last finite ω and θ if an update is not finite.
 """
 
 from __future__ import annotations
@@ -14,9 +22,12 @@ import pandas as pd
 
 from models.baselines.base import OPTIONAL_START, POSITIVE, POSITIVE_INT, Accepts, Baseline
 from models.baselines.known import NS_PER_DAY, IndexedEvents, decayed_sums, to_utc_ns
+from risk.resolution import Resolution, time_resolution
 
 THETA_MAX = 0.95  # keep the process stationary (θ < 1)
 OMEGA_INIT = 0.5  # per day
+FINEST_LAG_DAYS = 1 / 1_440  # exact times: the trigger's mean delay is at least a minute
+TINY = 1e-300  # intensity floor: log() of an event the fit cannot explain stays finite
 
 
 class SEPPExp(Baseline):
@@ -65,8 +76,14 @@ class SEPPExp(Baseline):
         self.omega_init = omega_init
         self.theta_init = theta_init
 
+    def fit(self, events: pd.DataFrame, grids: pd.DataFrame, until: pd.Timestamp) -> SEPPExp:
+        """As every baseline; also sets `resolution_`, the time resolution of `events`."""
+        self.resolution_: Resolution = time_resolution(events["occurred_at"])
+        return super().fit(events, grids, until)
+
     def _fit(self, known: IndexedEvents, grids: pd.DataFrame, until_ns: int) -> None:
         n_grids = len(grids)
+        unit = self.resolution_.days
         start_ns = self._start_ns()
         origin = (
             start_ns if start_ns is not None else (known.occurred.min() if len(known) else until_ns)
@@ -74,20 +91,23 @@ class SEPPExp(Baseline):
         times = (known.occurred - origin) / NS_PER_DAY
         period = max((until_ns - origin) / NS_PER_DAY, 1.0)
         child, _parent, lag = _candidate_pairs(
-            known.grid, times, self.max_lag_days, self.max_parents
+            known.grid, times, self.max_lag_days, self.max_parents, min_lag=unit
         )
+        omega_max = 1.0 / max(unit, FINEST_LAG_DAYS)
         grid = known.grid
         left_to_end = period - times  # time each event had to trigger before `until`
 
         counts = np.bincount(grid, minlength=n_grids).astype(float)
         mu = counts * (1 - self.theta_init) / period
-        theta, omega = float(self.theta_init), float(self.omega_init)
+        theta, omega = float(self.theta_init), min(float(self.omega_init), omega_max)
         previous = -np.inf
         n_done = 0
         while True:  # EM iterations, each vectorised over events and candidate pairs
             # E step: intensity at every event, and who triggered whom
             trigger = theta * omega * np.exp(-omega * lag)
-            intensity = mu[grid] + np.bincount(child, weights=trigger, minlength=len(times))
+            intensity = np.maximum(
+                mu[grid] + np.bincount(child, weights=trigger, minlength=len(times)), TINY
+            )
             compensator = mu.sum() * period + theta * float(np.sum(-np.expm1(-omega * left_to_end)))
             log_likelihood = float(np.sum(np.log(intensity))) - compensator
             if n_done == self.n_iter or log_likelihood - previous < self.tol * max(len(times), 1):
@@ -98,10 +118,11 @@ class SEPPExp(Baseline):
             # M step: background from the background shares, trigger from the pair shares
             mu = np.bincount(grid, weights=mu[grid] / intensity, minlength=n_grids) / period
             offspring = float(p_pair.sum())
-            if offspring > 0:
-                omega = offspring / float(np.sum(p_pair * lag))
+            weighted_lag = float(np.sum(p_pair * lag))
+            if offspring > 0 and weighted_lag > 0:
+                omega = min(offspring / weighted_lag, omega_max)
                 exposure = float(np.sum(-np.expm1(-omega * left_to_end)))
-                theta = min(offspring / exposure, THETA_MAX)
+                theta = min(offspring / exposure, THETA_MAX) if exposure > 0 else 0.0
             else:
                 theta = 0.0
         self.mu_ = mu
@@ -124,22 +145,33 @@ class SEPPExp(Baseline):
 
 
 def _candidate_pairs(
-    grid: np.ndarray, times: np.ndarray, max_lag: float, max_parents: int
+    grid: np.ndarray,
+    times: np.ndarray,
+    max_lag: float,
+    max_parents: int,
+    min_lag: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(child, parent, lag) for every earlier event of the same grid within `max_lag` days.
+    """(child, parent, lag) for every earlier event of the same grid with a lag in
+    `[min_lag, max_lag]` days, and never 0 (events at the same instant are not each other's
+    parents).
 
     Events are sorted by (grid, time); the k-th predecessor in that order is a candidate when it
     is in the same grid and close enough. Once no event has a candidate at step k, none has one at
-    k + 1, so the loop runs at most as many times as the busiest grid's parent count.
+    k + 1; an event stops looking once it has `max_parents` candidates. Predecessors less than
+    `min_lag` before it are skipped, not counted.
     """
     order = np.lexsort((times, grid))
     g, t = grid[order], times[order]
     children, parents, lags = [], [], []
-    for k in range(1, min(max_parents, len(order) - 1) + 1):
+    n_parents = np.zeros(len(order), dtype=np.int64)
+    for k in range(1, len(order)):
         lag = t[k:] - t[:-k]
-        ok = (g[k:] == g[:-k]) & (lag <= max_lag)
-        if not ok.any():
+        open_ = (g[k:] == g[:-k]) & (lag <= max_lag) & (n_parents[k:] < max_parents)
+        if not open_.any():
             break
+        # a relative hair of tolerance: float days of whole hours are not exact multiples
+        ok = open_ & (lag >= min_lag * (1 - 1e-9)) & (lag > 0)
+        n_parents[k:] += ok
         children.append(order[k:][ok])
         parents.append(order[:-k][ok])
         lags.append(lag[ok])

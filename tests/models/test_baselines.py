@@ -302,6 +302,70 @@ def test_seppexp_refuses_issue_times_before_its_fit():
         model.predict_count(events, at("2024-03-10 08:00"))
 
 
+def coarse(events: pd.DataFrame, unit: str) -> pd.DataFrame:
+    """The same events recorded to the `unit` ('min', 'h', 'D'), as a coarse file would."""
+    out = events.copy()
+    out["occurred_at"] = out["occurred_at"].dt.floor(unit)
+    out["reported_at"] = out["occurred_at"]
+    return out
+
+
+def assert_finite_fit(model: SEPPExp, n_grids: int) -> None:
+    assert np.isfinite(model.mu_).all() and (model.mu_ >= 0).all() and len(model.mu_) == n_grids
+    assert 0.0 <= model.theta_ <= 0.95
+    assert np.isfinite(model.omega_) and model.omega_ > 0
+    assert np.isfinite(model.log_likelihood_)
+
+
+def test_seppexp_same_minute_twins_are_not_parents_of_each_other():
+    # No self-excitation at all (theta 0), but a third of the events have a twin at the same
+    # minute, as multi-offense reports do. Before the fix the zero-lag pairs pulled omega up
+    # until exp(-omega * lag) underflowed for every real lag: ZeroDivisionError in the M step.
+    events = simulate_hawkes(np.full(5, 1.0), theta=0.0, omega=0.5, days=400, seed=1)
+    events = coarse(events, "min")
+    events = pd.concat([events, events.iloc[::3]], ignore_index=True)
+    start = pd.Timestamp("2020-01-01", tz=TZ)
+    model = SEPPExp(start=start).fit(events, line_grids(5), start + pd.Timedelta(days=400))
+    assert model.resolution_.name == "minute"
+    assert_finite_fit(model, 5)
+    assert model.theta_ < 0.1  # twins explained as background, not as triggering
+    # each grid: ~1 event a day plus one twin for every third event
+    np.testing.assert_allclose(model.mu_, 4 / 3, rtol=0.15)
+
+
+@pytest.mark.parametrize(
+    ("unit", "resolution", "omega_max"),
+    [("h", "hour", 24.0), ("D", "day", 1.0)],
+)
+def test_seppexp_on_hour_only_and_date_only_records_stays_finite(unit, resolution, omega_max):
+    # ~10,000 events in 10 busy grids, weak excitation: dates only crashed before the fix.
+    truth = simulate_hawkes(np.full(10, 5.0), theta=0.05, omega=0.5, days=200, seed=1)
+    events = coarse(truth, unit)
+    start = pd.Timestamp("2020-01-01", tz=TZ)
+    until = start + pd.Timedelta(days=200)
+    model = SEPPExp(start=start).fit(events, line_grids(10), until)
+    assert model.resolution_.name == resolution
+    assert_finite_fit(model, 10)
+    assert model.omega_ <= omega_max + 1e-12  # a trigger no faster than the record can show
+    counts = model.predict_count(events, pd.DatetimeIndex([until]))
+    assert np.isfinite(counts).all()
+    np.testing.assert_allclose(counts, 5.0 * 3, rtol=0.2)  # ~5 a day over 3 days
+
+
+def test_seppexp_fits_a_grid_with_one_event_and_a_category_with_none():
+    start = pd.Timestamp("2024-01-01", tz=TZ)
+    until = pd.Timestamp("2024-03-01", tz=TZ)
+    one = make_events([("g1", "2024-02-01 10:00")])
+    model = SEPPExp(start=start).fit(one, line_grids(), until)
+    assert_finite_fit(model, 3)
+    np.testing.assert_allclose(model.mu_, [0.0, 1 / 60, 0.0])  # one event over 60 days
+    assert model.theta_ == 0.0
+    none = one.iloc[:0]
+    empty = SEPPExp(start=start).fit(none, line_grids(), until)
+    assert_finite_fit(empty, 3)
+    np.testing.assert_array_equal(empty.predict_count(none, at("2024-03-01 08:00")), 0.0)
+
+
 # --- every baseline ----------------------------------------------------------------------------
 
 
