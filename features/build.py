@@ -25,6 +25,8 @@ from features.labels import label_columns
 from risk.contract import ANY_TARGET
 from risk.errors import ConfigError, ContractError
 
+# Families whose windows are masked before the start of the record (`history_start=`).
+STARTED = ("history", "neighbourhood")
 # family -> module exposing `build(ctx) -> FeatureBlock`; imported when the family is built.
 FAMILY_MODULES: dict[str, str] = {
     "history": "features.history",
@@ -129,7 +131,7 @@ def build_features(
     info: list[FeatureInfo] = []
     for family in spec.families:
         builder = _family_builder(family)
-        block = builder(ctx, history_start=start) if family == "history" else builder(ctx)
+        block = builder(ctx, history_start=start) if family in STARTED else builder(ctx)
         for item in block.info:
             if item.name in columns:
                 raise ValueError(f"feature {item.name!r} built by two families")

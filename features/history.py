@@ -8,6 +8,11 @@ shifted back 7 / 365 days: `(t - 7d, t - 7d + horizon]`), `rate_all_<t>` (known 
 since `history_start`) and `trend_28d_<t>` (28-day rate / long-run rate; NaN when the long-run
 rate is 0).
 
+A window the record does not cover is missing, not 0: at `t`, `events_<w>d_<t>` is NaN while
+`t − w days` is before `history_start`, and `same_window_*` while the shifted window starts
+before it — an early training row must not read "0 events in the last year" where the truth
+is "no record yet", when every scoring row has the full year (docs/adr/010-*).
+
 `history_start` is the start of the record, a property of the data set rather than of any
 event: pass it explicitly when builds on different event sets must agree (partitions,
 backtests); by default it is the earliest `occurred_at` among the events given.
@@ -51,6 +56,18 @@ def resolve_history_start(
     return pd.Timestamp(events["occurred_at"].min())
 
 
+def covered(
+    values: np.ndarray, queries: np.ndarray, reach_ns: int, start: pd.Timestamp | None
+) -> np.ndarray:
+    """float32 `values` with NaN at the issue times whose window reaches `reach_ns` back
+    before the start of the record (nothing is masked without a start)."""
+    out = values.astype(np.float32)
+    if start is not None:
+        start_ns = to_ns(pd.DatetimeIndex([start]))[0]
+        out[queries - int(reach_ns) < start_ns] = np.nan
+    return out
+
+
 def build(ctx: BuildContext, history_start: pd.Timestamp | str | None = None) -> FeatureBlock:
     queries = to_ns(ctx.issue_times)
     n_grids = len(ctx.grids)
@@ -82,7 +99,7 @@ def _add_target(
             f"{{value}} {en} in the last {days_en(w)}",
             f"近{_fmt(w)}天{zh}事件{{value}}起",
         )
-        block.add(info, counter.window(w).astype(f32))
+        block.add(info, covered(counter.window(w), queries, w * NS_PER_DAY, start))
 
     for h in ctx.spec.half_lives_days:
         info = FeatureInfo(
@@ -116,7 +133,8 @@ def _add_target(
             f"{'一周' if tag == '1w' else '一年'}前同一{ctx.spec.horizon_hours}小时窗口内"
             f"{zh}事件{{value}}起",
         )
-        block.add(info, counter.between(lag_ns, lag_ns - horizon_ns).astype(f32))
+        values = counter.between(lag_ns, lag_ns - horizon_ns)
+        block.add(info, covered(values, queries, lag_ns, start))
 
     rate = np.full((len(queries), n_grids), np.nan)
     if start is not None:

@@ -7,7 +7,9 @@ included). Per scope and target: `<scope>_events_<w>d_<t>` for w in 7, 28, 91 da
 known events over 91 days (NaN when the community has none).
 
 Grids whose community (street) is `unassigned` get NaN community (street) features: a bag of
-unassigned grids is not a community. All sums are sparse matrix products on (T, G) arrays.
+unassigned grids is not a community. A window the record does not cover (`t − w` before the
+start of the record) is NaN, as in the history family. All sums are sparse matrix products on
+(T, G) arrays.
 Neighbour rings come from polygons (`risk.geometry.ring1_matrix`); with centroid-only grids
 the ring depends on the grid spacing of the frame, so partitioned builds need polygons.
 """
@@ -19,7 +21,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from features.base import BuildContext, FeatureBlock, FeatureInfo
-from features.binning import KnownCounter, context_events, decayed_counts, to_ns
+from features.binning import NS_PER_DAY, KnownCounter, context_events, decayed_counts, to_ns
+from features.history import covered, resolve_history_start
 from features.labels import days_en, target_en, target_zh
 from risk.contract import UNASSIGNED
 from risk.geometry import ring1_matrix, ring2_matrix
@@ -91,8 +94,9 @@ def scopes_of(grids: pd.DataFrame) -> dict[str, Scope]:
     }
 
 
-def build(ctx: BuildContext) -> FeatureBlock:
+def build(ctx: BuildContext, history_start: pd.Timestamp | str | None = None) -> FeatureBlock:
     queries = to_ns(ctx.issue_times)
+    start = resolve_history_start(ctx.events, history_start)
     n_grids = len(ctx.grids)
     ev_all = context_events(ctx.events, ctx.grids["grid_id"])
     scopes = scopes_of(ctx.grids)
@@ -118,7 +122,7 @@ def build(ctx: BuildContext) -> FeatureBlock:
                         f"{{value}} {en} {where_en} in the last {days_en(w)}",
                         f"近{w}天{where_zh}{zh}事件{{value}}起",
                     ),
-                    summed.astype(f32),
+                    covered(summed, queries, w * NS_PER_DAY, start),
                 )
             block.add(
                 FeatureInfo(

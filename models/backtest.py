@@ -48,12 +48,14 @@ import numpy as np
 import pandas as pd
 
 from features.base import FeatureInfo, FeatureSpec
-from features.binning import EventArrays, event_arrays
+from features.binning import event_arrays
 from features.build import build_features, resolve_targets
 from features.issue_times import daily_issue_times
-from features.labels import label_columns
 from models.baselines import BASELINES, make_baseline
-from models.forecaster import LightGBMForecaster, MultiTargetForecaster
+from models.config import load_config
+from models.fitting import fit_at, training_rows
+from models.forecaster import LightGBMForecaster
+from models.search import SearchResult, search_config
 from risk.contract import ANY_TARGET, DEFAULT_ISSUE_HOUR, DEFAULT_TZ, HORIZON_HOURS
 from risk.errors import ConfigError
 from risk.metrics import base_rate, evaluate, json_ready
@@ -67,6 +69,8 @@ DEFAULT_MODELS: tuple[str, ...] = (LIGHTGBM, *BASELINES)
 NEEDS_START = ("historical_rate", "seppexp")
 WARMUP_DAYS = 28
 MAX_HISTORY_DAYS = 365
+SEARCH_DAYS = 28  # validation issue days of the configuration search
+MIN_SEARCH_HISTORY_DAYS = 60  # training days the search needs before its validation window
 SHAP_MAX_ROWS = 5_000
 PREDICTION_COLUMNS = ("issue_time", "grid_id", "target", "model", "score", "label", "count")
 NS_PER_HOUR = 3_600 * 10**9
@@ -209,12 +213,23 @@ def run_backtest(
     warmup_days: int = WARMUP_DAYS,
     max_history_days: int = MAX_HISTORY_DAYS,
     seed: int = 0,
+    search: bool | None = None,
+    search_days: int = SEARCH_DAYS,
 ) -> BacktestResult:
     """Score every grid and target at each daily issue time of `start`..`end` with every model.
 
     `grids`, `events` are validated frames (`risk.contract`); `truth` adds the oracle; `config`
     overrides `models/lightgbm.toml` (dict or TOML path); `targets` defaults to `any` + every
     category of the events; `progress(step, done, total)` is called as steps advance.
+
+    `search` (default: when no `config` is given) chooses LightGBM's settings first
+    (`models.search`) on the `search_days` issue days whose windows close by `start`, fitted on
+    what was known before them; the choice is in `metrics["configuration"]`. A given `config`
+    is used as is.
+
+    A baseline that fails on a target is recorded in `metrics.json` as `{"status": "failed",
+    "reason": ...}` for that target, noted once in `notes`, and left out of the later blocks;
+    the backtest completes with the other models.
     """
     t_total = time.perf_counter()
     timings = {
@@ -222,6 +237,7 @@ def run_backtest(
         "train": 0.0,
         "predict": 0.0,
         "baselines": 0.0,
+        "search": 0.0,
         "explain": 0.0,
         "total": 0.0,
     }
@@ -294,9 +310,37 @@ def run_backtest(
         baseline_params[name] = {"start": data_start}
     target_events = {t: _target_events(events, t) for t in target_list}
     known_events = event_arrays(events, grids["grid_id"]) if LIGHTGBM in chosen else None
+    configuration: dict[str, Any] = {"chosen": "given" if config is not None else "default"}
+    if LIGHTGBM in chosen and (search if search is not None else config is None):
+        _tick(progress, "configuration search", 0, 1)
+        found = _search(
+            frame,
+            time_ns,
+            known_events,
+            events,
+            grids,
+            target_list,
+            first_day,
+            train_day,
+            hour=hour,
+            tz=tz,
+            search_days=search_days,
+            feature_names=built.feature_names,
+            start=data_start,
+            max_history_days=max_history_days,
+            base=config,
+        )
+        if isinstance(found, str):
+            notes.append(found)
+        else:
+            configuration = found.as_dict()
+            config = found.override
+            timings["search"] = found.seconds
+        _tick(progress, "configuration search", 1, 1)
     blocks = retrain_blocks(n_t, retrain_days)
     last_models: dict[str, LightGBMForecaster] = {}
     baseline_names = tuple(m for m in chosen if m in BASELINES)
+    failed: dict[tuple[str, str], str] = {}  # (baseline, target) -> the first failure
     # The baselines of a block run in a second thread while LightGBM trains: they are mostly
     # single-threaded NumPy, LightGBM does not keep both cores busy, and the results are the
     # same as one after the other (each model only reads the shared frames).
@@ -317,6 +361,7 @@ def run_backtest(
                 grids,
                 block_start,
                 block_times,
+                frozenset(failed),
             )
             if LIGHTGBM in chosen:
                 t0 = time.perf_counter()
@@ -326,32 +371,45 @@ def run_backtest(
                 train = training_rows(
                     frame, time_ns, n_grids, known_events, target_list, start_ns, first_ns
                 )
-                last_models = (
-                    MultiTargetForecaster(config=config, feature_names=built.feature_names)
-                    .fit(train, target_list)
-                    .forecasters_
+                fitted = fit_at(
+                    train,
+                    events,
+                    grids,
+                    block_start,
+                    target_list,
+                    config=config,
+                    feature_names=built.feature_names,
+                    start=data_start,
                 )
+                last_models = fitted.forecasters_
                 del train
                 timings["train"] += time.perf_counter() - t0
                 t0 = time.perf_counter()
+                block_frame = fitted.add_classics(block_frame, events, grids, data_start)
                 for t, model in last_models.items():
                     p = model.predict_proba(block_frame).reshape(len(block_times), n_grids)
                     scores[t][LIGHTGBM][block] = p
                     probs[t][LIGHTGBM][block] = p
                 timings["predict"] += time.perf_counter() - t0
-            block_counts, seconds = pending.result()
+            block_counts, block_failures, seconds = pending.result()
             timings["baselines"] += seconds
             for (name, t), c in block_counts.items():
                 scores[t][name][block] = c
                 probs[t][name][block] = _poisson_prob(c)
+            for (name, t), reason in block_failures.items():
+                failed[name, t] = reason
+                notes.append(f"baseline {name} failed on target {t}: {reason}; left out")
     finally:
         pool.shutdown()
     _tick(progress, "blocks", len(blocks), len(blocks))
 
     shap = None
+    feature_info = list(built.info)
     if LIGHTGBM in chosen:
         t0 = time.perf_counter()
-        shap = shap_summary(last_models, block_frame, built.info, seed)
+        if fitted.stack_ is not None:
+            feature_info += fitted.stack_.info()
+        shap = shap_summary(last_models, block_frame, feature_info, seed)
         timings["explain"] = time.perf_counter() - t0
     else:
         notes.append("LightGBM was not run, so there is no SHAP summary")
@@ -372,7 +430,9 @@ def run_backtest(
         result_targets[t] = {
             "base_rate": base_rate(counts[t]),
             "models": {
-                m: evaluate(
+                m: {"status": "failed", "reason": failed[m, t]}
+                if (m, t) in failed
+                else evaluate(
                     scores[t][m],
                     counts[t],
                     prob=probs[t][m],
@@ -407,6 +467,7 @@ def run_backtest(
         "horizon_hours": HORIZON_HOURS,
         "seed": seed,
         "lightgbm_config": config if isinstance(config, dict | None) else str(config),
+        "configuration": configuration,
         "data_start": str(data_start),
     }
     timings["total"] = time.perf_counter() - t_total
@@ -423,6 +484,7 @@ def run_backtest(
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "backtest": settings,
+        "configuration": configuration,
     }
     return BacktestResult(
         metrics=metrics,
@@ -437,9 +499,57 @@ def run_backtest(
         segments=segments,
         area=np.ones(n_grids) if area is None else area,
         settings=settings,
-        feature_info=list(built.info),
+        feature_info=feature_info,
         shap=shap,
         notes=notes,
+    )
+
+
+def _search(
+    frame: pd.DataFrame,
+    time_ns: np.ndarray,
+    known: Any,
+    events: pd.DataFrame,
+    grids: pd.DataFrame,
+    targets: tuple[str, ...],
+    first_day: dt.date,
+    train_day: dt.date,
+    *,
+    hour: int,
+    tz: str,
+    search_days: int,
+    feature_names: list[str],
+    start: pd.Timestamp,
+    max_history_days: int,
+    base: None | dict[str, Any] | str,
+) -> SearchResult | str:
+    """The configuration search on the `search_days` issue days before `first_day` whose
+    windows close by it, or a note saying why there is none (too little history)."""
+    last_valid = first_day - dt.timedelta(days=HORIZON_HOURS // 24)
+    first_valid = last_valid - dt.timedelta(days=search_days - 1)
+    if first_valid - dt.timedelta(days=MIN_SEARCH_HISTORY_DAYS) < train_day:
+        return (
+            f"no configuration search: it needs {search_days} validation days and "
+            f"{MIN_SEARCH_HISTORY_DAYS} days of training before them, after the warm-up "
+            f"(training starts {train_day}); the packaged settings were used"
+        )
+    if isinstance(base, str):  # a TOML path: read it as a dict the candidates extend
+        base = load_config(base).raw
+    valid_times = daily_issue_times(first_valid, last_valid, hour, tz)
+    until = daily_issue_times(first_day, first_day, hour, tz)[0]
+    return search_config(
+        frame,
+        time_ns,
+        known,
+        events,
+        grids,
+        targets,
+        valid_times,
+        until,
+        feature_names=feature_names,
+        start=start,
+        max_history_days=max_history_days,
+        base=base,
     )
 
 
@@ -450,39 +560,38 @@ def _baselines_block(
     grids: pd.DataFrame,
     block_start: pd.Timestamp,
     block_times: pd.DatetimeIndex,
-) -> tuple[dict[tuple[str, str], np.ndarray], float]:
+    skip: frozenset[tuple[str, str]] = frozenset(),
+) -> tuple[dict[tuple[str, str], np.ndarray], dict[tuple[str, str], str], float]:
     """Every baseline × target fitted on the events known at `block_start` and its expected
-    counts at `block_times`: `({(baseline, target): (T, G) counts}, seconds)`."""
+    counts at `block_times`: `({(baseline, target): (T, G) counts}, failures, seconds)`.
+
+    A baseline that raises, or returns a count that is not finite, is a failure
+    (`{(baseline, target): reason}`), not the end of the backtest: the others go on. Pairs in
+    `skip` (failed in an earlier block) are not fitted again."""
     t0 = time.perf_counter()
     out: dict[tuple[str, str], np.ndarray] = {}
+    failures: dict[tuple[str, str], str] = {}
     for name in names:
         for target, events in target_events.items():
-            model = make_baseline(name, **params[name]).fit(events, grids, block_start)
-            out[name, target] = model.predict_count(events, block_times, HORIZON_HOURS)
-    return out, time.perf_counter() - t0
+            if (name, target) in skip:
+                continue
+            try:
+                model = make_baseline(name, **params[name]).fit(events, grids, block_start)
+                counts = model.predict_count(events, block_times, HORIZON_HOURS)
+            except Exception as exc:  # one method's failure must not end the backtest
+                failures[name, target] = _failure_reason(exc, block_start)
+                continue
+            if not np.isfinite(counts).all():
+                failures[name, target] = (
+                    f"non-finite expected counts when fitted at {block_start:%Y-%m-%d %H:%M}"
+                )
+                continue
+            out[name, target] = counts
+    return out, failures, time.perf_counter() - t0
 
 
-def training_rows(
-    frame: pd.DataFrame,
-    time_ns: np.ndarray,
-    n_grids: int,
-    events: EventArrays,
-    targets: Sequence[str],
-    block_start_ns: int,
-    first_ns: int | None = None,
-) -> pd.DataFrame:
-    """Rows whose window `(t, t + horizon]` closed by the block start (and, given `first_ns`,
-    whose issue time is at or after it), labels recounted from the events known at the block
-    start. `frame` is issue-time major over sorted `time_ns`."""
-    n_t = int(np.searchsorted(time_ns + HORIZON_HOURS * NS_PER_HOUR, block_start_ns, "right"))
-    first = 0 if first_ns is None else int(np.searchsorted(time_ns, first_ns, "left"))
-    first = min(first, n_t)
-    train = frame.iloc[first * n_grids : n_t * n_grids].copy(deep=False)
-    known = events.subset(events.known <= block_start_ns)
-    labels = label_columns(known, time_ns[first:n_t], n_grids, tuple(targets), HORIZON_HOURS)
-    for name, values in labels.items():
-        train[name] = values.reshape(-1)
-    return train
+def _failure_reason(exc: BaseException, at: pd.Timestamp) -> str:
+    return f"{type(exc).__name__}: {exc} (fitted at {at:%Y-%m-%d %H:%M})"
 
 
 def shap_summary(

@@ -20,7 +20,33 @@ from typing import Any
 from risk.errors import ConfigError
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("lightgbm.toml")
-SUPPORTED_VERSIONS = (1, 2)  # 2: faster defaults, same keys (+ max_negatives_per_positive)
+# 2: faster defaults, same keys (+ max_negatives_per_positive); 3: [stacking] (the classic
+# methods as features and a blended offset, docs/adr/010-forecast-core-v2.md).
+SUPPORTED_VERSIONS = (1, 2, 3)
+OFFSETS = ("blend", "none")
+# What a blend may weigh: a classic component kind of the target itself (models/stacking.py),
+# or "cross" — every other category's self-excitation and, for a category, `any`'s steadied
+# rate.
+BLEND_KINDS = (
+    "citymean",
+    "eb",
+    "rate",
+    "recent",
+    "self",
+    "nbr",
+    "seppexp",
+    "kde",
+    "prospective",
+    "cross",
+)
+FEATURE_MODES = ("target", "all")
+# What a version-1/2 config meant: no stacking (its models have no classic components).
+BEFORE_STACKING = {
+    "offset": "none",
+    "blend": ["eb", "self"],
+    "features": "all",
+    "classic_features": True,
+}
 CALIBRATION_METHODS = ("isotonic", "platt", "identity")
 SELECTION_METRICS = ("log_loss", "ece")
 FREE_TABLES = ("lightgbm", "lightgbm_count")  # passed through to LightGBM
@@ -60,6 +86,15 @@ _RULES: dict[str, dict[str, tuple[Callable[[Any], bool], str]]] = {
     "calibration": {
         "methods": (_methods, f"a list drawn from {list(CALIBRATION_METHODS)}"),
         "selection_metric": (lambda v: v in SELECTION_METRICS, f"one of {list(SELECTION_METRICS)}"),
+    },
+    "stacking": {
+        "offset": (lambda v: v in OFFSETS, f"one of {list(OFFSETS)}"),
+        "blend": (
+            lambda v: isinstance(v, list) and bool(v) and all(k in BLEND_KINDS for k in v),
+            f"a non-empty list drawn from {list(BLEND_KINDS)}",
+        ),
+        "features": (lambda v: v in FEATURE_MODES, f"one of {list(FEATURE_MODES)}"),
+        "classic_features": (lambda v: isinstance(v, bool), "true or false"),
     },
     "training": {
         "num_boost_round": (_count(1), "an integer >= 1"),
@@ -172,5 +207,9 @@ def load_config(source: None | Mapping[str, Any] | str | Path = None) -> Forecas
             f"config={source!r} is not accepted; accepted: None, a dict, or the path of a "
             "TOML file shaped like models/lightgbm.toml"
         )
+    if raw.get("config_version") in (1, 2) and source is not None:
+        given = source if isinstance(source, Mapping) else _read_toml(Path(source))
+        if "stacking" not in given:  # an old model's config: it was trained without stacking
+            raw["stacking"] = dict(BEFORE_STACKING)
     _validate(raw, where)
     return ForecasterConfig(raw=raw, source=where)

@@ -25,17 +25,21 @@ from typing import Any, Self
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from scipy.special import expit
+from scipy.special import expit, logit
 from sklearn.base import BaseEstimator
 
+from models import stacking
+from models.blend import PoissonBlend
 from models.calibration import IdentityCalibrator, select_calibrator
 from models.config import ForecasterConfig, load_config
+from models.covers import recount_covers
 from risk.contract import ANY_TARGET, HORIZON_HOURS
 from risk.errors import ConfigError, ContractError, NotFitted
 
 KEY_COLUMNS = ("grid_id", "issue_time")
 LABEL_PREFIXES = ("count_", "label_")
 NS_PER_HOUR = 3_600 * 10**9
+REFERENCE_ROWS = 20_000  # plain training rows that set the SHAP covers (models.covers)
 
 
 # ----------------------------------------------------------------------------- frame helpers
@@ -212,10 +216,11 @@ def negative_sample(label: np.ndarray, rate: float, seed: int) -> tuple[np.ndarr
 @dataclass
 class SharedBins:
     """One frame's training rows (thinned by `issue_time_stride`) and validation rows, binned
-    once by LightGBM for every target fitted on that frame (`LightGBMForecaster.fit(frame,
-    bins=...)`). Build with :meth:`build`; the bin edges come from the whole training slice,
-    not from one target's negative-sampled rows. Labels are set per target, so fits that share
-    these bins run one after another, never concurrently."""
+    once by LightGBM for every target fitted on that frame with the same feature list
+    (`LightGBMForecaster.fit(frame, bins=...)`). Build with :meth:`build`; the bin edges come
+    from the whole training slice, not from one target's negative-sampled rows. Labels (and
+    offsets) are set per target, so fits that share these bins run one after another, never
+    concurrently."""
 
     n_rows: int
     feature_names: list[str]
@@ -271,15 +276,23 @@ class SharedBins:
             raise ValueError("bins were built from a frame with other issue times")
 
     def datasets(
-        self, keep: np.ndarray, y: np.ndarray, w: np.ndarray | None, y_val: np.ndarray
+        self,
+        keep: np.ndarray,
+        y: np.ndarray,
+        w: np.ndarray | None,
+        y_val: np.ndarray,
+        init: np.ndarray | None = None,
+        init_val: np.ndarray | None = None,
     ) -> tuple[lgb.Dataset, lgb.Dataset]:
-        """The training rows `keep` (positions in `train_idx`) with labels `y` and weights `w`,
-        and the validation rows with labels `y_val`."""
+        """The training rows `keep` (positions in `train_idx`) with labels `y`, weights `w` and
+        offsets `init`, and the validation rows with labels `y_val` and offsets `init_val`."""
         train_set = self.train_set.subset(keep).construct()
         train_set.set_label(y)
         if w is not None:
             train_set.set_weight(w)
+        train_set.set_init_score(init)
         self.valid_set.set_label(y_val)
+        self.valid_set.set_init_score(init_val)
         return train_set, self.valid_set
 
 
@@ -302,8 +315,80 @@ def _best(booster: lgb.Booster) -> int:
     return int(booster.best_iteration or booster.current_iteration())
 
 
+# ----------------------------------------------------------------------------- stacking helpers
+
+
+def _suffix_target(name: str, targets: list[str]) -> str | None:
+    """The target a per-target feature belongs to (`events_7d_fire_hazard` -> `fire_hazard`);
+    the longest matching suffix wins; None for a shared feature (calendar, area, ...)."""
+    matches = [t for t in targets if name.endswith(f"_{t}")]
+    return max(matches, key=len) if matches else None
+
+
+def select_features(names: list[str], target: str, targets: list[str], mode: str) -> list[str]:
+    """`mode` "all": every feature. "target": the shared features (calendar, area, population,
+    reporting, ...), those of `target` and of `any`, and the classic self-excitation of every
+    category (what one category says about another); other categories' history is left out."""
+    if mode == "all" or not targets:
+        return list(names)
+    keep = []
+    for name in names:
+        owner = _suffix_target(name, targets)
+        if (
+            owner is None
+            or owner in (target, ANY_TARGET)
+            or name.startswith(stacking.column("self", ""))
+        ):
+            keep.append(name)
+    return keep
+
+
+def tree_features(
+    names: list[str], target: str, targets: list[str], stack: dict[str, Any]
+) -> list[str]:
+    """The features the trees of `target` split on, by the `[stacking]` section."""
+    chosen = select_features(names, target, targets, stack["features"])
+    if stack["classic_features"]:
+        return chosen
+    return [n for n in chosen if not n.startswith(stacking.PREFIX)]
+
+
+def blend_columns(
+    names: list[str], target: str, targets: list[str], kinds: list[str] | tuple[str, ...]
+) -> list[str]:
+    """The classic components the blend of `target` weighs: its own components of `kinds`
+    and, with "cross", the self-excitation of every other category and for a category the
+    steadied rate of `any` (grids busy with everything are busier with each thing)."""
+    wanted = [stacking.column(kind, target) for kind in kinds if kind != "cross"]
+    if "cross" in kinds:
+        wanted += [
+            stacking.column("self", other) for other in targets if other not in (target, ANY_TARGET)
+        ]
+        if target != ANY_TARGET:
+            wanted.append(stacking.column("eb", ANY_TARGET))
+    present = set(names)
+    return [c for c in wanted if c in present]
+
+
+def offset_link(count: np.ndarray, objective: str) -> np.ndarray:
+    """Raw score of an expected count: `log λ` (poisson), `logit(1 − e^−λ)` (binary)."""
+    count = np.asarray(count, dtype=np.float64)
+    if objective == "poisson":
+        return np.log(count)
+    return logit(np.clip(-np.expm1(-count), 1e-12, 1 - 1e-12))
+
+
+# ----------------------------------------------------------------------------- the estimator
+
+
 class LightGBMForecaster(BaseEstimator):
     """Calibrated P(count >= 1 in the 72-hour window) and expected count for one target.
+
+    With `[stacking] offset = "blend"` and the frame's classic components
+    (`models.stacking`), the model first fits a non-negative Poisson blend of those methods
+    (`models.blend.PoissonBlend`) on the training slice and LightGBM boosts from it: the raw
+    score is `link(blend) + trees` (`init_score`), so the trees learn only corrections and
+    early stopping keeps them from undoing what the classic methods know.
 
     Scikit-learn contract: the constructor stores its arguments unchanged; `fit` sets the
     attributes ending in `_`; predicting before `fit` raises `risk.errors.NotFitted`.
@@ -324,17 +409,26 @@ class LightGBMForecaster(BaseEstimator):
 
     # --- fit ---------------------------------------------------------------------------------
     def fit(self, frame: pd.DataFrame, bins: SharedBins | None = None) -> Self:
-        """Fit on `frame`; `bins` (built from this frame with this config and feature list,
-        :meth:`SharedBins.build`) saves binning the features again for every target."""
+        """Fit on `frame`; `bins` (built from this frame with this config and the same tree
+        feature list, :meth:`SharedBins.build`) saves binning the features again per target."""
         cfg: ForecasterConfig = load_config(self.config)
         label = _column(frame, f"label_{self.target}")
         count = _column(frame, f"count_{self.target}")
-        names = feature_columns(frame, self.feature_names)
+        every = feature_columns(frame, self.feature_names)
+        stack = cfg.section("stacking")
+        targets = targets_in(frame)
+        tree_names = tree_features(every, self.target, targets, stack)
+        blend_names = (
+            blend_columns(every, self.target, targets, stack["blend"])
+            if stack["offset"] == "blend"
+            else []
+        )
         sampling, training = cfg.section("sampling"), cfg.section("training")
+        objective = cfg.lightgbm_params.get("objective", "binary")
         if bins is None:
-            bins = SharedBins.build(frame, self.config, names, self.horizon_hours)
+            bins = SharedBins.build(frame, self.config, tree_names, self.horizon_hours)
         else:
-            bins.check(frame, names, issue_ns(frame))
+            bins.check(frame, tree_names, issue_ns(frame))
         times, split, stride = bins.times, bins.split, bins.stride
         train_idx = bins.train_idx
         if not (label[train_idx] >= 1).any():
@@ -343,10 +437,24 @@ class LightGBMForecaster(BaseEstimator):
                 f"(issue times before {split.summary()['valid_start']}); nothing to learn. "
                 "Give a longer date range or leave this target out"
             )
+        self.objective_ = objective
+        self.feature_names_ = list(dict.fromkeys([*tree_names, *blend_names]))
+        self.tree_feature_names_ = tree_names
+        self.blend_feature_names_ = blend_names
+        self.blend_ = None
+        if blend_names:
+            # The blend learns from every training row of its slice (it has a dozen weights).
+            rows = np.flatnonzero(split.train)
+            self.blend_ = PoissonBlend().fit(
+                _matrix(frame, blend_names, rows), count[rows].astype(np.float64)
+            )
+            self.blend_reference_ = _matrix(frame, blend_names, rows).mean(axis=0)
+
         weight = None
         keep = np.arange(len(train_idx))
         rate = sampling_rate(label[train_idx], sampling)
         sampled = len(train_idx) > sampling["min_rows"] and rate < 1
+        reference_idx = train_idx
         if sampled:
             keep, weight = negative_sample(label[train_idx], rate, cfg.seed)
             train_idx = train_idx[keep]
@@ -354,12 +462,22 @@ class LightGBMForecaster(BaseEstimator):
 
         # A poisson objective learns the expected count (more information than "any event");
         # its probability is 1 - exp(-count) before calibration.
-        y = count if cfg.lightgbm_params.get("objective") == "poisson" else label
-        train_set, valid_set = bins.datasets(keep, y[train_idx], weight, y[valid_idx])
-        self.booster_ = _train(cfg.lightgbm_params, train_set, valid_set, training)
-        self.best_iteration_ = _best(self.booster_)
+        y = count if objective == "poisson" else label
+        init = self._offset_raw(frame, train_idx)
+        init_val = self._offset_raw(frame, valid_idx)
+        train_set, valid_set = bins.datasets(
+            keep, y[train_idx], weight, y[valid_idx], init, init_val
+        )
+        booster = _train(cfg.lightgbm_params, train_set, valid_set, training)
+        self.best_iteration_ = _best(booster)
+        # Covers from plain rows (no down-sampling, no bagging): honest SHAP base values.
+        self.booster_ = recount_covers(
+            booster, _reference_rows(frame, tree_names, reference_idx, cfg.seed)
+        )
         if training["count_model"]:
-            train_set, valid_set = bins.datasets(keep, count[train_idx], weight, count[valid_idx])
+            train_set, valid_set = bins.datasets(
+                keep, count[train_idx], weight, count[valid_idx], None, None
+            )
             self.count_booster_ = _train(cfg.count_params, train_set, valid_set, training)
             self.count_best_iteration_ = _best(self.count_booster_)
         else:
@@ -367,7 +485,6 @@ class LightGBMForecaster(BaseEstimator):
             self.count_best_iteration_ = 0
         del train_set
 
-        self.feature_names_ = names
         self.config_ = cfg
         self.config_version_ = cfg.version
         self.split_ = {
@@ -378,6 +495,13 @@ class LightGBMForecaster(BaseEstimator):
         self.negative_sampled_ = bool(sampled)
         self.calibrator_, self.calibration_scores_ = self._calibrate(frame, split, label, times)
         return self
+
+    def _offset_raw(self, frame: pd.DataFrame, rows: np.ndarray | None = None) -> np.ndarray | None:
+        """`link(blend)` of the rows (all when None), or None without a blend."""
+        if self.blend_ is None:
+            return None
+        offset = self.blend_.predict(_matrix(frame, self.blend_feature_names_, rows))
+        return offset_link(offset, self.objective_)
 
     def _calibrate(
         self, frame: pd.DataFrame, split: TimeSplit, label: np.ndarray, times: np.ndarray
@@ -405,7 +529,8 @@ class LightGBMForecaster(BaseEstimator):
 
     def _x(self, frame: pd.DataFrame) -> pd.DataFrame:
         self._check_fitted()
-        return frame[feature_columns(frame, self.feature_names_)]
+        feature_columns(frame, self.feature_names_)  # names any missing column
+        return frame[self.tree_feature_names_]
 
     def _raw_proba(self, frame: pd.DataFrame) -> np.ndarray:
         self._check_fitted()
@@ -415,15 +540,18 @@ class LightGBMForecaster(BaseEstimator):
         """Uncalibrated probability from the raw score: the logistic link for the binary
         objective, `1 - exp(-exp(raw))` for the poisson one (raw = log expected count)."""
         raw = np.asarray(raw, dtype=float)
-        if self.config_.lightgbm_params.get("objective") == "poisson":
+        if self.objective_ == "poisson":
             return -np.expm1(-np.exp(raw))
         return expit(raw)
 
     def decision_function(self, frame: pd.DataFrame) -> np.ndarray:
-        """(n,) raw, uncalibrated log-odds of the probability model."""
-        return self.booster_.predict(
+        """(n,) raw, uncalibrated score: log-odds (binary) or log expected count (poisson),
+        the blend's offset included."""
+        raw = self.booster_.predict(
             self._x(frame), num_iteration=self.best_iteration_, raw_score=True
         )
+        offset = self._offset_raw(frame)
+        return raw if offset is None else raw + offset
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """(n,) calibrated P(count >= 1 in (t, t + horizon]), in frame row order."""
@@ -439,18 +567,65 @@ class LightGBMForecaster(BaseEstimator):
         return self.count_booster_.predict(self._x(frame), num_iteration=self.count_best_iteration_)
 
     def contributions(self, frame: pd.DataFrame) -> np.ndarray:
-        """(n, n_features + 1) SHAP values of the raw log-odds (TreeSHAP, `pred_contrib`);
-        columns follow `feature_names_`, the last is the expected value. Rows sum to
-        `decision_function(frame)`."""
+        """(n, len(feature_names_) + 1) contributions to the raw score; columns follow
+        `feature_names_`, the last is the expected value. Rows sum to `decision_function`.
+
+        Trees: TreeSHAP (`pred_contrib`) with covers counted on plain training rows
+        (`models.covers`). Blend: `link(blend(x)) − link(blend(x̄))` (x̄ the mean components of
+        the training slice) shared among the components in proportion to `β_j (x_j − x̄_j)`;
+        `link(blend(x̄))` joins the expected value."""
         self._check_fitted()
-        out = self.booster_.predict(
-            self._x(frame), num_iteration=self.best_iteration_, pred_contrib=True
+        tree = np.asarray(
+            self.booster_.predict(
+                self._x(frame), num_iteration=self.best_iteration_, pred_contrib=True
+            )
         )
-        return np.asarray(out)
+        position = {n: i for i, n in enumerate(self.feature_names_)}
+        out = np.zeros((len(frame), len(self.feature_names_) + 1))
+        out[:, [position[n] for n in self.tree_feature_names_]] = tree[:, :-1]
+        out[:, -1] = tree[:, -1]
+        if self.blend_ is not None:
+            shares, base = self._blend_shares(frame)
+            out[:, [position[n] for n in self.blend_feature_names_]] += shares
+            out[:, -1] += base
+        return out
+
+    def _blend_shares(self, frame: pd.DataFrame) -> tuple[np.ndarray, float]:
+        x = _matrix(frame, self.blend_feature_names_)
+        beta = self.blend_.coef_
+        base = float(
+            offset_link(self.blend_.predict(self.blend_reference_[None, :]), self.objective_)[0]
+        )
+        total = self._offset_raw(frame) - base
+        part = (x - self.blend_reference_) * beta
+        denom = part.sum(axis=1)
+        tiny = np.abs(denom) < 1e-12
+        share = np.divide(part, denom[:, None], out=np.zeros_like(part), where=~tiny[:, None])
+        # no component moved (or they cancel exactly): the change goes to the largest weight
+        if tiny.any():
+            share[np.ix_(tiny, [int(np.argmax(beta))])] = 1.0
+        return share * total[:, None], base
+
+
+def _matrix(frame: pd.DataFrame, names: list[str], rows: np.ndarray | None = None) -> np.ndarray:
+    values = frame[names] if rows is None else frame.iloc[rows, frame.columns.get_indexer(names)]
+    return np.nan_to_num(values.to_numpy(dtype=np.float64), nan=0.0)
+
+
+def _reference_rows(
+    frame: pd.DataFrame, names: list[str], rows: np.ndarray, seed: int
+) -> pd.DataFrame:
+    """At most `REFERENCE_ROWS` of `rows`, drawn without weights (seeded)."""
+    if len(rows) > REFERENCE_ROWS:
+        rows = np.sort(np.random.default_rng(seed).choice(rows, REFERENCE_ROWS, replace=False))
+    return frame.iloc[rows][names]
 
 
 class MultiTargetForecaster(BaseEstimator):
-    """One `LightGBMForecaster` per target (docs/adr/004-forecaster.md), same config."""
+    """One `LightGBMForecaster` per target (docs/adr/004-forecaster.md), same config.
+
+    `stack` (fitted `models.stacking.ClassicStack`, optional) is kept with the model so that
+    scoring can add the same classic components to a new frame (:meth:`add_classics`)."""
 
     def __init__(
         self,
@@ -462,7 +637,12 @@ class MultiTargetForecaster(BaseEstimator):
         self.feature_names = feature_names
         self.horizon_hours = horizon_hours
 
-    def fit(self, frame: pd.DataFrame, targets: list[str] | tuple[str, ...] | None = None) -> Self:
+    def fit(
+        self,
+        frame: pd.DataFrame,
+        targets: list[str] | tuple[str, ...] | None = None,
+        stack: stacking.ClassicStack | None = None,
+    ) -> Self:
         """Fit every target of `targets` (default: every `label_<target>` of the frame)."""
         chosen = list(targets) if targets is not None else targets_in(frame)
         if not chosen:
@@ -472,7 +652,15 @@ class MultiTargetForecaster(BaseEstimator):
                 fix="build the frame with features.build.build_features",
             )
         self.targets_ = chosen
-        bins = SharedBins.build(frame, self.config, self.feature_names, self.horizon_hours)
+        self.stack_ = stack
+        cfg = load_config(self.config)
+        stack_cfg = cfg.section("stacking")
+        bins = None
+        if stack_cfg["features"] == "all":  # the same trees' features for every target
+            names = tree_features(
+                feature_columns(frame, self.feature_names), ANY_TARGET, chosen, stack_cfg
+            )
+            bins = SharedBins.build(frame, self.config, names, self.horizon_hours)
         self.forecasters_ = {
             t: LightGBMForecaster(self.config, t, self.feature_names, self.horizon_hours).fit(
                 frame, bins=bins
@@ -480,6 +668,30 @@ class MultiTargetForecaster(BaseEstimator):
             for t in chosen
         }
         return self
+
+    @property
+    def feature_names_(self) -> list[str]:
+        """Every column some target reads, in first-seen order."""
+        names: list[str] = []
+        for model in self.forecasters_.values():
+            names.extend(model.feature_names_)
+        return list(dict.fromkeys(names))
+
+    def add_classics(
+        self,
+        frame: pd.DataFrame,
+        events: pd.DataFrame,
+        grids: pd.DataFrame,
+        start: pd.Timestamp | None = None,
+    ) -> pd.DataFrame:
+        """`frame` with the classic components the model was trained with (none without a
+        stack). `frame` must be issue-time major over every grid of `grids`, in order;
+        `start` is the start of the record (default: the earliest event)."""
+        if getattr(self, "stack_", None) is None:
+            return frame
+        times = pd.DatetimeIndex(frame["issue_time"].unique())
+        block = self.stack_.transform(events, grids, times, start)
+        return stacking.add_components(frame, block)
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Long frame `grid_id, issue_time, target, prob, count`, target-major, rows of each

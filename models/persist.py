@@ -1,9 +1,10 @@
 """Saving and loading a fitted `MultiTargetForecaster` without pickle.
 
 A model folder holds, per target, the LightGBM boosters as LightGBM's own text format
-(`prob_<target>.txt`, `count_<target>.txt`), the calibrator as JSON, and one `manifest.json`
-(targets, feature names, config version and values, horizon, anything the caller adds such
-as the training window). Loading never executes code from the folder, so a model artifact
+(`prob_<target>.txt`, `count_<target>.txt`), the calibrator, the features the trees read and
+the classic blend (components, weights, floor, reference) as JSON, and one `manifest.json`
+(targets, feature names, config version and values, horizon, the classic stack's triggers,
+anything the caller adds such as the training window). Loading never executes code from the folder, so a model artifact
 fetched from the registry cannot run anything (the registry also checks file hashes).
 """
 
@@ -16,12 +17,15 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 
+from models.blend import PoissonBlend
 from models.calibration import IdentityCalibrator, IsotonicCalibrator, PlattCalibrator
 from models.config import load_config
 from models.forecaster import LightGBMForecaster, MultiTargetForecaster
+from models.stacking import ClassicStack
 from risk.errors import ContractError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: per-target features and blend, the classic stack
+READABLE_VERSIONS = (1, 2)
 MANIFEST = "manifest.json"
 
 
@@ -59,6 +63,30 @@ def _calibrator_from_dict(data: dict[str, Any]) -> Any:
     )
 
 
+def _blend_to_dict(forecaster: LightGBMForecaster) -> dict[str, Any] | None:
+    blend = forecaster.blend_
+    if blend is None:
+        return None
+    return {
+        "columns": list(forecaster.blend_feature_names_),
+        "coef": [float(c) for c in blend.coef_],
+        "floor": float(blend.floor_),
+        "reference": [float(v) for v in forecaster.blend_reference_],
+    }
+
+
+def _blend_from_dict(forecaster: LightGBMForecaster, data: dict[str, Any] | None) -> None:
+    if data is None:
+        forecaster.blend_, forecaster.blend_feature_names_ = None, []
+        return
+    blend = PoissonBlend()
+    blend.coef_ = np.asarray(data["coef"], dtype=float)
+    blend.floor_ = float(data["floor"])
+    forecaster.blend_ = blend
+    forecaster.blend_feature_names_ = list(data["columns"])
+    forecaster.blend_reference_ = np.asarray(data["reference"], dtype=float)
+
+
 def save_forecaster(
     model: MultiTargetForecaster, folder: str | Path, extra: dict[str, Any] | None = None
 ) -> Path:
@@ -75,6 +103,10 @@ def save_forecaster(
             "calibrator": _calibrator_to_dict(forecaster.calibrator_),
             "split": forecaster.split_,
             "count_model": None,
+            "objective": forecaster.objective_,
+            "feature_names": list(forecaster.feature_names_),
+            "tree_feature_names": list(forecaster.tree_feature_names_),
+            "blend": _blend_to_dict(forecaster),
         }
         if forecaster.count_booster_ is not None:
             count_file = f"count_{target}.txt"
@@ -85,11 +117,13 @@ def save_forecaster(
             entry["count_best_iteration"] = forecaster.count_best_iteration_
         targets[target] = entry
     first = next(iter(model.forecasters_.values()))
+    stack = getattr(model, "stack_", None)
     manifest = {
         "format_version": FORMAT_VERSION,
         "kind": "grid-risk MultiTargetForecaster",
         "horizon_hours": model.horizon_hours,
-        "feature_names": list(first.feature_names_),
+        "feature_names": list(model.feature_names_),
+        "classic_stack": None if stack is None else stack.to_dict(),
         "config_version": first.config_version_,
         "config": first.config_.raw,
         "targets": targets,
@@ -112,7 +146,7 @@ def load_forecaster(folder: str | Path) -> tuple[MultiTargetForecaster, dict[str
             file=str(path),
             fix="point at a folder written by `risk train`",
         ) from exc
-    if manifest.get("format_version") != FORMAT_VERSION:
+    if manifest.get("format_version") not in READABLE_VERSIONS:
         raise ContractError(
             "unsupported model format",
             file=str(path),
@@ -126,6 +160,8 @@ def load_forecaster(folder: str | Path) -> tuple[MultiTargetForecaster, dict[str
         config=manifest["config"], horizon_hours=manifest["horizon_hours"]
     )
     model.targets_ = list(manifest["targets"])
+    stack = manifest.get("classic_stack")
+    model.stack_ = None if stack is None else ClassicStack.from_dict(stack)
     model.forecasters_ = {}
     for target, entry in manifest["targets"].items():
         forecaster = LightGBMForecaster(manifest["config"], target, None, manifest["horizon_hours"])
@@ -139,7 +175,12 @@ def load_forecaster(folder: str | Path) -> tuple[MultiTargetForecaster, dict[str
         else:
             forecaster.count_booster_ = None
             forecaster.count_best_iteration_ = 0
-        forecaster.feature_names_ = names
+        forecaster.feature_names_ = list(entry.get("feature_names", names))
+        forecaster.tree_feature_names_ = list(entry.get("tree_feature_names", names))
+        forecaster.objective_ = entry.get(
+            "objective", config.lightgbm_params.get("objective", "binary")
+        )
+        _blend_from_dict(forecaster, entry.get("blend"))
         forecaster.config_ = config
         forecaster.config_version_ = config.version
         forecaster.split_ = entry.get("split", {})

@@ -17,7 +17,7 @@ from features.base import FeatureInfo, FeatureSpec
 from features.binning import event_arrays
 from features.build import build_features, resolve_targets
 from features.issue_times import daily_issue_times
-from models.backtest import training_rows
+from models.fitting import fit_at, training_rows
 from models.forecaster import MultiTargetForecaster
 from risk.contract import DEFAULT_ISSUE_HOUR, DEFAULT_TZ, HORIZON_HOURS
 from risk.errors import ConfigError
@@ -26,7 +26,7 @@ from risk.errors import ConfigError
 @dataclass
 class TrainedModel:
     model: MultiTargetForecaster
-    feature_info: list[FeatureInfo]
+    feature_info: list[FeatureInfo]  # the built features and, with stacking, the classic ones
     targets: tuple[str, ...]
     window: tuple[str, str]  # first and last issue time of the training rows (ISO)
     until: str
@@ -75,11 +75,19 @@ def train_forecaster(
     time_ns = times.as_unit("ns").asi8
     known = event_arrays(events, grids["grid_id"])
     rows = training_rows(built.frame, time_ns, len(grids), known, target_list, cutoff.value)
-    model = MultiTargetForecaster(config=config, feature_names=built.feature_names)
-    model.fit(rows, list(target_list))
+    model = fit_at(
+        rows,
+        events,
+        grids,
+        cutoff,
+        target_list,
+        config=config,
+        feature_names=built.feature_names,
+        start=data_start,
+    )
     return TrainedModel(
         model=model,
-        feature_info=built.info,
+        feature_info=built.info + (model.stack_.info() if model.stack_ is not None else []),
         targets=target_list,
         window=(times[0].isoformat(), times[-1].isoformat()),
         until=cutoff.isoformat(),

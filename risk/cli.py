@@ -796,6 +796,9 @@ def _print_model_table(metrics: dict) -> None:
     for key in keys:
         table.add_column(key, justify="right")
     for model, values in metrics["targets"]["any"]["models"].items():
+        if values.get("status") == "failed":
+            table.add_row(model, *["failed"] * len(keys))
+            continue
         cells = [values.get(k) for k in keys]
         table.add_row(model, *["—" if v is None or v != v else f"{v:.3f}" for v in cells])
     out.print(table)

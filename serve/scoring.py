@@ -237,7 +237,10 @@ def score_city(
     horizon = int(loaded.manifest.get("horizon_hours", HORIZON_HOURS))
     spec = FeatureSpec(calendar=calendar, tz=tz, targets=loaded.targets, horizon_hours=horizon)
     built = build_features(grids, events, [issue], spec)
-    frame = built.frame
+    # the classic methods' components, with the triggers the model was trained with
+    frame = loaded.model.add_classics(built.frame, events, grids.reset_index(drop=True))
+    stack = getattr(loaded.model, "stack_", None)
+    info = built.info + (stack.info() if stack is not None else [])
     missing = [n for n in loaded.manifest["feature_names"] if n not in frame.columns]
     if missing:
         raise ContractError(
@@ -262,7 +265,7 @@ def score_city(
         t1 = time.perf_counter()
         contrib = forecaster.contributions(frame)
         max_error = max(max_error, check_additivity(forecaster, frame, ADDITIVITY_ATOL, contrib))
-        table = explain(forecaster, frame, built.info, top=TOP_REASONS, contributions=contrib)
+        table = explain(forecaster, frame, info, top=TOP_REASONS, contributions=contrib)
         # One issue time: key the reasons by grid only (skips a Timestamp per reason).
         table["issue_time"] = 0
         by_key = {(k[0], k[2]): v for k, v in reason_lists(table).items()}

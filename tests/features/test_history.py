@@ -94,3 +94,19 @@ def test_long_run_rate_and_trend(frame):
 def test_features_are_float32(frame):
     assert frame["events_7d_any"].dtype == np.float32
     assert frame["decay_7d_theft"].dtype == np.float32
+
+
+def test_a_window_the_record_does_not_cover_is_missing_not_zero():
+    # The record starts 100 days before T: the 365-day count and the window one year back are
+    # unknown (NaN) at T, while the 91-day count and the window one week back are real numbers.
+    start = T - 100 * D
+    built = build_features(
+        lattice_grids(),
+        make_events(),
+        issue_times(),
+        FeatureSpec(families=("history",)),
+        history_start=start,
+    )
+    r = row(built.frame, "g4")
+    assert math.isnan(r["events_365d_any"]) and math.isnan(r["same_window_1y_any"])
+    assert r["events_91d_any"] == 5 and r["same_window_1w_any"] == 2  # as with a full record

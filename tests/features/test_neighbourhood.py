@@ -72,3 +72,12 @@ def test_unassigned_community_is_not_a_community():
     assert math.isnan(row(frame, "g4")["community_events_28d_any"])
     # cA now = g0, g1: e5 + e6 = 2
     assert row(frame, "g0")["community_events_28d_any"] == 2
+
+
+def test_a_window_the_record_does_not_cover_is_missing_not_zero():
+    built = build_features(
+        lattice_grids(), make_events(), issue_times(), SPEC, history_start=T - 50 * D
+    )
+    r = row(built.frame, "g0")
+    assert math.isnan(r["nbr1_events_91d_any"]) and math.isnan(r["street_events_91d_theft"])
+    assert (r["nbr1_events_7d_any"], r["nbr1_events_28d_theft"]) == (4, 3)

@@ -143,7 +143,9 @@ def test_metrics_hold_every_schema_key_for_every_model_and_target(result):
     assert set(m) >= {"dataset", "horizon_hours", "issue_times", "targets", "timings_s"}
     assert m["dataset"] == {"grids": 64, "events": 1565, "start": START, "end": END}
     assert (m["horizon_hours"], m["issue_times"]) == (72, 14)
-    assert set(m["timings_s"]) == {"features", "train", "predict", "baselines", "explain", "total"}
+    assert set(m["timings_s"]) == {
+        "features", "train", "predict", "baselines", "search", "explain", "total"
+    }  # fmt: skip
     assert m["peak_rss_mb"] > 0
     assert set(m["targets"]) == set(TARGETS)
     grid_types = set(result.segments["grid_type"])
@@ -249,7 +251,11 @@ def test_outputs_are_strict_json_parquet_and_a_report_with_existing_plots(output
 def test_shap_summary_covers_every_feature_of_the_any_model(result):
     shap = result.shap
     assert shap.target == "any" and shap.rows == 7 * 64  # the last block's rows
-    assert len(shap.features) == len(result.feature_info)
+    # the `any` model reads its own and the shared features and the classic components
+    names = set(shap.features["feature"])
+    assert {"events_7d_any", "classic_eb_any", "classic_self_dispute"} <= names
+    assert not any(n.endswith("_dispute") and not n.startswith("classic_self") for n in names)
+    assert names <= {i.name for i in result.feature_info}
     assert shap.families["mean_abs"].sum() == pytest.approx(shap.features["mean_abs"].sum())
 
 

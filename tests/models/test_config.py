@@ -8,14 +8,35 @@ from models.config import DEFAULT_CONFIG_PATH, load_config
 from risk.errors import ConfigError
 
 
-def test_packaged_config_is_version_2_deterministic_on_two_threads():
+def test_packaged_config_is_version_3_stacked_deterministic_on_two_threads():
     cfg = load_config()
-    assert cfg.version == 2
+    assert cfg.version == 3
     assert cfg.source == str(DEFAULT_CONFIG_PATH)
     params = cfg.lightgbm_params
     assert params["num_threads"] == 2
     assert params["deterministic"] is True
-    assert params["objective"] == "binary"
+    assert (params["objective"], params["metric"]) == ("poisson", "average_precision")
+    assert cfg.section("stacking") == {
+        "offset": "blend",
+        "blend": ["eb", "self", "nbr", "cross"],
+        "features": "target",
+        "classic_features": True,
+    }
+
+
+def test_a_version_2_config_means_no_stacking(tmp_path):
+    # a model saved before stacking existed keeps its meaning when loaded again
+    path = tmp_path / "old.toml"
+    path.write_text('config_version = 2\n[lightgbm]\nobjective = "binary"\n')
+    assert load_config(path).section("stacking")["offset"] == "none"
+    assert load_config({"config_version": 2}).section("stacking")["features"] == "all"
+
+
+def test_bad_stacking_values_are_refused():
+    with pytest.raises(ConfigError, match=r"offset='mean' is not accepted; accepted: one of"):
+        load_config({"stacking": {"offset": "mean"}})
+    with pytest.raises(ConfigError, match=r"blend=\['eb', 'magic'\] is not accepted"):
+        load_config({"stacking": {"blend": ["eb", "magic"]}})
 
 
 def test_count_params_override_the_probability_params():
@@ -61,8 +82,8 @@ def test_fractions_must_leave_training_rows():
 
 def test_unsupported_version_is_refused(tmp_path):
     path = tmp_path / "future.toml"
-    path.write_text("config_version = 3\n")
-    with pytest.raises(ConfigError, match="config_version=3 is not supported"):
+    path.write_text("config_version = 99\n")
+    with pytest.raises(ConfigError, match="config_version=99 is not supported"):
         load_config(path)
 
 

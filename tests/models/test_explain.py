@@ -25,11 +25,12 @@ from models.explain import (
 )
 from models.forecaster import LightGBMForecaster, MultiTargetForecaster
 from risk.synth.city import synthesise
+from tests.models.test_forecaster import PLAIN
 
 TZ = "Asia/Shanghai"
 FAST = {
-    "training": {"num_boost_round": 150, "early_stopping_rounds": 10},
-    "lightgbm": {"num_leaves": 7, "min_data_in_leaf": 20, "learning_rate": 0.3},
+    "training": {"num_boost_round": 150, "early_stopping_rounds": 10, "issue_time_stride": 1},
+    "lightgbm": {**PLAIN, "num_leaves": 7, "min_data_in_leaf": 20, "learning_rate": 0.3},
 }
 TOY_INFO = [
     FeatureInfo("x1", "history", "signal x1 is {value}", "信号x1为{value}"),

@@ -23,8 +23,9 @@ def test_stride_one_keeps_every_row():
     assert every_kth_issue_time(np.array([3, 1, 2]), 1).all()
 
 
-def test_packaged_default_keeps_every_issue_time():
-    assert load_config().section("training")["issue_time_stride"] == 1
+def test_packaged_default_keeps_every_second_issue_time():
+    # neighbouring daily rows share 2/3 of their window (docs/adr/010-forecast-core-v2.md)
+    assert load_config().section("training")["issue_time_stride"] == 2
 
 
 def test_stride_below_one_is_refused():

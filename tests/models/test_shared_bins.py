@@ -35,9 +35,11 @@ def test_a_target_fitted_on_shared_bins_predicts_as_if_fitted_alone():
 
 
 def test_multi_target_forecaster_shares_one_binning():
+    # with [stacking] features = "all" every target's trees read the same columns
     frame = toy_frame(n_grids=40, n_days=60)
-    multi = MultiTargetForecaster(config=FAST).fit(frame, ["any", "theft"])
-    theft_alone = LightGBMForecaster(config=FAST, target="theft").fit(frame)
+    config = {**FAST, "stacking": {"features": "all"}}
+    multi = MultiTargetForecaster(config=config).fit(frame, ["any", "theft"])
+    theft_alone = LightGBMForecaster(config=config, target="theft").fit(frame)
     np.testing.assert_array_equal(
         multi.forecasters_["theft"].predict_proba(frame), theft_alone.predict_proba(frame)
     )

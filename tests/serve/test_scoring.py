@@ -159,9 +159,14 @@ def test_base_rate_from_the_manifest_wins_over_the_city_mean(factory, model_dir,
 
 
 def test_reasons_name_the_grids_real_feature_values(factory, model_dir, city):
+    from models.persist import load_forecaster
+
     run(factory, model_dir, city)
+    model, _ = load_forecaster(model_dir)
     spec = FeatureSpec(tz=TZ, targets=TARGETS)
-    frame = build_features(city.grids, city.events, [AT], spec).frame.set_index("grid_id")
+    built = build_features(city.grids, city.events, [AT], spec).frame
+    # the reasons may name the classic methods' components too (models.stacking)
+    frame = model.add_classics(built, city.events, city.grids).set_index("grid_id")
     found = items(factory)
     assert found
     for (grid_id, _), item in found.items():
@@ -184,13 +189,14 @@ def test_probabilities_are_the_models_calibrated_predictions(factory, model_dir,
     from models.persist import load_forecaster
 
     model, _ = load_forecaster(model_dir)
-    frame = build_features(city.grids, city.events, [AT], FeatureSpec(tz=TZ, targets=TARGETS))
+    built = build_features(city.grids, city.events, [AT], FeatureSpec(tz=TZ, targets=TARGETS))
+    frame = model.add_classics(built.frame, city.events, city.grids)
     stored = forecasts(factory, run(factory, model_dir, city).run_id).set_index(
         ["target", "grid_id"]
     )
     for target in TARGETS:
-        expected = model.forecasters_[target].predict_proba(frame.frame)
-        got = stored.loc[target].loc[frame.frame["grid_id"].astype(str), "prob"].to_numpy()
+        expected = model.forecasters_[target].predict_proba(frame)
+        got = stored.loc[target].loc[frame["grid_id"].astype(str), "prob"].to_numpy()
         np.testing.assert_allclose(got, expected, rtol=1e-12)
 
 

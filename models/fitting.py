@@ -1,0 +1,88 @@
+"""One fit of the forecaster at one moment, as the backtest and `risk train` both do it.
+
+    rows = training_rows(frame, time_ns, n_grids, known, targets, until_ns, first_ns)
+    model = fit_at(rows, events, grids, until, targets, config=..., feature_names=...)
+    scored = model.add_classics(block_frame, events, grids, start)   # then predict
+
+`training_rows` keeps the rows whose 72-hour window closed by `until`, with labels recounted
+from the events known at `until` (an event reported later cannot be in a label a real run at
+`until` learned from). `fit_at` fits the classic stack (`models.stacking`) on the events known
+at `until` when the config uses it, adds its components to the rows, and fits one LightGBM
+model per target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.binning import EventArrays
+from features.labels import label_columns
+from models.config import load_config
+from models.forecaster import MultiTargetForecaster
+from models.stacking import ClassicStack, add_components
+from risk.contract import HORIZON_HOURS
+
+NS_PER_HOUR = 3_600 * 10**9
+
+
+def training_rows(
+    frame: pd.DataFrame,
+    time_ns: np.ndarray,
+    n_grids: int,
+    events: EventArrays,
+    targets: Sequence[str],
+    block_start_ns: int,
+    first_ns: int | None = None,
+) -> pd.DataFrame:
+    """Rows whose window `(t, t + horizon]` closed by the block start (and, given `first_ns`,
+    whose issue time is at or after it), labels recounted from the events known at the block
+    start. `frame` is issue-time major over sorted `time_ns`."""
+    n_t = int(np.searchsorted(time_ns + HORIZON_HOURS * NS_PER_HOUR, block_start_ns, "right"))
+    first = 0 if first_ns is None else int(np.searchsorted(time_ns, first_ns, "left"))
+    first = min(first, n_t)
+    train = frame.iloc[first * n_grids : n_t * n_grids].copy(deep=False)
+    known = events.subset(events.known <= block_start_ns)
+    labels = label_columns(known, time_ns[first:n_t], n_grids, tuple(targets), HORIZON_HOURS)
+    for name, values in labels.items():
+        train[name] = values.reshape(-1)
+    return train
+
+
+def uses_classics(config: None | dict[str, Any] | str) -> bool:
+    """Whether the config's model reads the classic components (offset or features)."""
+    stack = load_config(config).section("stacking")
+    return stack["offset"] != "none" or stack["classic_features"]
+
+
+def fit_at(
+    rows: pd.DataFrame,
+    events: pd.DataFrame,
+    grids: pd.DataFrame,
+    until: pd.Timestamp,
+    targets: Sequence[str],
+    *,
+    config: None | dict[str, Any] | str = None,
+    feature_names: list[str] | None = None,
+    start: pd.Timestamp | None = None,
+    horizon_hours: int = HORIZON_HOURS,
+) -> MultiTargetForecaster:
+    """Fit the forecaster on `rows` (issue-time major over every grid of `grids`) at `until`.
+
+    With stacking, the classic stack is fitted on the events known at `until` and its
+    components are computed at each row's issue time from the events known then; `start` is
+    the start of the record (default: the earliest event)."""
+    stack = None
+    names = None if feature_names is None else list(feature_names)
+    if uses_classics(config):
+        stack = ClassicStack(horizon_hours).fit(events, grids, until, list(targets), start)
+        times = pd.DatetimeIndex(rows["issue_time"].unique())
+        block = stack.transform(events, grids, times, start)
+        rows = add_components(rows, block)
+        if names is not None:
+            names += list(block.columns)
+    model = MultiTargetForecaster(config=config, feature_names=names, horizon_hours=horizon_hours)
+    return model.fit(rows, list(targets), stack=stack)

@@ -1,0 +1,160 @@
+"""Automatic configuration for a new city: a small declared search, on a validation window
+that ends before the period it is for (docs/adr/010-forecast-core-v2.md).
+
+    result = search_config(frame, time_ns, ..., valid_times, until=start)
+    result.override   # the chosen entry of SEARCH_SPACE, merged over models/lightgbm.toml
+
+Each candidate is fitted exactly as a backtest block would be, at the first validation issue
+time `s` (training rows whose windows closed by `s`, classic stack fitted on the events known
+at `s`), and scored on the validation issue times, whose labels count only the events known
+at `until` — the moment the choice is made. Nothing of the evaluation (or deployment) period
+is looked at. The score of a candidate is the mean over targets of its `pr_auc` and `pei@5`,
+each divided by the first candidate's (so rare and common targets weigh alike); the best
+score wins, ties to the earlier candidate. The packaged default is the first candidate, so a
+search that finds nothing better keeps it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.binning import EventArrays
+from models.config import load_config
+from models.fitting import fit_at, training_rows
+from risk.errors import ConfigError
+from risk.metrics import pei_at, pr_auc
+
+NS_PER_DAY = 86_400 * 10**9
+
+# name -> override of models/lightgbm.toml. Small on purpose: every candidate costs a fit.
+SEARCH_SPACE: dict[str, dict[str, Any]] = {
+    "default": {},
+    "binary": {"lightgbm": {"objective": "binary"}},
+    "larger_trees": {"lightgbm": {"num_leaves": 31, "min_data_in_leaf": 200, "learning_rate": 0.1}},
+    "wide_blend": {
+        "stacking": {"blend": ["eb", "self", "nbr", "cross", "recent", "kde", "prospective"]}
+    },
+}
+
+
+@dataclass
+class SearchResult:
+    """The chosen candidate, its override, and what every candidate scored."""
+
+    chosen: str
+    override: dict[str, Any]
+    window: tuple[str, str]
+    scores: dict[str, dict[str, Any]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "chosen": self.chosen,
+            "override": self.override,
+            "window": list(self.window),
+            "scores": self.scores,
+            "seconds": round(self.seconds, 1),
+            "candidates": list(self.scores),
+        }
+
+
+def _merged(base: dict[str, Any] | None, override: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        k: dict(v) if isinstance(v, dict) else v for k, v in (base or {}).items()
+    }
+    for section, values in override.items():
+        out[section] = {**out.get(section, {}), **values}
+    return out
+
+
+def search_config(
+    frame: pd.DataFrame,
+    time_ns: np.ndarray,
+    known: EventArrays,
+    events: pd.DataFrame,
+    grids: pd.DataFrame,
+    targets: Sequence[str],
+    valid_times: pd.DatetimeIndex,
+    until: pd.Timestamp,
+    *,
+    feature_names: list[str],
+    start: pd.Timestamp | None = None,
+    max_history_days: int = 365,
+    candidates: dict[str, dict[str, Any]] | None = None,
+    base: dict[str, Any] | None = None,
+) -> SearchResult:
+    """Fit every candidate at `valid_times[0]` and score it on `valid_times` (see the module
+    docstring). `frame` is the feature frame over `time_ns` (issue-time major over `grids`);
+    `known` the events as arrays; `base` a dict override every candidate starts from."""
+    t0 = time.perf_counter()
+    candidates = SEARCH_SPACE if candidates is None else candidates
+    if not candidates:
+        raise ConfigError("the configuration search has no candidate")
+    n_grids = len(grids)
+    valid_ns = valid_times.as_unit("ns").asi8
+    first, until_ns = int(valid_ns[0]), int(pd.Timestamp(until).value)
+    rows = training_rows(
+        frame, time_ns, n_grids, known, targets, first, first - max_history_days * NS_PER_DAY
+    )
+    # validation rows: the window's issue times, labels from the events known at `until`
+    scored = training_rows(frame, time_ns, n_grids, known, targets, until_ns, first)
+    scored = scored[scored["issue_time"].isin(valid_times)]
+    n_t = len(scored) // n_grids
+    if n_t == 0:
+        raise ConfigError(
+            f"no validation issue time between {valid_times[0]} and {until} has a closed window"
+        )
+    counts = {t: scored[f"count_{t}"].to_numpy().reshape(n_t, n_grids) for t in targets}
+    raw: dict[str, dict[str, dict[str, float]]] = {}
+    for name, override in candidates.items():
+        config = _merged(base, override)
+        load_config(config)  # a bad candidate fails here, naming the key
+        model = fit_at(
+            rows,
+            events,
+            grids,
+            valid_times[0],
+            targets,
+            config=config,
+            feature_names=feature_names,
+            start=start,
+        )
+        ready = model.add_classics(scored, events, grids, start)
+        raw[name] = {}
+        for target, forecaster in model.forecasters_.items():
+            p = forecaster.predict_proba(ready).reshape(n_t, n_grids)
+            raw[name][target] = {
+                "pr_auc": pr_auc(p, counts[target]),
+                "pei@5": pei_at(p, counts[target], 5),
+            }
+    reference = raw[next(iter(raw))]
+    scores: dict[str, dict[str, Any]] = {}
+    for name, per_target in raw.items():
+        ratios = [
+            per_target[t][m] / reference[t][m]
+            for t in per_target
+            for m in ("pr_auc", "pei@5")
+            if reference[t][m] and np.isfinite(per_target[t][m])
+        ]
+        scores[name] = {"score": float(np.mean(ratios)) if ratios else float("nan"), **per_target}
+    ordered = list(scores)
+    chosen = max(
+        ordered,
+        key=lambda n: (
+            scores[n]["score"] if np.isfinite(scores[n]["score"]) else -np.inf,
+            -ordered.index(n),
+        ),
+    )
+    return SearchResult(
+        chosen=chosen,
+        override=_merged(base, candidates[chosen]),
+        window=(valid_times[0].isoformat(), valid_times[-1].isoformat()),
+        scores=scores,
+        seconds=time.perf_counter() - t0,
+    )

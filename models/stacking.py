@@ -1,0 +1,344 @@
+"""The classic hotspot methods as features (stacking; docs/adr/010-forecast-core-v2.md).
+
+At each retrain the forecaster learns what the classic methods know, then adds to it. This
+module turns the events into their per-grid quantities at every issue time `t`, each an
+expected count in the window `(t, t + horizon]`:
+
+* `classic_rate_<c>` — historical rate: known events since the start of the record per day,
+  times the horizon (`historical_rate`);
+* `classic_eb_<c>` — the same rate shrunk towards the mean of grids of the same `grid_type`
+  (empirical Bayes, gamma–Poisson, moments at `t`; see :func:`shrunk_rates`);
+* `classic_citymean_<c>` — the city-wide mean rate (one value per issue time);
+* `classic_recent_<c>` — known events of the last 30 days, per day, times the horizon;
+* `classic_self_<c>` — the self-exciting trigger per unit of branching ratio:
+  `Σ exp(−ω (t − t_i)) · (1 − exp(−ω h))` over the grid's known events (`seppexp`'s
+  excitation, with that category's fitted ω);
+* `classic_nbr_<c>` — the same summed over the ring-1 neighbours (near-repeat);
+* `classic_seppexp_<c>` — `seppexp`'s forecast with a known-at-`t` background: the steadied
+  rate less the share θ of events that were triggered, `(1 − θ) · eb + θ · self`;
+* `classic_kde_<c>`, `classic_prospective_<c>` — those baselines' counts.
+
+**Known at `t`.** Every value at `t` is computed from the events known at `t`
+(`occurred_at <= t` and `reported_at <= t`) — the same contract as every feature, proven by
+the same kind of property test. The only fitted quantities are two numbers per category, θ
+and ω of `seppexp`, fitted by EM on the events known at the retrain moment
+(:func:`fit_triggers`). They are parameters of the transformation, fitted on the training
+period like any model parameter, never on the period being forecast; no per-grid quantity is
+carried from the fit (a per-grid EM background fitted at the retrain would hold the very
+events that training rows are labelled with).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from features.base import FeatureBlock, FeatureInfo
+from features.labels import target_en, target_zh
+from models.baselines import KDE, Prospective, SEPPExp
+from models.baselines.known import (
+    NS_PER_DAY,
+    age_band_counts,
+    decayed_sums,
+    index_events,
+    to_utc_ns,
+)
+from risk.contract import ANY_TARGET, HORIZON_HOURS, UNASSIGNED
+from risk.geometry import ring1_matrix
+
+FAMILY = "classic"
+PREFIX = "classic_"
+RECENT_DAYS = 30
+# A grid_type with fewer grids than this shares the city-wide prior.
+MIN_GROUP = 30
+# The prior's share of the between-grid variance is at least this part of the squared mean
+# (a prior of at most 1 / 0.05 = 20 "rate-days" per unit of mean, never an infinite pull).
+MIN_VARIANCE_SHARE = 0.05
+DEFAULT_OMEGA = 0.5  # per day, when a category's trigger cannot be fitted
+
+KINDS: dict[str, tuple[str, str]] = {
+    "rate": ("long-run rate of {en} here (historical rate): {value}", "本网格{zh}长期水平:{value}"),
+    "eb": (
+        "long-run rate of {en} here, steadied by similar grids: {value}",
+        "参照同类网格后的{zh}长期水平:{value}",
+    ),
+    "citymean": ("city-wide average of {en}: {value}", "全市{zh}平均水平:{value}"),
+    "recent": (
+        "{en} here in the last 30 days, as a 3-day rate: {value}",
+        "近30天{zh}(折合3天):{value}",
+    ),
+    "self": (
+        "recent {en} here that tend to be followed by more: {value}",
+        "近期{zh}的连锁效应:{value}",
+    ),
+    "nbr": (
+        "recent {en} in the adjacent grids: {value}",
+        "相邻网格近期{zh}的连锁效应:{value}",
+    ),
+    "seppexp": (
+        "self-exciting model (seppexp) of {en}: {value}",
+        "自激点过程模型({zh}):{value}",
+    ),
+    "kde": ("hotspot map (KDE) of {en}: {value}", "热点核密度({zh}):{value}"),
+    "prospective": (
+        "prospective hotspot of {en}: {value}",
+        "前瞻热点({zh}):{value}",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """`seppexp`'s global parameters for one category: branching ratio θ, decay ω per day."""
+
+    theta: float
+    omega: float
+    fitted: bool = True  # False: the fit failed or had no events; the defaults were used
+
+    def as_dict(self) -> dict[str, float | bool]:
+        return asdict(self)
+
+
+def column(kind: str, category: str) -> str:
+    """`classic_<kind>_<category>`."""
+    return f"{PREFIX}{kind}_{category}"
+
+
+def _category_events(events: pd.DataFrame, category: str) -> pd.DataFrame:
+    return events if category == ANY_TARGET else events[events["category"] == category]
+
+
+def fit_triggers(
+    events: pd.DataFrame,
+    grids: pd.DataFrame,
+    until: pd.Timestamp,
+    categories: Sequence[str],
+    start: pd.Timestamp | None = None,
+) -> dict[str, Trigger]:
+    """θ and ω of `seppexp` per category (`any` = every event), fitted by EM on the events
+    known at `until`. A category whose fit fails or that has no event gets θ = 0 and
+    ω = `DEFAULT_OMEGA` (`fitted = False`): its trigger components are then pure decay sums."""
+    out: dict[str, Trigger] = {}
+    for category in categories:
+        chosen = _category_events(events, category)
+        try:
+            model = SEPPExp(start=start).fit(chosen, grids, until)
+        except (ValueError, ArithmeticError, FloatingPointError):
+            out[category] = Trigger(0.0, DEFAULT_OMEGA, fitted=False)
+            continue
+        if not (np.isfinite(model.theta_) and np.isfinite(model.omega_) and model.omega_ > 0):
+            out[category] = Trigger(0.0, DEFAULT_OMEGA, fitted=False)
+            continue
+        fitted = int((model.mu_ > 0).sum()) > 0
+        out[category] = Trigger(float(model.theta_), float(model.omega_), fitted=fitted)
+    return out
+
+
+def shrunk_rates(
+    counts: np.ndarray, days: np.ndarray, groups: np.ndarray, dispersion: float
+) -> np.ndarray:
+    """(T, G) empirical-Bayes rates per day: `(N + a) / (T + b)` with a gamma prior per group.
+
+    At each issue time and per group of grids (`groups`: (G,) int codes), the prior's mean
+    `m` is the group's mean rate and its variance the between-grid variance of the rates less
+    the counting noise `m / T · dispersion` (a self-exciting process is over-dispersed by
+    `1 / (1 − θ)²`), floored at `MIN_VARIANCE_SHARE · m²`; then `b = m / var`, `a = m · b`.
+    Groups smaller than `MIN_GROUP` share one city-wide prior. Everything is computed from the
+    counts known at each `t`.
+    """
+    n_t, n_g = counts.shape
+    codes = np.asarray(groups, dtype=np.int64)
+    if n_g == 0:
+        return np.zeros((n_t, 0))
+    sizes = np.bincount(codes)
+    codes = np.where(sizes[codes] < MIN_GROUP, sizes.size, codes)
+    codes = pd.factorize(codes)[0]
+    k = int(codes.max()) + 1
+    member = sp.csr_matrix((np.ones(n_g), (np.arange(n_g), codes)), shape=(n_g, k))
+    size = np.asarray(member.sum(axis=0)).ravel()
+    rate = counts / days
+    mean = np.asarray(member.T @ rate.T).T / size
+    second = np.asarray(member.T @ (rate**2).T).T / size
+    noise = mean / days * dispersion
+    var = np.maximum(second - mean**2 - noise, MIN_VARIANCE_SHARE * mean**2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        b = np.where(var > 0, mean / var, 0.0)
+    a = mean * b
+    return (counts + a[:, codes]) / (days + b[:, codes])
+
+
+def _groups(grids: pd.DataFrame) -> np.ndarray:
+    if "grid_type" not in grids.columns:
+        return np.zeros(len(grids), dtype=np.int64)
+    types = grids["grid_type"].astype(str).fillna(UNASSIGNED).to_numpy()
+    return pd.factorize(types)[0].astype(np.int64)
+
+
+def classic_components(
+    events: pd.DataFrame,
+    grids: pd.DataFrame,
+    issue_times: pd.DatetimeIndex,
+    triggers: dict[str, Trigger],
+    start: pd.Timestamp | None = None,
+    horizon_hours: int = HORIZON_HOURS,
+) -> FeatureBlock:
+    """The components of every category in `triggers` at `issue_times` (sorted, tz-aware):
+    a `FeatureBlock` of (T, G) float32 arrays, grids in `grids` row order.
+
+    `start` is the start of the record (the rates' denominator); default the earliest
+    `occurred_at` among `events`.
+    """
+    grids = grids.reset_index(drop=True)
+    grid_ids = pd.Index(grids["grid_id"].astype(str))
+    times = to_utc_ns(issue_times, "issue_times")
+    if len(times) > 1 and (np.diff(times) <= 0).any():
+        raise ValueError("issue_times must be sorted and unique")
+    if start is None:
+        start = events["occurred_at"].min() if len(events) else issue_times[0]
+    start_ns = int(to_utc_ns(pd.Timestamp(start), "start")[0])
+    days = np.maximum((times - start_ns) / NS_PER_DAY, 1.0)[:, None]
+    h = horizon_hours / 24.0
+    ring = ring1_matrix(grids) if len(grids) else sp.csr_matrix((0, 0))
+    groups = _groups(grids)
+    # Their "fit" only lays spatial weights over the grids; counts are known-at-t by design.
+    kde = KDE().fit(events.iloc[:0], grids, issue_times[0])
+    prospective = Prospective().fit(events.iloc[:0], grids, issue_times[0])
+
+    block = FeatureBlock()
+    f32 = np.float32
+    for category, trigger in triggers.items():
+        chosen = _category_events(events, category)
+        idx = index_events(chosen, grid_ids, start_ns)
+        n = age_band_counts(idx, times, 0, None)
+        decayed = decayed_sums(idx, times, trigger.omega)
+        gain = -np.expm1(-trigger.omega * h)
+        rate = n / days
+        own = decayed * gain
+        shrunk = shrunk_rates(n, days, groups, 1.0 / (1.0 - trigger.theta) ** 2) * h
+        values = {
+            "rate": rate * h,
+            "eb": shrunk,
+            "citymean": np.repeat(rate.mean(axis=1, keepdims=True), len(grids), axis=1) * h,
+            "recent": age_band_counts(idx, times, 0, RECENT_DAYS * NS_PER_DAY) / RECENT_DAYS * h,
+            "self": own,
+            "nbr": np.asarray(ring @ own.T).T,
+            "seppexp": (1 - trigger.theta) * shrunk + trigger.theta * own,
+            "kde": kde.predict_count(chosen, issue_times, horizon_hours),
+            "prospective": prospective.predict_count(chosen, issue_times, horizon_hours),
+        }
+        en, zh = target_en(category), target_zh(category)
+        for kind, value in values.items():
+            label_en, label_zh = KINDS[kind]
+            block.add(
+                FeatureInfo(
+                    column(kind, category),
+                    FAMILY,
+                    label_en.format(en=en, value="{value}"),
+                    label_zh.format(zh=zh, value="{value}"),
+                ),
+                np.asarray(value, dtype=f32),
+            )
+    return block
+
+
+def component_info(categories: Sequence[str]) -> list[FeatureInfo]:
+    """The `FeatureInfo` of every component of `categories`, as `classic_components` names
+    them (for explanations of a saved model, without computing anything)."""
+    info = []
+    for category in categories:
+        en, zh = target_en(category), target_zh(category)
+        for kind, (label_en, label_zh) in KINDS.items():
+            info.append(
+                FeatureInfo(
+                    column(kind, category),
+                    FAMILY,
+                    label_en.format(en=en, value="{value}"),
+                    label_zh.format(zh=zh, value="{value}"),
+                )
+            )
+    return info
+
+
+class ClassicStack:
+    """The fitted part of the stacking: θ and ω per category (:func:`fit_triggers`), and the
+    horizon. `transform` computes the components at any issue times from the events known at
+    each; `to_dict` / `from_dict` keep it in a model manifest."""
+
+    def __init__(self, horizon_hours: int = HORIZON_HOURS) -> None:
+        self.horizon_hours = horizon_hours
+
+    def fit(
+        self,
+        events: pd.DataFrame,
+        grids: pd.DataFrame,
+        until: pd.Timestamp,
+        categories: Sequence[str],
+        start: pd.Timestamp | None = None,
+    ) -> ClassicStack:
+        self.triggers_ = fit_triggers(events, grids, until, categories, start)
+        self.until_ = pd.Timestamp(until)
+        return self
+
+    @property
+    def categories_(self) -> list[str]:
+        return list(self.triggers_)
+
+    def transform(
+        self,
+        events: pd.DataFrame,
+        grids: pd.DataFrame,
+        issue_times: pd.DatetimeIndex,
+        start: pd.Timestamp | None = None,
+    ) -> FeatureBlock:
+        return classic_components(
+            events, grids, issue_times, self.triggers_, start, self.horizon_hours
+        )
+
+    def info(self) -> list[FeatureInfo]:
+        return component_info(self.categories_)
+
+    def to_dict(self) -> dict:
+        return {
+            "horizon_hours": self.horizon_hours,
+            "until": self.until_.isoformat(),
+            "triggers": {c: t.as_dict() for c, t in self.triggers_.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ClassicStack:
+        stack = cls(int(data["horizon_hours"]))
+        stack.until_ = pd.Timestamp(data["until"])
+        stack.triggers_ = {
+            c: Trigger(float(t["theta"]), float(t["omega"]), bool(t.get("fitted", True)))
+            for c, t in data["triggers"].items()
+        }
+        return stack
+
+
+def take_times(block: FeatureBlock, rows: slice) -> FeatureBlock:
+    """The block's arrays at a slice of its issue times (rows of every (T, G) array)."""
+    out = FeatureBlock()
+    for item in block.info:
+        out.add(item, block.columns[item.name][rows])
+    return out
+
+
+def add_components(frame: pd.DataFrame, block: FeatureBlock) -> pd.DataFrame:
+    """`frame` (issue-time major over all grids, as `features.build` makes it) with the
+    component columns appended; the block's arrays must cover the frame's issue times and
+    grids in the same order."""
+    extra = {name: values.reshape(-1) for name, values in block.columns.items()}
+    sizes = {len(v) for v in extra.values()}
+    if sizes and sizes != {len(frame)}:
+        raise ValueError(
+            f"component arrays hold {sizes.pop()} values for a frame of {len(frame)} rows; "
+            "compute them at the frame's issue times and grids"
+        )
+    clash = [c for c in extra if c in frame.columns]
+    if clash:
+        raise ValueError(f"the frame already has a column {clash[0]!r}")
+    return pd.concat([frame, pd.DataFrame(extra, index=frame.index)], axis=1)

@@ -1,0 +1,133 @@
+"""The classic methods as features (models.stacking): hand-checked values, the known-at-t
+contract as a property, and the fitted triggers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from models.stacking import (
+    ClassicStack,
+    Trigger,
+    classic_components,
+    column,
+    fit_triggers,
+    shrunk_rates,
+)
+from tests.models.test_baselines import TZ, line_grids, make_events, random_events
+
+T = pd.Timestamp("2024-03-11 08:00", tz=TZ)
+START = pd.Timestamp("2024-01-01 08:00", tz=TZ)  # 70 days before T
+
+
+def at(*stamps: str) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(pd.to_datetime(list(stamps))).tz_localize(TZ)
+
+
+def test_rate_self_and_neighbour_components_by_hand():
+    # g0: events 10 days and 1 day before T; g1: one event 2 days before; g2: none.
+    events = make_events(
+        [("g0", "2024-03-01 08:00"), ("g0", "2024-03-10 08:00"), ("g1", "2024-03-09 08:00")]
+    )
+    triggers = {"any": Trigger(theta=0.5, omega=1.0)}
+    block = classic_components(events, line_grids(), at("2024-03-11 08:00"), triggers, START)
+    h = 3.0
+    gain = 1 - math.exp(-3.0)  # 1 - exp(-omega h)
+    # rate: 2 and 1 events over 70 days, times 3 days
+    np.testing.assert_allclose(block.columns[column("rate", "any")][0], [2 / 70 * h, h / 70, 0])
+    # self: sum exp(-omega age) * gain; ages g0: 10 d and 1 d, g1: 2 d
+    own = np.array([math.exp(-10) + math.exp(-1), math.exp(-2), 0.0]) * gain
+    np.testing.assert_allclose(block.columns[column("self", "any")][0], own, rtol=1e-6)
+    # nbr: the line g0 - g1 - g2; g0 and g2 see g1, g1 sees g0 and g2
+    np.testing.assert_allclose(
+        block.columns[column("nbr", "any")][0], [own[1], own[0] + own[2], own[1]], rtol=1e-6
+    )
+    # citymean: the mean rate of the three grids, the same for each
+    np.testing.assert_allclose(block.columns[column("citymean", "any")][0], [h / 70] * 3)
+    # seppexp: (1 - theta) * steadied rate + theta * self
+    eb = block.columns[column("eb", "any")][0]
+    np.testing.assert_allclose(
+        block.columns[column("seppexp", "any")][0], 0.5 * eb + 0.5 * own, rtol=1e-6
+    )
+
+
+def test_shrunk_rates_pull_noisy_grids_towards_their_group():
+    # Two groups of 40 grids. Group 0: every grid 10 events in 100 days (no spread beyond noise:
+    # the prior variance is the floor 0.05 m², so each rate is pulled towards the mean 0.1).
+    counts = np.array([[10.0] * 40 + [0.0] * 39 + [40.0]])
+    days = np.array([[100.0]])
+    groups = np.array([0] * 40 + [1] * 40)
+    eb = shrunk_rates(counts, days, groups, dispersion=1.0)
+    np.testing.assert_allclose(eb[0, :40], 0.1)  # already at the group mean
+    # group 1: 39 rates 0, one 0.4: mean 0.01, E[r²] 0.004, var 0.0039, less the noise
+    # m / T = 0.0001 -> 0.0038, so b = 0.01 / 0.0038 = 2.63 days and a = m b
+    m, var = 0.01, (0.4**2 / 40 - 0.01**2) - 0.01 / 100
+    b = m / var
+    np.testing.assert_allclose(eb[0, 40], (0 + m * b) / (100 + b))
+    np.testing.assert_allclose(eb[0, 79], (40 + m * b) / (100 + b))
+    assert 0 < eb[0, 40] < 0.01 and eb[0, 79] < 0.4
+
+
+def test_small_groups_share_the_city_prior():
+    counts = np.array([[5.0, 5.0, 50.0]])
+    eb_alone = shrunk_rates(counts, np.array([[100.0]]), np.array([0, 1, 2]), 1.0)
+    eb_city = shrunk_rates(counts, np.array([[100.0]]), np.array([0, 0, 0]), 1.0)
+    np.testing.assert_allclose(eb_alone, eb_city)  # groups under MIN_GROUP grids: one prior
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), hour=st.integers(0, 24 * 80))
+def test_components_at_t_use_only_what_is_known_at_t(seed, hour):
+    # The same components whether or not the events unknown at t (occurred later, or reported
+    # later) are in the frame, for fixed triggers.
+    events = random_events(seed, n=150, days=100)
+    events["category"] = np.where(np.arange(len(events)) % 3 == 0, "dispute", "theft")
+    t = pd.Timestamp("2024-01-01 08:00", tz=TZ) + pd.Timedelta(hours=hour)
+    triggers = {
+        "any": Trigger(0.3, 0.7),
+        "theft": Trigger(0.2, 0.4),
+        "dispute": Trigger(0.0, 0.5, fitted=False),
+    }
+    start = pd.Timestamp("2024-01-01", tz=TZ)
+    known = events[(events["occurred_at"] <= t) & (events["reported_at"] <= t)]
+    full = classic_components(events, line_grids(), pd.DatetimeIndex([t]), triggers, start)
+    trimmed = classic_components(known, line_grids(), pd.DatetimeIndex([t]), triggers, start)
+    for name, values in full.columns.items():
+        np.testing.assert_allclose(values, trimmed.columns[name], rtol=1e-6, err_msg=name)
+
+
+def test_fit_triggers_per_category_and_a_category_without_events():
+    events = random_events(3, n=400, days=120)
+    stack = ClassicStack().fit(
+        events, line_grids(), pd.Timestamp("2024-04-30", tz=TZ), ["any", "theft", "fraud"]
+    )
+    any_, fraud = stack.triggers_["any"], stack.triggers_["fraud"]
+    assert any_.fitted and 0 <= any_.theta < 0.95 and any_.omega > 0
+    assert stack.triggers_["theft"] == any_  # every event is a theft
+    assert (fraud.theta, fraud.fitted) == (0.0, False)  # no fraud event: pure decay sums
+    again = ClassicStack.from_dict(stack.to_dict())
+    assert again.triggers_ == stack.triggers_ and again.until_ == stack.until_
+    names = [i.name for i in again.info()]
+    assert column("eb", "fraud") in names and len(names) == 3 * 9
+
+
+def test_fit_triggers_names_the_failure_as_unfitted():
+    out = fit_triggers(make_events([]), line_grids(), T, ["any"])
+    assert out["any"].fitted is False and out["any"].omega > 0
+
+
+@pytest.mark.parametrize("sorted_", [False])
+def test_issue_times_must_be_sorted(sorted_):
+    with pytest.raises(ValueError, match="sorted"):
+        classic_components(
+            make_events([("g0", "2024-03-01 08:00")]),
+            line_grids(),
+            at("2024-03-11 08:00", "2024-03-10 08:00"),
+            {"any": Trigger(0.1, 1.0)},
+            START,
+        )
