@@ -53,7 +53,7 @@ from features.build import build_features, resolve_targets
 from features.issue_times import daily_issue_times
 from models.baselines import BASELINES, make_baseline
 from models.config import load_config
-from models.fitting import fit_at, training_rows
+from models.fitting import fit_at, refresh_at, training_rows
 from models.forecaster import LightGBMForecaster
 from models.search import SearchResult, search_config
 from risk.contract import ANY_TARGET, DEFAULT_ISSUE_HOUR, DEFAULT_TZ, HORIZON_HOURS
@@ -70,6 +70,7 @@ NEEDS_START = ("historical_rate", "seppexp")
 WARMUP_DAYS = 28
 MAX_HISTORY_DAYS = 365
 SEARCH_DAYS = 28  # validation issue days of the configuration search
+TREE_REFIT_DAYS = 28  # grow new trees every 4 weekly blocks (docs/adr/012-training-cost.md)
 MIN_SEARCH_HISTORY_DAYS = 60  # training days the search needs before its validation window
 SHAP_MAX_ROWS = 5_000
 PREDICTION_COLUMNS = ("issue_time", "grid_id", "target", "model", "score", "label", "count")
@@ -80,12 +81,17 @@ Progress = Callable[[str, int, int], None]
 
 @dataclass
 class ShapSummary:
-    """Mean |SHAP contribution| (raw log-odds) of the `any` model on the last block's rows."""
+    """SHAP contributions (raw score: log expected count or log-odds) of the `any` model on a
+    sample of the last block's rows: their mean |value| per feature and family, and the
+    sample itself for the beeswarm and waterfall plots (`models.shapplots`)."""
 
     target: str
     rows: int
     features: pd.DataFrame  # feature, family, mean_abs — sorted by mean_abs, descending
     families: pd.DataFrame  # family, mean_abs (sum over the family's features), descending
+    contributions: np.ndarray | None = None  # (rows, features + 1), last column the base
+    values: pd.DataFrame | None = None  # the sample's feature values, columns = features
+    keys: pd.DataFrame | None = None  # grid_id, issue_time, prob of each sample row
 
 
 @dataclass
@@ -215,12 +221,17 @@ def run_backtest(
     seed: int = 0,
     search: bool | None = None,
     search_days: int = SEARCH_DAYS,
+    tree_refit_days: int = TREE_REFIT_DAYS,
 ) -> BacktestResult:
     """Score every grid and target at each daily issue time of `start`..`end` with every model.
 
     `grids`, `events` are validated frames (`risk.contract`); `truth` adds the oracle; `config`
     overrides `models/lightgbm.toml` (dict or TOML path); `targets` defaults to `any` + every
     category of the events; `progress(step, done, total)` is called as steps advance.
+
+    LightGBM's trees are grown anew every `tree_refit_days` (a whole number of blocks, at
+    least one); at the blocks between, the classic stack, the blends and the calibrators are
+    fitted again on the block's rows and the trees kept (docs/adr/012-training-cost.md).
 
     `search` (default: when no `config` is given) chooses LightGBM's settings first
     (`models.search`) on the `search_days` issue days whose windows close by `start`, fitted on
@@ -338,6 +349,7 @@ def run_backtest(
             timings["search"] = found.seconds
         _tick(progress, "configuration search", 1, 1)
     blocks = retrain_blocks(n_t, retrain_days)
+    trees_every = max(1, tree_refit_days // retrain_days)
     last_models: dict[str, LightGBMForecaster] = {}
     baseline_names = tuple(m for m in chosen if m in BASELINES)
     failed: dict[tuple[str, str], str] = {}  # (baseline, target) -> the first failure
@@ -371,16 +383,19 @@ def run_backtest(
                 train = training_rows(
                     frame, time_ns, n_grids, known_events, target_list, start_ns, first_ns
                 )
-                fitted = fit_at(
-                    train,
-                    events,
-                    grids,
-                    block_start,
-                    target_list,
-                    config=config,
-                    feature_names=built.feature_names,
-                    start=data_start,
-                )
+                if b % trees_every == 0:
+                    fitted = fit_at(
+                        train,
+                        events,
+                        grids,
+                        block_start,
+                        target_list,
+                        config=config,
+                        feature_names=built.feature_names,
+                        start=data_start,
+                    )
+                else:  # the same trees; classic stack, blend and calibration fitted anew
+                    fitted = refresh_at(fitted, train, events, grids, block_start, start=data_start)
                 last_models = fitted.forecasters_
                 del train
                 timings["train"] += time.perf_counter() - t0
@@ -458,6 +473,7 @@ def run_backtest(
         "end": str(last_day),
         "train_start": str(min(train_day, first_day)),
         "retrain_days": retrain_days,
+        "tree_refit_days": trees_every * retrain_days,
         "blocks": len(blocks),
         "hour": hour,
         "tz": tz,
@@ -609,7 +625,8 @@ def shap_summary(
     if len(frame) > SHAP_MAX_ROWS:
         pick = np.sort(np.random.default_rng(seed).choice(len(frame), SHAP_MAX_ROWS, False))
         frame = frame.iloc[pick]
-    contrib = np.abs(model.contributions(frame)[:, :-1]).mean(axis=0)
+    full = model.contributions(frame)
+    contrib = np.abs(full[:, :-1]).mean(axis=0)
     family = {i.name: i.family for i in info}
     names = list(model.feature_names_)
     features = pd.DataFrame(
@@ -621,7 +638,17 @@ def shap_summary(
         .sort_values(ascending=False, kind="stable")
         .reset_index()
     )
-    return ShapSummary(target=target, rows=len(frame), features=features, families=families)
+    keys = frame[["grid_id", "issue_time"]].reset_index(drop=True)
+    keys["prob"] = model.predict_proba(frame)
+    return ShapSummary(
+        target=target,
+        rows=len(frame),
+        features=features,
+        families=families,
+        contributions=full,
+        values=frame[names].reset_index(drop=True),
+        keys=keys,
+    )
 
 
 # ----------------------------------------------------------------------------- outputs

@@ -58,6 +58,28 @@ def uses_classics(config: None | dict[str, Any] | str) -> bool:
     return stack["offset"] != "none" or stack["classic_features"]
 
 
+def refresh_at(
+    model: MultiTargetForecaster,
+    rows: pd.DataFrame,
+    events: pd.DataFrame,
+    grids: pd.DataFrame,
+    until: pd.Timestamp,
+    *,
+    start: pd.Timestamp | None = None,
+) -> MultiTargetForecaster:
+    """Update a fitted model at `until` without growing new trees: the classic stack is
+    fitted again on the events known at `until`, its components recomputed on `rows`, and
+    every target's blend and calibrator refitted (`MultiTargetForecaster.refresh`)."""
+    stack = None
+    if model.stack_ is not None:
+        stack = ClassicStack(model.horizon_hours).fit(
+            events, grids, until, model.stack_.categories_, start
+        )
+        times = pd.DatetimeIndex(rows["issue_time"].unique())
+        rows = add_components(rows, stack.transform(events, grids, times, start))
+    return model.refresh(rows, stack)
+
+
 def fit_at(
     rows: pd.DataFrame,
     events: pd.DataFrame,

@@ -40,6 +40,7 @@ KEY_COLUMNS = ("grid_id", "issue_time")
 LABEL_PREFIXES = ("count_", "label_")
 NS_PER_HOUR = 3_600 * 10**9
 REFERENCE_ROWS = 20_000  # plain training rows that set the SHAP covers (models.covers)
+BLEND_ROWS = 200_000  # training rows the blend is fitted on, at most
 
 
 # ----------------------------------------------------------------------------- frame helpers
@@ -238,14 +239,17 @@ class SharedBins:
         config: None | dict[str, Any] | str = None,
         feature_names: list[str] | None = None,
         horizon_hours: int = HORIZON_HOURS,
+        train_keep: np.ndarray | None = None,
     ) -> SharedBins:
+        """Bin the (thinned) training rows and the validation rows; `train_keep` (positions
+        among the thinned training rows, e.g. one target's negative sample) bins only those:
+        fewer rows to bin when the bins serve a single target."""
         cfg = load_config(config)
         names = feature_columns(frame, feature_names)
         times = issue_ns(frame)
-        split = time_split(times, horizon_hours, **cfg.section("split"))
-        stride = int(cfg.section("training").get("issue_time_stride", 1))
-        train_idx = np.flatnonzero(split.train)
-        train_idx = train_idx[every_kth_issue_time(times[train_idx], stride)]
+        split, train_idx, stride = thinned_split(times, cfg, horizon_hours)
+        if train_keep is not None:
+            train_idx = train_idx[train_keep]
         valid_idx = np.flatnonzero(split.valid)
         cols = frame.columns.get_indexer(names)
         params = cfg.lightgbm_params
@@ -277,16 +281,17 @@ class SharedBins:
 
     def datasets(
         self,
-        keep: np.ndarray,
+        keep: np.ndarray | None,
         y: np.ndarray,
         w: np.ndarray | None,
         y_val: np.ndarray,
         init: np.ndarray | None = None,
         init_val: np.ndarray | None = None,
     ) -> tuple[lgb.Dataset, lgb.Dataset]:
-        """The training rows `keep` (positions in `train_idx`) with labels `y`, weights `w` and
-        offsets `init`, and the validation rows with labels `y_val` and offsets `init_val`."""
-        train_set = self.train_set.subset(keep).construct()
+        """The training rows `keep` (positions in `train_idx`; None: all of them) with labels
+        `y`, weights `w` and offsets `init`, and the validation rows with labels `y_val` and
+        offsets `init_val`."""
+        train_set = self.train_set if keep is None else self.train_set.subset(keep).construct()
         train_set.set_label(y)
         if w is not None:
             train_set.set_weight(w)
@@ -294,6 +299,17 @@ class SharedBins:
         self.valid_set.set_label(y_val)
         self.valid_set.set_init_score(init_val)
         return train_set, self.valid_set
+
+
+def thinned_split(
+    times: np.ndarray, cfg: ForecasterConfig, horizon_hours: int
+) -> tuple[TimeSplit, np.ndarray, int]:
+    """The time split, the training rows thinned to every `issue_time_stride`-th issue time,
+    and the stride."""
+    split = time_split(times, horizon_hours, **cfg.section("split"))
+    stride = int(cfg.section("training").get("issue_time_stride", 1))
+    train_idx = np.flatnonzero(split.train)
+    return split, train_idx[every_kth_issue_time(times[train_idx], stride)], stride
 
 
 def _train(
@@ -425,12 +441,12 @@ class LightGBMForecaster(BaseEstimator):
         )
         sampling, training = cfg.section("sampling"), cfg.section("training")
         objective = cfg.lightgbm_params.get("objective", "binary")
-        if bins is None:
-            bins = SharedBins.build(frame, self.config, tree_names, self.horizon_hours)
+        times = issue_ns(frame)
+        if bins is not None:
+            bins.check(frame, tree_names, times)
+            split, train_idx, stride = bins.split, bins.train_idx, bins.stride
         else:
-            bins.check(frame, tree_names, issue_ns(frame))
-        times, split, stride = bins.times, bins.split, bins.stride
-        train_idx = bins.train_idx
+            split, train_idx, stride = thinned_split(times, cfg, self.horizon_hours)
         if not (label[train_idx] >= 1).any():
             raise ConfigError(
                 f"target '{self.target}' has no event in the {len(train_idx)} training rows "
@@ -443,12 +459,12 @@ class LightGBMForecaster(BaseEstimator):
         self.blend_feature_names_ = blend_names
         self.blend_ = None
         if blend_names:
-            # The blend learns from every training row of its slice (it has a dozen weights).
-            rows = np.flatnonzero(split.train)
-            self.blend_ = PoissonBlend().fit(
-                _matrix(frame, blend_names, rows), count[rows].astype(np.float64)
-            )
-            self.blend_reference_ = _matrix(frame, blend_names, rows).mean(axis=0)
+            # The blend learns from the training slice (at most BLEND_ROWS of its rows, drawn
+            # without weights: it has a dozen weights to fit).
+            rows = _at_most(np.flatnonzero(split.train), BLEND_ROWS, cfg.seed)
+            x = _matrix(frame, blend_names, rows)
+            self.blend_ = PoissonBlend().fit(x, count[rows].astype(np.float64))
+            self.blend_reference_ = x.mean(axis=0)
 
         weight = None
         keep = np.arange(len(train_idx))
@@ -457,6 +473,10 @@ class LightGBMForecaster(BaseEstimator):
         reference_idx = train_idx
         if sampled:
             keep, weight = negative_sample(label[train_idx], rate, cfg.seed)
+        if bins is None:  # bins for this target alone: only its sampled rows are binned
+            bins = SharedBins.build(frame, self.config, tree_names, self.horizon_hours, keep)
+            train_idx, keep = bins.train_idx, None
+        else:
             train_idx = train_idx[keep]
         valid_idx = np.flatnonzero(split.valid)
 
@@ -493,6 +513,24 @@ class LightGBMForecaster(BaseEstimator):
             "sampled_train_rows": len(train_idx),
         }
         self.negative_sampled_ = bool(sampled)
+        self.calibrator_, self.calibration_scores_ = self._calibrate(frame, split, label, times)
+        return self
+
+    def refresh(self, frame: pd.DataFrame) -> Self:
+        """Re-fit what is cheap on a newer `frame` — the blend and the calibrator — and keep
+        the trees (a weekly update between full fits, docs/adr/012-training-cost.md). `frame`
+        holds the same columns as the one the model was fitted on."""
+        self._check_fitted()
+        label = _column(frame, f"label_{self.target}")
+        count = _column(frame, f"count_{self.target}")
+        times = issue_ns(frame)
+        split, _, _ = thinned_split(times, self.config_, self.horizon_hours)
+        if self.blend_ is not None:
+            rows = _at_most(np.flatnonzero(split.train), BLEND_ROWS, self.config_.seed)
+            x = _matrix(frame, self.blend_feature_names_, rows)
+            self.blend_ = PoissonBlend().fit(x, count[rows].astype(np.float64))
+            self.blend_reference_ = x.mean(axis=0)
+        self.split_ = {**self.split_, **split.summary(), "refreshed": True}
         self.calibrator_, self.calibration_scores_ = self._calibrate(frame, split, label, times)
         return self
 
@@ -612,13 +650,18 @@ def _matrix(frame: pd.DataFrame, names: list[str], rows: np.ndarray | None = Non
     return np.nan_to_num(values.to_numpy(dtype=np.float64), nan=0.0)
 
 
+def _at_most(rows: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """`rows`, or `n` of them drawn without replacement (seeded), in order."""
+    if len(rows) <= n:
+        return rows
+    return np.sort(np.random.default_rng(seed).choice(rows, n, replace=False))
+
+
 def _reference_rows(
     frame: pd.DataFrame, names: list[str], rows: np.ndarray, seed: int
 ) -> pd.DataFrame:
     """At most `REFERENCE_ROWS` of `rows`, drawn without weights (seeded)."""
-    if len(rows) > REFERENCE_ROWS:
-        rows = np.sort(np.random.default_rng(seed).choice(rows, REFERENCE_ROWS, replace=False))
-    return frame.iloc[rows][names]
+    return frame.iloc[_at_most(rows, REFERENCE_ROWS, seed)][names]
 
 
 class MultiTargetForecaster(BaseEstimator):
@@ -667,6 +710,15 @@ class MultiTargetForecaster(BaseEstimator):
             )
             for t in chosen
         }
+        return self
+
+    def refresh(self, frame: pd.DataFrame, stack: stacking.ClassicStack | None = None) -> Self:
+        """Every target's `refresh` on `frame` (built with `stack`'s components, kept)."""
+        if not hasattr(self, "forecasters_"):
+            raise NotFitted("MultiTargetForecaster: call fit(frame, targets) before refresh")
+        self.stack_ = stack
+        for model in self.forecasters_.values():
+            model.refresh(frame)
         return self
 
     @property

@@ -5,7 +5,12 @@ Three gates per gated target (default ``any``), thresholds from ``models/gates.t
 1. **baseline** — per metric (``pr_auc``, ``pei@5``): the model is not worse than the best
    baseline (the oracle excluded) by more than the tolerance;
 2. **segments** — no ``grid_type`` whose ``miss_rate@10`` exceeds the overall by more than
-   ``max_excess`` (segments under ``min_rows`` rows are skipped, and the detail says so);
+   the best baseline's excess on that grid type, plus ``max_excess`` (docs/adr/010-*): some
+   grid types are harder for every method (the oracle itself misses more campus grids), so
+   the model is held to what the classic methods achieve there, not to a flat line. The best
+   baseline is the one with the lowest overall ``miss_rate@10``; with ``relative_to =
+   "overall"`` (or no baseline with grid-type metrics) the reference excess is 0. Segments
+   under ``min_rows`` rows are skipped, and the detail says so;
 3. **calibration** — ``ece <= max_ece``.
 
 A comparison exactly at a threshold passes (a ``1e-9`` slack absorbs float noise such as
@@ -40,6 +45,7 @@ class GateConfig:
     segment_metric: str = "miss_rate@10"
     segment_max_excess: float = 0.05
     segment_min_rows: int = 0
+    segment_relative_to: str = "best_baseline"  # or "overall"
     max_ece: float = 0.03
 
     def as_dict(self) -> dict[str, Any]:
@@ -76,6 +82,7 @@ _TOML_KEYS: dict[str | None, dict[str, str]] = {
         "metric": "segment_metric",
         "max_excess": "segment_max_excess",
         "min_rows": "segment_min_rows",
+        "relative_to": "segment_relative_to",
     },
     "calibration": {"max_ece": "max_ece"},
 }
@@ -159,7 +166,7 @@ def check_gates(metrics: Mapping[str, Any], config: GateConfig | None = None) ->
         }
         for metric in config.baseline_metrics:
             results.append(_baseline_gate(target, metric, model, baselines, config))
-        results.append(_segment_gate(target, model, config))
+        results.append(_segment_gate(target, model, baselines, config))
         results.append(_ece_gate(target, model, config))
     return results
 
@@ -197,7 +204,34 @@ def _baseline_gate(
     return GateResult(name, passed, detail)
 
 
-def _segment_gate(target: str, model: Mapping[str, Any], config: GateConfig) -> GateResult:
+def _reference(
+    baselines: Mapping[str, Any], config: GateConfig
+) -> tuple[str | None, float, dict[str, float]]:
+    """(name, overall, {segment: value}) of the baseline with the lowest overall segment
+    metric among those with grid-type metrics; (None, nan, {}) when none qualifies."""
+    metric = config.segment_metric
+    best: tuple[str | None, float, dict[str, float]] = (None, math.nan, {})
+    if config.segment_relative_to != "best_baseline":
+        return best
+    for name, m in baselines.items():
+        if not isinstance(m, Mapping):
+            continue
+        overall = _number(m.get(metric))
+        segments = m.get("by_segment") or {}
+        if overall is None or not segments:
+            continue
+        if best[0] is None or overall < best[1]:
+            values = {s: _number(v.get(metric)) for s, v in segments.items()}
+            best = (name, overall, {s: v for s, v in values.items() if v is not None})
+    return best
+
+
+def _segment_gate(
+    target: str,
+    model: Mapping[str, Any],
+    baselines: Mapping[str, Any],
+    config: GateConfig,
+) -> GateResult:
     metric, excess = config.segment_metric, config.segment_max_excess
     name = f"grid_type {metric} [{target}]"
     overall = _number(model.get(metric))
@@ -206,6 +240,7 @@ def _segment_gate(target: str, model: Mapping[str, Any], config: GateConfig) -> 
         return GateResult(name, False, f"overall {metric} is missing or undefined")
     if not segments:
         return GateResult(name, False, f"no by_segment (grid_type) metrics to check {metric}")
+    ref_name, ref_overall, ref_segments = _reference(baselines, config)
     worse, skipped, checked = [], [], []
     for seg, m in sorted(segments.items()):
         rows = int(m.get("rows", 0) or 0)
@@ -215,19 +250,31 @@ def _segment_gate(target: str, model: Mapping[str, Any], config: GateConfig) -> 
         elif value is None:
             skipped.append(f"{seg} ({metric} undefined)")
         else:
-            checked.append((seg, value))
-            if value > overall + excess + SLACK:
-                worse.append(f"{seg} {value:.3f} > overall {overall:.3f} + {excess:g}")
+            allowed = excess
+            if ref_name is not None and seg in ref_segments:
+                allowed += max(ref_segments[seg] - ref_overall, 0.0)
+            checked.append((seg, value, allowed))
+            if value > overall + allowed + SLACK:
+                worse.append(f"{seg} {value:.3f} > overall {overall:.3f} + {allowed:.3g}")
     if worse:
         detail = f"{metric} too high for grid_type " + "; ".join(worse)
     elif checked:
-        seg, value = max(checked, key=lambda sv: sv[1])
+        seg, value, allowed = max(checked, key=lambda sv: sv[1] - sv[2])
         detail = (
-            f"worst grid_type {seg} {metric} {value:.3f} ≤ overall {overall:.3f} + {excess:g}"
+            f"worst grid_type {seg} {metric} {value:.3f} ≤ overall {overall:.3f} + {allowed:.3g}"
             f" ({len(checked)} checked)"
         )
     else:
         detail = f"no grid_type could be checked for {metric}"
+    if ref_name is not None:
+        detail += (
+            f"; allowed = {excess:g} + {ref_name}'s own excess on that grid type "
+            f"(its overall {ref_overall:.3f})"
+        )
+    elif config.segment_relative_to == "best_baseline":
+        detail += (
+            "; no baseline has grid_type metrics, so the allowance is the flat " + f"{excess:g}"
+        )
     if skipped:
         detail += "; skipped: " + ", ".join(skipped)
     return GateResult(name, bool(checked) and not worse, detail)

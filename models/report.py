@@ -17,6 +17,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from sklearn.metrics import precision_recall_curve
 
+from models.shapplots import beeswarm, waterfall
 from risk.contract import ANY_TARGET
 from risk.metrics import ECE_BINS, k_grids, rank_positions
 
@@ -182,6 +183,28 @@ def plot_shap(result: BacktestResult, out: Path) -> Path | None:
     return _save(fig, out / "shap_summary.png")
 
 
+def plot_shap_detail(result: BacktestResult, out: Path) -> tuple[Path | None, Path | None]:
+    """The beeswarm of the sampled rows and the waterfall of the riskiest one
+    (`models.shapplots`), or (None, None) without a SHAP sample."""
+    shap = result.shap
+    if shap is None or shap.contributions is None:
+        return None, None
+    names = list(shap.values.columns)
+    fig, ax = _axes((8.5, 6.0))
+    beeswarm(ax, shap.contributions, shap.values, names, top=TOP_FEATURES // 4 * 3)
+    ax.set_title(f"{shap.target}: each dot one sampled grid-window ({shap.rows:,})")
+    swarm = _save(fig, out / "shap_beeswarm.png")
+    row = int(np.argmax(shap.keys["prob"].to_numpy()))
+    fig, ax = _axes((8.5, 5.0))
+    waterfall(ax, shap.contributions[row], names, shap.values.iloc[row], top=10)
+    key = shap.keys.iloc[row]
+    ax.set_title(
+        f"grid {key['grid_id']} at {key['issue_time']:%Y-%m-%d %H:%M}: "
+        f"p = {key['prob']:.2f}, the riskiest sampled grid-window"
+    )
+    return swarm, _save(fig, out / "shap_waterfall.png")
+
+
 # ----------------------------------------------------------------------------- HTML
 
 
@@ -264,7 +287,19 @@ def render_html(result: BacktestResult, target: str, plots: dict[str, Path | Non
         _figure(
             plots.get("shap"),
             f"Which feature families and features move the {result.shap.target} model's "
-            f"log-odds most, averaged over {result.shap.rows:,} rows of the last block.",
+            f"raw score most, averaged over {result.shap.rows:,} rows of the last block "
+            "(LightGBM's TreeSHAP, the classic blend's share included).",
+        )
+        + _figure(
+            plots.get("shap_beeswarm"),
+            "Every sampled grid-window as a dot at its contribution for the strongest "
+            "features, coloured by the feature's value (blue low, red high): which way a "
+            "feature pushes, and for which values.",
+        )
+        + _figure(
+            plots.get("shap_waterfall"),
+            "One forecast taken apart: from the base value (the mean raw score of plain "
+            "training rows), each feature's contribution in turn, to the grid's raw score.",
         )
         if result.shap is not None
         else '<p class="note">No SHAP summary: LightGBM was not part of this backtest.</p>'
@@ -355,6 +390,7 @@ def write_report(result: BacktestResult, out_dir: Path) -> tuple[Path, list[Path
         "reliability_by_grid_type": reliability[1] if len(reliability) > 1 else None,
         "shap": plot_shap(result, out),
     }
+    plots["shap_beeswarm"], plots["shap_waterfall"] = plot_shap_detail(result, out)
     report = out / "report.html"
     report.write_text(render_html(result, target, plots), encoding="utf-8")
     return report, [p for p in plots.values() if p is not None]

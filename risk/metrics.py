@@ -422,13 +422,23 @@ def per_issue_time(
 
 
 def paired_bootstrap_difference(
-    daily_a: Any, daily_b: Any, n_boot: int = 2000, ci: float = 0.9, seed: int = 0
+    daily_a: Any,
+    daily_b: Any,
+    n_boot: int = 2000,
+    ci: float = 0.9,
+    seed: int = 0,
+    block_days: int = 7,
 ) -> dict[str, float]:
-    """Mean per-issue-day difference ``a − b`` with a percentile bootstrap interval.
+    """Mean per-issue-day difference ``a − b`` with a moving-block bootstrap interval.
 
-    Days are resampled with replacement, keeping each day's pair together. Days where
-    either value is NaN are dropped. Returns ``mean_diff, low, high, n_days``; the lead of
-    ``a`` is "real" at level ``ci`` when the interval excludes 0.
+    Daily 72-hour windows overlap (neighbouring days share two thirds of their events), so
+    days are not independent: resampling single days gives intervals that are too narrow
+    (docs/adr/011-honest-intervals.md). Instead runs of ``block_days`` consecutive days
+    (in the given order) are drawn with replacement, each day's pair kept together, until
+    the resample is as long as the data (Künsch's moving-block bootstrap; ``block_days=1``
+    is the plain day bootstrap). Days where either value is NaN are dropped first. Returns
+    ``mean_diff, low, high, n_days, block_days``; the lead of ``a`` is "real" at level ``ci``
+    when the interval excludes 0.
     """
     a, b = np.asarray(daily_a, dtype=float), np.asarray(daily_b, dtype=float)
     if a.shape != b.shape or a.ndim != 1:
@@ -437,11 +447,23 @@ def paired_bootstrap_difference(
         )
     if not 0 < ci < 1:
         raise ValueError(f"ci must be in (0, 1), got {ci!r}")
+    if block_days < 1:
+        raise ValueError(f"block_days must be at least 1, got {block_days!r}")
     d = (a - b)[~(np.isnan(a) | np.isnan(b))]
     if d.size == 0:
-        return {"mean_diff": math.nan, "low": math.nan, "high": math.nan, "n_days": 0}
+        return {
+            "mean_diff": math.nan,
+            "low": math.nan,
+            "high": math.nan,
+            "n_days": 0,
+            "block_days": block_days,
+        }
     rng = np.random.default_rng(seed)
-    means = d[rng.integers(0, d.size, size=(n_boot, d.size))].mean(axis=1)
+    length = min(block_days, d.size)
+    n_blocks = math.ceil(d.size / length)
+    starts = rng.integers(0, d.size - length + 1, size=(n_boot, n_blocks))
+    days = (starts[:, :, None] + np.arange(length)).reshape(n_boot, -1)[:, : d.size]
+    means = d[days].mean(axis=1)
     tail = (1 - ci) / 2
     low, high = np.quantile(means, [tail, 1 - tail])
     return {
@@ -449,6 +471,7 @@ def paired_bootstrap_difference(
         "low": float(low),
         "high": float(high),
         "n_days": int(d.size),
+        "block_days": length,
     }
 
 

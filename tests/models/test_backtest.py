@@ -242,7 +242,7 @@ def test_outputs_are_strict_json_parquet_and_a_report_with_existing_plots(output
     assert math.isclose(pr_auc(panel.to_numpy(), counts.to_numpy()), got)
     html = outputs["report"].read_text()
     for name in ("hit_rate", "pai", "pr_curves", "reliability", "reliability_by_grid_type",
-                 "shap_summary"):  # fmt: skip
+                 "shap_summary", "shap_beeswarm", "shap_waterfall"):  # fmt: skip
         assert f'src="{name}.png"' in html
         assert (outputs["report"].parent / f"{name}.png").stat().st_size > 1000
     assert "http://" not in html and "https://" not in html  # self-contained

@@ -259,10 +259,26 @@ def test_bootstrap_of_a_constant_difference_has_a_point_interval():
 
 
 def test_bootstrap_drops_nan_days_and_spans_the_resampled_means():
-    # differences [0, 1] after dropping the NaN day; resampled means ∈ {0, 0.5, 1} with
-    # probabilities 1/4, 1/2, 1/4 → the 5% and 95% quantiles are 0 and 1.
-    out = paired_bootstrap_difference([0.0, 1.0, np.nan], [0.0, 0.0, 0.3])
+    # single days: differences [0, 1] after dropping the NaN day; resampled means ∈ {0, 0.5,
+    # 1} with probabilities 1/4, 1/2, 1/4 → the 5% and 95% quantiles are 0 and 1.
+    out = paired_bootstrap_difference([0.0, 1.0, np.nan], [0.0, 0.0, 0.3], block_days=1)
     assert (out["mean_diff"], out["low"], out["high"], out["n_days"]) == (0.5, 0.0, 1.0, 2)
+    # a block as long as the data always redraws the same two days: a point interval
+    out = paired_bootstrap_difference([0.0, 1.0, np.nan], [0.0, 0.0, 0.3], block_days=7)
+    assert (out["low"], out["high"], out["block_days"]) == (0.5, 0.5, 2)
+
+
+def test_block_bootstrap_widens_the_interval_of_correlated_days():
+    # 12 weeks whose daily differences move together within a week (+1 all week, then -1):
+    # the days are 84 but the independent pieces only 12, so day resampling is overconfident.
+    d = np.repeat(np.tile([1.0, -1.0], 6), 7)
+    days = paired_bootstrap_difference(d, np.zeros_like(d), block_days=1)
+    weeks = paired_bootstrap_difference(d, np.zeros_like(d), block_days=7)
+    assert days["mean_diff"] == weeks["mean_diff"] == 0.0
+    # sd of a mean of 84 iid ±1 days: 1/sqrt(84) = 0.11 -> a 90 % interval ~0.36 wide; moving
+    # 7-day blocks mostly straddle two weeks, so they keep part of the dependence: ~0.57
+    assert days["high"] - days["low"] == pytest.approx(0.36, abs=0.06)
+    assert weeks["high"] - weeks["low"] > 1.4 * (days["high"] - days["low"])
 
 
 def test_json_ready_turns_nan_into_null():
