@@ -439,6 +439,9 @@ def run_backtest(
     }
     area = grids["area_km2"].to_numpy(dtype=float) if "area_km2" in grids.columns else None
     model_order = tuple(m for m in chosen if any(m in scores[t] for t in target_list))
+    for m, t in failed:  # a failed pair has no forecast: the panels, plots and table skip it
+        scores[t].pop(m, None)
+        probs[t].pop(m, None)
     result_targets: dict[str, Any] = {}
     for i, t in enumerate(target_list):
         _tick(progress, "metrics", i, len(target_list))
@@ -457,7 +460,7 @@ def run_backtest(
                     seed=seed,
                 )
                 for m in model_order
-                if m in scores[t]
+                if m in scores[t] or (m, t) in failed
             },
         }
     _tick(progress, "metrics", len(target_list), len(target_list))

@@ -130,6 +130,7 @@ def _sections(
             ],
         ),
         _features_section(feature_info),
+        _configuration_section(metrics),
         _metrics_section(metrics),
         _segments_section(metrics),
         _gates_section(gate_results),
@@ -156,6 +157,32 @@ def _segment_limitations(metrics: Mapping[str, Any]) -> list[str]:
         f"High-risk grids of type {worst} are missed more often than elsewhere in the backtest: "
         f"miss_rate@10 {_fmt(rates[worst])} against {_fmt(overall)} overall (target any)."
     ]
+
+
+def _configuration_section(metrics: Mapping[str, Any]) -> Section:
+    """Which LightGBM settings, and how they were chosen (`metrics["configuration"]`)."""
+    conf = metrics.get("configuration") or {}
+    chosen = conf.get("chosen", "default")
+    if "scores" not in conf:
+        text = {
+            "given": "Settings given by the analyst (a TOML file or override), not searched.",
+        }.get(chosen, "The packaged settings (models/lightgbm.toml); no search was run.")
+        return Section("Configuration", paragraphs=[text])
+    window = conf.get("window") or ["?", "?"]
+    rows = []
+    for name, score in conf["scores"].items():
+        rows.append([name + (" (chosen)" if name == chosen else ""), _fmt(score.get("score"))])
+    return Section(
+        "Configuration",
+        paragraphs=[
+            f"Chosen automatically: '{chosen}', the best of {len(rows)} candidates on the "
+            f"validation issue times {_fmt(window[0])} to {_fmt(window[1])}, before the "
+            "backtest's evaluation period (score: mean of pr_auc and pei@5 over the targets, "
+            "relative to the first candidate).",
+            f"Settings over models/lightgbm.toml: {conf.get('override') or '{}'}.",
+        ],
+        tables=[("validation scores", Table(["candidate", "score"], rows))],
+    )
 
 
 def _features_section(feature_info: Iterable[Any]) -> Section:

@@ -433,6 +433,7 @@ _RECORD_FIELDS = (
     "value_text",
     "median",
     "points",
+    "base_prob",  # the calibrated probability at the base value: where the points start
     "text_en",
     "text_zh",
 )

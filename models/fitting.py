@@ -66,14 +66,16 @@ def refresh_at(
     until: pd.Timestamp,
     *,
     start: pd.Timestamp | None = None,
+    fits: dict[str, Any] | None = None,
 ) -> MultiTargetForecaster:
     """Update a fitted model at `until` without growing new trees: the classic stack is
-    fitted again on the events known at `until`, its components recomputed on `rows`, and
-    every target's blend and calibrator refitted (`MultiTargetForecaster.refresh`)."""
+    fitted again on the events known at `until` (`fits`: `seppexp` per category already
+    fitted there), its components recomputed on `rows`, and every target's blend and
+    calibrator refitted (`MultiTargetForecaster.refresh`)."""
     stack = None
     if model.stack_ is not None:
         stack = ClassicStack(model.horizon_hours).fit(
-            events, grids, until, model.stack_.categories_, start
+            events, grids, until, model.stack_.categories_, start, fits
         )
         times = pd.DatetimeIndex(rows["issue_time"].unique())
         rows = add_components(rows, stack.transform(events, grids, times, start))
@@ -91,16 +93,18 @@ def fit_at(
     feature_names: list[str] | None = None,
     start: pd.Timestamp | None = None,
     horizon_hours: int = HORIZON_HOURS,
+    fits: dict[str, Any] | None = None,
 ) -> MultiTargetForecaster:
     """Fit the forecaster on `rows` (issue-time major over every grid of `grids`) at `until`.
 
-    With stacking, the classic stack is fitted on the events known at `until` and its
-    components are computed at each row's issue time from the events known then; `start` is
-    the start of the record (default: the earliest event)."""
+    With stacking, the classic stack is fitted on the events known at `until` (`fits`:
+    `seppexp` per target already fitted there, to save fitting it again) and its components
+    are computed at each row's issue time from the events known then; `start` is the start of
+    the record (default: the earliest event)."""
     stack = None
     names = None if feature_names is None else list(feature_names)
     if uses_classics(config):
-        stack = ClassicStack(horizon_hours).fit(events, grids, until, list(targets), start)
+        stack = ClassicStack(horizon_hours).fit(events, grids, until, list(targets), start, fits)
         times = pd.DatetimeIndex(rows["issue_time"].unique())
         block = stack.transform(events, grids, times, start)
         rows = add_components(rows, block)

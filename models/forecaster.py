@@ -41,6 +41,7 @@ LABEL_PREFIXES = ("count_", "label_")
 NS_PER_HOUR = 3_600 * 10**9
 REFERENCE_ROWS = 20_000  # plain training rows that set the SHAP covers (models.covers)
 BLEND_ROWS = 200_000  # training rows the blend is fitted on, at most
+CALIBRATION_ROWS = 100_000  # calibration-slice rows a calibrator is chosen and fitted on
 
 
 # ----------------------------------------------------------------------------- frame helpers
@@ -548,6 +549,9 @@ class LightGBMForecaster(BaseEstimator):
         if not split.calib.any() or not methods:
             return IdentityCalibrator().fit(np.empty(0), np.empty(0)), {}
         idx = np.flatnonzero(split.calib)
+        # at most CALIBRATION_ROWS rows, whole issue times kept (the selection splits by time)
+        stride = max(1, math.ceil(len(idx) / CALIBRATION_ROWS))
+        idx = idx[every_kth_issue_time(times[idx], stride)]
         raw = self._raw_proba(frame.iloc[idx])
         choice = select_calibrator(
             raw,

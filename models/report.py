@@ -235,7 +235,13 @@ def metrics_table(result: BacktestResult, target: str) -> str:
 
 
 def segment_table(result: BacktestResult, target: str) -> str:
-    models = result.metrics["targets"][target]["models"]
+    models = {
+        name: m
+        for name, m in result.metrics["targets"][target]["models"].items()
+        if "by_segment" in m  # a failed method has none
+    }
+    if not models:
+        return ""
     values = sorted({v for m in models.values() for v in m.get("by_segment", {})}, key=str)
     header = ["grid type"] + [f"{m} {k}" for m in models for k in SEGMENT_METRICS[1:]]
     rows = []

@@ -22,14 +22,16 @@ expected count in the window `(t, t + horizon]`:
 (`occurred_at <= t` and `reported_at <= t`) — the same contract as every feature, proven by
 the same kind of property test. The only fitted quantities are two numbers per category, θ
 and ω of `seppexp`, fitted by EM on the events known at the retrain moment
-(:func:`fit_triggers`). They are parameters of the transformation, fitted on the training
-period like any model parameter, never on the period being forecast; no per-grid quantity is
+(:func:`fit_triggers`, on at most 500 sampled grids: they are city-wide). They are parameters
+of the transformation, fitted on the training period like any model parameter, never on the
+period being forecast; no per-grid quantity is
 carried from the fit (a per-grid EM background fitted at the retrain would hold the very
 events that training rows are labelled with).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
@@ -59,6 +61,7 @@ MIN_GROUP = 30
 # (a prior of at most 1 / 0.05 = 20 "rate-days" per unit of mean, never an infinite pull).
 MIN_VARIANCE_SHARE = 0.05
 DEFAULT_OMEGA = 0.5  # per day, when a category's trigger cannot be fitted
+TRIGGER_GRIDS = 500  # grids (a seeded sample) the triggers' EM is fitted on, at most
 
 KINDS: dict[str, tuple[str, str]] = {
     "rate": ("long-run rate of {en} here (historical rate): {value}", "本网格{zh}长期水平:{value}"),
@@ -122,15 +125,46 @@ def fit_triggers(
     """θ and ω of `seppexp` per category (`any` = every event), fitted by EM on the events
     known at `until`. A category whose fit fails or that has no event gets θ = 0 and
     ω = `DEFAULT_OMEGA` (`fitted = False`): its trigger components are then pure decay sums."""
-    out: dict[str, Trigger] = {}
+    return triggers_from(fit_seppexps(events, grids, until, categories, start))
+
+
+def fit_seppexps(
+    events: pd.DataFrame,
+    grids: pd.DataFrame,
+    until: pd.Timestamp,
+    categories: Sequence[str],
+    start: pd.Timestamp | None = None,
+    max_grids: int | None = TRIGGER_GRIDS,
+    seed: int = 0,
+) -> dict[str, SEPPExp | None]:
+    """`seppexp` fitted per category on the events known at `until` (None where it fails).
+
+    θ and ω are city-wide, so at most `max_grids` grids (a seeded random sample) are enough
+    to fit them: the EM's cost grows with the events, and a large city need not pay it in
+    full at every retrain. Their per-grid background (`mu_`) then covers the sample only."""
+    if max_grids is not None and len(grids) > max_grids:
+        picked = np.random.default_rng(seed).choice(len(grids), max_grids, replace=False)
+        grids = grids.iloc[np.sort(picked)]
+        events = events[events["grid_id"].isin(set(grids["grid_id"].astype(str)))]
+    fits: dict[str, SEPPExp | None] = {}
     for category in categories:
         chosen = _category_events(events, category)
         try:
-            model = SEPPExp(start=start).fit(chosen, grids, until)
+            fits[category] = SEPPExp(start=start).fit(chosen, grids, until)
         except (ValueError, ArithmeticError, FloatingPointError):
-            out[category] = Trigger(0.0, DEFAULT_OMEGA, fitted=False)
-            continue
-        if not (np.isfinite(model.theta_) and np.isfinite(model.omega_) and model.omega_ > 0):
+            fits[category] = None
+    return fits
+
+
+def triggers_from(fits: dict[str, SEPPExp | None]) -> dict[str, Trigger]:
+    """The triggers of `seppexp` models already fitted (None: the fit failed), as
+    :func:`fit_triggers` would give them — the backtest fits `seppexp` once per block for
+    both its comparison and the stack."""
+    out: dict[str, Trigger] = {}
+    for category, model in fits.items():
+        if model is None or not (
+            np.isfinite(model.theta_) and np.isfinite(model.omega_) and model.omega_ > 0
+        ):
             out[category] = Trigger(0.0, DEFAULT_OMEGA, fitted=False)
             continue
         fitted = int((model.mu_ > 0).sum()) > 0
@@ -227,8 +261,8 @@ def classic_components(
             "self": own,
             "nbr": np.asarray(ring @ own.T).T,
             "seppexp": (1 - trigger.theta) * shrunk + trigger.theta * own,
-            "kde": kde.predict_count(chosen, issue_times, horizon_hours),
-            "prospective": prospective.predict_count(chosen, issue_times, horizon_hours),
+            "kde": _spatial(kde, chosen, issue_times, horizon_hours, len(grids)),
+            "prospective": _spatial(prospective, chosen, issue_times, horizon_hours, len(grids)),
         }
         en, zh = target_en(category), target_zh(category)
         for kind, value in values.items():
@@ -243,6 +277,28 @@ def classic_components(
                 np.asarray(value, dtype=f32),
             )
     return block
+
+
+def _spatial(
+    model: KDE | Prospective,
+    events: pd.DataFrame,
+    issue_times: pd.DatetimeIndex,
+    horizon_hours: int,
+    n_grids: int,
+) -> np.ndarray:
+    """A spatial method's counts, or zeros (with a warning) when it fails: a component the
+    blend then gives no weight, never the end of a fit."""
+    try:
+        counts = model.predict_count(events, issue_times, horizon_hours)
+    except Exception as exc:  # one classic method's failure must not stop the forecaster
+        warnings.warn(
+            f"classic component {model.name} failed ({type(exc).__name__}: {exc}); "
+            "it is zero in this fit",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return np.zeros((len(issue_times), n_grids))
+    return np.nan_to_num(counts, nan=0.0, posinf=0.0, neginf=0.0)
 
 
 def component_info(categories: Sequence[str]) -> list[FeatureInfo]:
@@ -278,8 +334,14 @@ class ClassicStack:
         until: pd.Timestamp,
         categories: Sequence[str],
         start: pd.Timestamp | None = None,
+        fits: dict[str, SEPPExp | None] | None = None,
     ) -> ClassicStack:
-        self.triggers_ = fit_triggers(events, grids, until, categories, start)
+        """Fit the triggers at `until`; `fits` (`seppexp` per category, fitted there on the
+        same events, None where it failed) saves fitting them again."""
+        if fits is not None and set(fits) >= set(categories):
+            self.triggers_ = triggers_from({c: fits[c] for c in categories})
+        else:
+            self.triggers_ = fit_triggers(events, grids, until, categories, start)
         self.until_ = pd.Timestamp(until)
         return self
 

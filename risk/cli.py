@@ -583,26 +583,19 @@ def demo(
         proposed_by="analyst",
         data_dir=out_dir,
     )
-    out.rule("5. promotion: gates + a named approver")
+    out.rule("5. promotion: the production gates (models/gates.toml) + a named approver")
     try:
         result = promote(1, "demo-approver", data_dir=out_dir)
     except PromotionRefused as refused:
-        out.print(
-            "the production gates refuse this version (as they should on a 4-week toy backtest):",
-            markup=False,
-        )
+        # The same gates as for a real city: a refused model is never promoted, demo or not.
         out.print(str(refused), markup=False, highlight=False)
-        out.print(
-            "DEMO ONLY: promoting with the looser models/gates_demo.toml so the demo can go on.",
-            style="bold yellow",
-            markup=False,
+        _error(
+            ConfigError(
+                "the demo's model did not pass the production gates, so nothing is promoted "
+                f"or scored; the backtest report is {backtest_dir / 'report.html'}"
+            )
         )
-        from models.gates import load_gate_config
-
-        demo_gates = load_gate_config(
-            Path(__file__).resolve().parents[1] / "models" / "gates_demo.toml"
-        )
-        result = promote(1, "demo-approver", data_dir=out_dir, gates=demo_gates)
+        raise typer.Exit(EXIT_REFUSED) from refused
     out.print(f"champion: v{result.version}, approved by {result.approved_by}", markup=False)
     out.rule("6. score the next issue time -> review queue")
     issue = f"{(last + pd.Timedelta(days=3)).date()}T08:00"
@@ -851,6 +844,16 @@ def train(
         ) from exc
     root = _data_dir(data_dir)
     grid_frame, event_frame = _load_city(grids, events, tz)
+    # The settings the backtest's configuration search chose (its gates were checked on
+    # them), unless --config gives others.
+    chosen = (metrics.get("configuration") or {}).get("override")
+    settings = str(config) if config else chosen
+    if config is None and chosen is not None:
+        out.print(
+            f"settings: '{metrics['configuration']['chosen']}', chosen by the backtest's "
+            "configuration search",
+            markup=False,
+        )
     with out.status("training one LightGBM model per target ..."):
         trained = train_forecaster(
             grid_frame,
@@ -859,7 +862,7 @@ def train(
             hour=hour,
             tz=tz,
             calendar=calendar,
-            config=str(config) if config else None,
+            config=settings,
         )
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -881,6 +884,7 @@ def train(
             "training_rows": trained.rows,
             "window": trained.window,
             "backtest": str(backtest_dir),
+            "configuration": (metrics.get("configuration") or {}).get("chosen", "default"),
         }
         log_backtest(metrics, params, trained.feature_info, fingerprint)
         version = register_model(

@@ -58,6 +58,7 @@ def test_markdown_has_every_section_in_order(card):
         "Out-of-scope use",
         "Training window",
         "Features by family",
+        "Configuration",
         "Metrics overall",
         "Metrics by segment",
         "Promotion gates",
@@ -136,3 +137,24 @@ def test_html_escapes_a_malicious_feature_name():
     # in Markdown a pipe inside a cell is escaped so the table keeps its columns
     assert "| time | 1 | a\\|b |" in md
     assert "Gates not checked yet." in md
+
+
+def test_the_configuration_search_is_shown_with_its_scores():
+    from models.card import model_card
+
+    metrics = {
+        "configuration": {
+            "chosen": "binary",
+            "override": {"lightgbm": {"objective": "binary"}},
+            "window": ["2024-05-01T08:00:00+08:00", "2024-05-28T08:00:00+08:00"],
+            "scores": {"default": {"score": 1.0}, "binary": {"score": 1.0123}},
+        }
+    }
+    md, html = model_card({"version": 1}, metrics, [], ("a", "b"), [])
+    assert "Chosen automatically: 'binary', the best of 2 candidates" in md
+    assert "| binary (chosen) | 1.012 |" in md
+    assert "{'lightgbm': {'objective': 'binary'}}" in md and "binary (chosen)" in html
+    given, _ = model_card(
+        {"version": 1}, {"configuration": {"chosen": "given"}}, [], ("a", "b"), []
+    )
+    assert "Settings given by the analyst" in given

@@ -39,7 +39,15 @@ T0 = datetime(2024, 5, 1, 8, tzinfo=SHANGHAI)  # issue time of run r1
 NOW = T0 + timedelta(hours=1)  # the app's clock in every API test
 WINDOW = timedelta(hours=72)
 PASSWORD = "correct horse battery"
-REASONS = [{"family": "history", "value": 9, "delta_pts": 12.0, "en": "28-day theft count 9"}]
+REASONS = [
+    {
+        "family": "history",
+        "value": 9,
+        "delta_pts": 12.0,
+        "base_prob": 0.05,
+        "en": "28-day theft count 9",
+    }
+]
 
 GRIDS = pd.DataFrame(
     {

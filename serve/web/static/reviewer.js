@@ -78,6 +78,7 @@
       'rv.grid': '网格 {grid}',
       'rv.where': '{street} 街道 · {community} 社区',
       'rv.prob': '概率 {p}',
+      'rv.base': '同类预测的起点（基准概率）{base}，本网格 {p}',
       'rv.window': '预警时段 {start} 至 {end}',
       'rv.created': '进入队列 {time}',
       'rv.modelLevel': '模型原定 {level}',
@@ -174,6 +175,7 @@
       'rv.grid': 'Grid {grid}',
       'rv.where': 'street {street} · community {community}',
       'rv.prob': 'probability {p}',
+      'rv.base': 'Starting point of every forecast (base probability) {base}; this grid {p}',
       'rv.window': 'window {start} to {end}',
       'rv.created': 'queued {time}',
       'rv.modelLevel': 'model said {level}',
@@ -497,10 +499,14 @@
         : null;
 
     const reasons = (item.reasons || []).map((r) => R.reasonText(r)).filter(Boolean);
+    const base = (item.reasons || []).map((r) => r && r.base_prob).find((v) => typeof v === 'number');
     const reasonBox = el(
       'div',
       { class: 'rv-reasons' },
       el('h4', { text: R.t('rv.reasons') }),
+      typeof base === 'number'
+        ? el('p', { class: 'rv-base', text: R.t('rv.base', { base: R.fmtPct(base), p: R.fmtPct(item.prob) }) })
+        : null,
       reasons.length
         ? el('ul', {}, reasons.slice(0, 3).map((text) => el('li', { text })))
         : el('p', { class: 'rv-muted', text: R.t('rv.noReasons') }),

@@ -223,6 +223,11 @@ def test_the_page_in_english(reviewer, live_server):
     assert reviewer.locator("#rv-filters-title").inner_text() == "Filters"
     assert reviewer.locator("[data-bulk=approve]").inner_text() == "Approve selected"
     assert first.locator("[data-action=reject]").inner_text() == "Reject…"
+    # the reasons start from the base probability of a plain forecast (issue 12, item 5)
+    based = reviewer.locator("li.rv-item .rv-base").first
+    assert based.inner_text().startswith(
+        "Starting point of every forecast (base probability) 5.0%; this grid "
+    )
     reviewer.locator("li.rv-item [data-action=reject]").first.click()
     dialog = reviewer.locator("#rv-reject-dialog")
     assert dialog.locator("h2").inner_text() == "Reject warning"
