@@ -6,8 +6,8 @@ that ends before the period it is for (docs/adr/010-forecast-core-v2.md).
 
 Each candidate is fitted as a backtest block would be, at the first validation issue time `s`
 (training rows whose windows closed by `s`, classic stack fitted on the events known at `s`)
-but on every other one of its training issue times (half the cost; the candidates are compared
-with each other, all thinned alike), and scored on the validation issue times, whose labels count only the events known
+but on every third of its training issue times (a third of the cost; the candidates are
+compared with each other, all thinned alike), and scored on the validation issue times, whose labels count only the events known
 at `until` — the moment the choice is made. Nothing of the evaluation (or deployment) period
 is looked at. The score of a candidate is the mean over targets of its `pr_auc` and `pei@5`,
 each divided by the first candidate's (so rare and common targets weigh alike); the best
@@ -33,7 +33,7 @@ from risk.errors import ConfigError
 from risk.metrics import pei_at, pr_auc
 
 NS_PER_DAY = 86_400 * 10**9
-SEARCH_STRIDE = 2  # candidates train on every SEARCH_STRIDE-th of the issue times they'd use
+SEARCH_STRIDE = 3  # candidates train on every SEARCH_STRIDE-th of the issue times they would use
 
 # name -> override of models/lightgbm.toml. Small on purpose: every candidate costs a fit.
 SEARCH_SPACE: dict[str, dict[str, Any]] = {
@@ -119,7 +119,7 @@ def search_config(
     raw: dict[str, dict[str, dict[str, float]]] = {}
     for name, override in candidates.items():
         config = _merged(base, override)
-        # every candidate on every other issue time of its training rows: half the cost
+        # every candidate on a third of its training issue times: a third of the cost
         stride = int(load_config(config).section("training")["issue_time_stride"])
         config = _merged(config, {"training": {"issue_time_stride": SEARCH_STRIDE * stride}})
         model = fit_at(

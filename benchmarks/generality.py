@@ -1,0 +1,143 @@
+"""Generality of the forecast (issue 12): the same comparison on other cities and cell sizes.
+
+    .venv/bin/python -m benchmarks.generality [--only NAME ...]
+
+Runs, one after another, each as its own process (the other benchmark scripts, default
+settings, configuration search included):
+
+* three synthetic cities besides the 2,000-grid benchmark: 500 grids (seed 2), 1,000 grids
+  with every self-excitation halved (seed 3), 3,000 grids (seed 4) — 730 days, 26 weekly
+  retrains; the 2,000-grid row is read from `benchmarks/results/backtest.json`;
+* Chicago at 250 m and 1 km cells (the 500 m row is `benchmarks/results/chicago/metrics.json`).
+
+Writes `benchmarks/results/generality.json`: per city and target, LightGBM and the best
+classic method on `pr_auc` and `pei@5`, and whether LightGBM is at least as good. The
+individual runs' outputs go to a temporary folder; their summaries are kept under
+`benchmarks/results/generality/`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+OUT = RESULTS / "generality"
+SYNTH = {
+    "synth-500-seed2": ["--grids", "500", "--seed", "2"],
+    "synth-1000-seed3-weaker": ["--grids", "1000", "--seed", "3", "--weaker-excitation"],
+    "synth-3000-seed4": ["--grids", "3000", "--seed", "4"],
+}
+CHICAGO = {"chicago-250m": "250", "chicago-1km": "1000"}
+CLASSIC = ("historical_rate", "recent_30d", "kde", "prospective", "seppexp")
+
+
+def compare(metrics: dict) -> dict:
+    """Per target: LightGBM and the best classic method on pr_auc and pei@5."""
+    rows = {}
+    for target, block in metrics["targets"].items():
+        models = block["models"]
+        row = {}
+        for key in ("pr_auc", "pei@5"):
+            scored = {
+                m: models[m][key]
+                for m in CLASSIC
+                if m in models and isinstance(models[m].get(key), int | float)
+            }
+            best = max(scored, key=lambda m: scored[m])
+            lgb = models["lightgbm"][key]
+            row[key] = {
+                "lightgbm": lgb,
+                "best_classic": best,
+                "best": scored[best],
+                "difference": lgb - scored[best],
+                "at_least_as_good": lgb >= scored[best],
+            }
+        rows[target] = row
+    return rows
+
+
+def _run(args: list[str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", *args], check=True)
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", nargs="*", help="run only these rows (names as in the JSON)")
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    wanted = set(args.only or [*SYNTH, *CHICAGO])
+    with tempfile.TemporaryDirectory(prefix="generality-") as tmp:
+        for name, extra in SYNTH.items():
+            if name in wanted:
+                summary = OUT / f"{name}.json"
+                _run(["benchmarks.backtest", *extra, "--out", f"{tmp}/{name}",
+                      "--json", str(summary)])  # fmt: skip
+        for name, cell in CHICAGO.items():
+            if name in wanted:
+                seconds = _run(["benchmarks.chicago", "--cell-m", cell, "--out", f"{tmp}/{name}"])
+                metrics = json.loads(Path(f"{tmp}/{name}/metrics.json").read_text())
+                bench = metrics["benchmark"]
+                keep = {
+                    "targets": metrics["targets"],
+                    "configuration": metrics.get("configuration"),
+                    "benchmark": {k: bench[k] for k in ("cell_m", "quality_bars", "wall_s")},
+                    "grids": metrics["dataset"]["grids"],
+                    "seconds": seconds,
+                }
+                (OUT / f"{name}.json").write_text(json.dumps(keep, indent=2))
+
+    table = {}
+    sources = {
+        "synth-2000-seed1": RESULTS / "backtest.json",
+        **{name: OUT / f"{name}.json" for name in SYNTH},
+        "chicago-500m": RESULTS / "chicago" / "metrics.json",
+        **{name: OUT / f"{name}.json" for name in CHICAGO},
+    }
+    for name, path in sources.items():
+        if not path.exists():
+            continue
+        data = json.loads(path.read_text())
+        metrics = data
+        if "quality_bars" in data and "any" in data:  # a benchmarks.backtest summary
+            metrics = {"targets": {t: {"models": {}} for t in data["targets"]}}
+            for target, row in data["targets"].items():
+                for key in ("pr_auc", "pei@5"):
+                    cell = row[key]
+                    metrics["targets"][target]["models"].setdefault("lightgbm", {})[key] = cell[
+                        "lightgbm"
+                    ]
+                    metrics["targets"][target]["models"].setdefault(cell["best_classic"], {})[
+                        key
+                    ] = cell["best"]
+        rows = compare(metrics)
+        table[name] = {
+            "targets": rows,
+            "all_at_least_as_good": all(
+                v["at_least_as_good"] for r in rows.values() for v in r.values()
+            ),
+            "source": str(path.relative_to(RESULTS.parent.parent)),
+        }
+    result = {
+        "benchmark": "generality",
+        "rows": table,
+        "machine": {"cpus": os.cpu_count(), "load_average_at_end": os.getloadavg()},
+    }
+    (RESULTS / "generality.json").write_text(json.dumps(result, indent=2))
+    for name, row in table.items():
+        worst = min(
+            (v["difference"], t, k) for t, r in row["targets"].items() for k, v in r.items()
+        )
+        print(f"{name:28s} all >= best classic: {row['all_at_least_as_good']}  worst {worst}")
+
+
+if __name__ == "__main__":
+    main()
