@@ -41,7 +41,7 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.api_load --think-ms 1000 --db postgresql
 	$(PY) -m benchmarks.api_load --think-ms 0 --out benchmarks/results/api_load_closed_loop.json
 
-# Real data (issue #7): 18-20 min on 2 cores; writes benchmarks/results/chicago/ (metrics.json is committed).
+# Real data (issues 7, 12, 13): about 8 min on 2 cores; writes benchmarks/results/chicago/ (metrics.json is committed).
 chicago: $(STAMP)
 	$(PY) -m benchmarks.chicago --data $(CHICAGO) --out benchmarks/results/chicago
 

@@ -34,6 +34,7 @@ from risk.metrics import pei_at, pr_auc
 
 NS_PER_DAY = 86_400 * 10**9
 SEARCH_STRIDE = 3  # candidates train on every SEARCH_STRIDE-th of the issue times they would use
+SEARCH_MARGIN = 0.005  # a candidate must beat the first by this much (relative score) to win
 
 # name -> override of models/lightgbm.toml. Small on purpose: every candidate costs a fit.
 SEARCH_SPACE: dict[str, dict[str, Any]] = {
@@ -152,13 +153,15 @@ def search_config(
         ]
         scores[name] = {"score": float(np.mean(ratios)) if ratios else float("nan"), **per_target}
     ordered = list(scores)
-    chosen = max(
+    first = ordered[0]
+    best = max(
         ordered,
         key=lambda n: (
             scores[n]["score"] if np.isfinite(scores[n]["score"]) else -np.inf,
             -ordered.index(n),
         ),
     )
+    chosen = best if scores[best]["score"] > scores[first]["score"] + SEARCH_MARGIN else first
     return SearchResult(
         chosen=chosen,
         override=_merged(base, candidates[chosen]),

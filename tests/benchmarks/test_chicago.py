@@ -1,7 +1,7 @@
 """The Chicago benchmark's judging logic (`benchmarks/chicago.py`) on hand-made results.
 
-The benchmark itself runs on demand (15 min on 2 cores); these tests pin down how it picks
-the baseline to beat, checks issue #7's bars and writes the README table.
+The benchmark itself runs on demand (8 min on 2 cores); these tests pin down how it picks
+the baseline to beat, checks issue 12's bars and writes the README table.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def _metrics() -> dict:
             "theft": {
                 "base_rate": 0.1,
                 "models": {
-                    "lightgbm": _row(0.480, 0.670, 0.021),
+                    "lightgbm": _row(0.482, 0.673, 0.021),
                     "historical_rate": _row(0.484, 0.676, 0.004),
                     "seppexp": _row(0.470, 0.660, 0.006),
                 },
@@ -67,23 +67,35 @@ def test_best_baseline_is_the_highest_pooled_value_other_than_lightgbm():
     assert best_baseline(models, "pei@5") == "historical_rate"
 
 
-def test_quality_bars_margin_ahead_on_any_ece_and_time():
-    bars = quality_bars(_metrics(), elapsed_s=1250.0)
+PAIRED = {
+    "any": {
+        "pr_auc": {"best_baseline": "seppexp", "mean_diff": 0.004, "low": 0.001, "high": 0.006},
+        "pei@5": {"best_baseline": "seppexp", "mean_diff": 0.001, "low": -0.001, "high": 0.003},
+    }
+}
+
+
+def test_quality_bars_margin_ahead_on_any_with_intervals_ece_and_time():
+    bars = quality_bars(_metrics(), PAIRED, elapsed_s=500.0)
     # any: +0.005 on pr_auc passes; a tie on pei@5 is not "ahead" and fails
     assert bars["any:pr_auc"]["best_baseline"] == "seppexp"
     assert bars["any:pr_auc"]["difference"] == pytest.approx(0.005)
     assert bars["any:pr_auc"]["passed"] is True
     assert bars["any:pei@5"]["difference"] == pytest.approx(0.0)
     assert bars["any:pei@5"]["passed"] is False
-    # a category may trail by 0.005: -0.004 passes, -0.006 fails
-    assert bars["theft:pr_auc"]["difference"] == pytest.approx(-0.004)
+    # and the day-by-day lead on any must have its interval above zero
+    assert bars["any:pr_auc:interval"]["passed"] is True
+    assert bars["any:pei@5:interval"]["interval"] == [-0.001, 0.003]
+    assert bars["any:pei@5:interval"]["passed"] is False
+    # a category may trail by 0.002: -0.002 passes, -0.003 fails
+    assert bars["theft:pr_auc"]["difference"] == pytest.approx(-0.002)
     assert bars["theft:pr_auc"]["passed"] is True
-    assert bars["theft:pei@5"]["difference"] == pytest.approx(-0.006)
+    assert bars["theft:pei@5"]["difference"] == pytest.approx(-0.003)
     assert bars["theft:pei@5"]["passed"] is False
     assert bars["any:ece"]["passed"] is True
     assert bars["theft:ece"]["passed"] is False
-    assert bars["wall_time_s"] == {"value": 1250.0, "bar": "< 1200", "passed": False}
-    assert quality_bars(_metrics(), elapsed_s=900.0)["wall_time_s"]["passed"] is True
+    assert bars["wall_time_s"] == {"value": 500.0, "bar": "< 480", "passed": False}
+    assert quality_bars(_metrics(), PAIRED, elapsed_s=470.0)["wall_time_s"]["passed"] is True
 
 
 def _result() -> SimpleNamespace:
@@ -116,6 +128,7 @@ def test_paired_differences_against_the_closest_baseline_day_by_day():
     assert pr["best_baseline"] == "b"
     assert pr["mean_diff"] == pytest.approx(0.5)
     assert (pr["low"], pr["high"], pr["n_days"]) == (pytest.approx(0.5), pytest.approx(0.5), 3)
+    assert pr["block_days"] == 3  # 7-day blocks, cut to the 3 days there are
     assert pr["every_baseline"]["c"]["mean_diff"] == pytest.approx(0.75)
     # pei@5 of 4 grids looks at the top 1: LightGBM catches every event, b and c none
     pei = paired["any"]["pei@5"]
@@ -158,6 +171,7 @@ def test_markdown_table_bolds_the_best_value_of_each_column():
     assert "| **0.700** |" in any_rows[0]
     assert "| 0.010 |" in any_rows[0]
     assert "| seppexp | 10.000 | 5.000 | 4.000 | 0.685 | 0.695 |" in text.replace("**", "")
+    assert "moving-block bootstrap 90% interval over 7-day blocks" in text
     assert "| any | pr_auc | seppexp | +0.0031 | [+0.0010, +0.0052] |" in lines
     assert "| any | 0.603 | 0.713 |" in lines
 

@@ -1,0 +1,77 @@
+"""The configuration search (models.search) on a small synthetic city."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from features.base import FeatureSpec
+from features.binning import event_arrays
+from features.build import build_features
+from features.issue_times import daily_issue_times
+from models import search as search_module
+from models.search import search_config
+from risk.errors import ConfigError
+from risk.synth import synthesise
+
+TZ = "Asia/Shanghai"
+TARGETS = ("any", "dispute")
+FAST = {"training": {"num_boost_round": 20, "early_stopping_rounds": 5}}
+
+
+@pytest.fixture(scope="module")
+def setting():
+    city = synthesise(64, 200, seed=5)
+    times = daily_issue_times("2024-02-15", "2024-06-27", 8, TZ)
+    built = build_features(city.grids, city.events, times, FeatureSpec(tz=TZ, targets=TARGETS))
+    known = event_arrays(city.events, city.grids["grid_id"])
+    return city, times, built, known
+
+
+def run(setting, candidates, **kw):
+    city, times, built, known = setting
+    valid = daily_issue_times("2024-06-01", "2024-06-20", 8, TZ)
+    return search_config(
+        built.frame,
+        times.as_unit("ns").asi8,
+        known,
+        city.events,
+        city.grids,
+        TARGETS,
+        valid,
+        pd.Timestamp("2024-06-24 08:00", tz=TZ),
+        feature_names=built.feature_names,
+        start=city.events["occurred_at"].min(),
+        candidates=candidates,
+        base=FAST,
+        **kw,
+    )
+
+
+def test_every_candidate_is_scored_per_target_on_the_window(setting):
+    result = run(setting, {"default": {}, "binary": {"lightgbm": {"objective": "binary"}}})
+    assert list(result.scores) == ["default", "binary"]
+    assert result.scores["default"]["score"] == 1.0  # the reference scores 1 by definition
+    for name in ("default", "binary"):
+        for target in TARGETS:
+            assert 0 < result.scores[name][target]["pr_auc"] < 1
+            assert 0 <= result.scores[name][target]["pei@5"] <= 1
+    assert result.window == ("2024-06-01T08:00:00+08:00", "2024-06-20T08:00:00+08:00")
+    assert result.override["training"]["num_boost_round"] == 20  # the base goes with it
+    assert result.as_dict()["candidates"] == ["default", "binary"]
+
+
+def test_the_default_stays_unless_beaten_by_the_margin(setting, monkeypatch):
+    candidates = {"default": {}, "same": {"lightgbm": {"seed": 2}}}
+    result = run(setting, candidates)
+    diff = result.scores["same"]["score"] - 1.0
+    expected = "same" if diff > search_module.SEARCH_MARGIN else "default"
+    assert result.chosen == expected
+    monkeypatch.setattr(search_module, "SEARCH_MARGIN", -1.0)  # any candidate wins now
+    best = max(result.scores, key=lambda n: result.scores[n]["score"])
+    assert run(setting, candidates).chosen == best
+
+
+def test_a_bad_candidate_names_its_key(setting):
+    with pytest.raises(ConfigError, match="num_rounds"):
+        run(setting, {"default": {}, "bad": {"training": {"num_rounds": 3}}})
