@@ -30,6 +30,7 @@ import pandas as pd
 from features.base import FeatureSpec
 from features.build import build_features
 from models.explain import check_additivity, explain
+from models.shapplots import beeswarm, waterfall
 from models.training import train_forecaster
 from risk.synth import synthesise
 
@@ -56,6 +57,8 @@ print(
 # %%
 spec = FeatureSpec(targets=trained.targets)
 frame = build_features(city.grids, city.events, [issue], spec).frame
+# the classic methods' components at the issue time, with the triggers the model learned
+frame = trained.model.add_classics(frame, city.events, city.grids)
 forecast = trained.model.predict(frame)
 top = forecast[forecast["target"] == "any"].sort_values("prob", ascending=False).head(10)
 top
@@ -78,6 +81,26 @@ fig, ax = plt.subplots(figsize=(5, 3))
 ax.barh(mine["family"], mine["points"])
 ax.set_xlabel("probability points")
 ax.set_title(
-    f"grid {grid}: p = {mine['prob'].iloc[0]:.2f} (city base {mine['base_prob'].iloc[0]:.2f})"
+    f"grid {grid}: p = {mine['prob'].iloc[0]:.2f} (base {mine['base_prob'].iloc[0]:.2f})"
 )
+fig.tight_layout()
+
+# %% [markdown]
+# ## Every grid at once: the beeswarm, and the riskiest grid taken apart
+# LightGBM's own TreeSHAP values (the same numbers the service explains with), the classic
+# blend's share included: each dot is one grid, at its contribution to the raw score, coloured
+# by the feature's value. The waterfall walks from the base value to the riskiest grid's score.
+
+# %%
+contrib = model.contributions(frame)
+names = list(model.feature_names_)
+fig, ax = plt.subplots(figsize=(8, 6))
+beeswarm(ax, contrib, frame[names].reset_index(drop=True), names, top=12)
+fig.tight_layout()
+
+# %%
+row = int(frame.index.get_indexer([frame.index[frame["grid_id"] == grid][0]])[0])
+fig, ax = plt.subplots(figsize=(8, 4.5))
+waterfall(ax, contrib[row], names, frame[names].iloc[row], top=8)
+ax.set_title(f"grid {grid}")
 fig.tight_layout()
