@@ -58,6 +58,7 @@ from models.forecaster import LightGBMForecaster
 from models.search import SearchResult, search_config
 from risk.contract import ANY_TARGET, DEFAULT_ISSUE_HOUR, DEFAULT_TZ, HORIZON_HOURS
 from risk.errors import ConfigError
+from risk.levels import level_table, levels_at
 from risk.metrics import base_rate, evaluate, json_ready
 from risk.synth.oracle import oracle_expected_counts, oracle_targets
 from risk.synth.truth import Truth
@@ -353,6 +354,8 @@ def run_backtest(
     last_models: dict[str, LightGBMForecaster] = {}
     baseline_names = tuple(m for m in chosen if m in BASELINES)
     failed: dict[tuple[str, str], str] = {}  # (baseline, target) -> the first failure
+    # LightGBM's risk level of every grid-window, from each block's operating points
+    levels = {t: np.full((n_t, n_grids), "blue", dtype=object) for t in target_list}
     # The baselines of a block run in a second thread while LightGBM trains: they are mostly
     # single-threaded NumPy, LightGBM does not keep both cores busy, and the results are the
     # same as one after the other (each model only reads the shared frames).
@@ -405,6 +408,7 @@ def run_backtest(
                     p = model.predict_proba(block_frame).reshape(len(block_times), n_grids)
                     scores[t][LIGHTGBM][block] = p
                     probs[t][LIGHTGBM][block] = p
+                    levels[t][block] = levels_at(p, model.levels_)
                 timings["predict"] += time.perf_counter() - t0
             block_counts, block_failures, seconds = pending.result()
             timings["baselines"] += seconds
@@ -447,6 +451,16 @@ def run_backtest(
         _tick(progress, "metrics", i, len(target_list))
         result_targets[t] = {
             "base_rate": base_rate(counts[t]),
+            **(
+                {
+                    "levels": {
+                        "operating_points": last_models[t].levels_,
+                        "measured": level_table(levels[t], counts[t]),
+                    }
+                }
+                if LIGHTGBM in chosen and t in last_models
+                else {}
+            ),
             "models": {
                 m: {"status": "failed", "reason": failed[m, t]}
                 if (m, t) in failed

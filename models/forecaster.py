@@ -35,6 +35,7 @@ from models.config import ForecasterConfig, load_config
 from models.covers import recount_covers
 from risk.contract import ANY_TARGET, HORIZON_HOURS
 from risk.errors import ConfigError, ContractError, NotFitted
+from risk.levels import levels_at, operating_points
 
 KEY_COLUMNS = ("grid_id", "issue_time")
 LABEL_PREFIXES = ("count_", "label_")
@@ -545,8 +546,12 @@ class LightGBMForecaster(BaseEstimator):
     def _calibrate(
         self, frame: pd.DataFrame, split: TimeSplit, label: np.ndarray, times: np.ndarray
     ) -> tuple[Any, dict[str, dict[str, float]]]:
+        """Choose and fit the calibrator on the calibration slice, and set `levels_`: the
+        risk levels' operating points measured there on the calibrated probabilities
+        (`risk.levels.operating_points`; every level unissued without a slice)."""
         methods = self.config_.section("calibration")["methods"]
         if not split.calib.any() or not methods:
+            self.levels_ = operating_points(np.empty(0), np.empty(0))
             return IdentityCalibrator().fit(np.empty(0), np.empty(0)), {}
         idx = np.flatnonzero(split.calib)
         # at most CALIBRATION_ROWS rows, whole issue times kept (the selection splits by time)
@@ -560,6 +565,7 @@ class LightGBMForecaster(BaseEstimator):
             methods,
             self.config_.section("calibration")["selection_metric"],
         )
+        self.levels_ = operating_points(choice.calibrator.transform(raw), label[idx])
         return choice.calibrator, choice.scores
 
     # --- predict -----------------------------------------------------------------------------
@@ -599,6 +605,10 @@ class LightGBMForecaster(BaseEstimator):
         """(n,) calibrated P(count >= 1 in (t, t + horizon]), in frame row order."""
         self._check_fitted()
         return self.calibrator_.transform(self._raw_proba(frame))
+
+    def predict_level(self, frame: pd.DataFrame) -> np.ndarray:
+        """(n,) risk level of each row from the calibrated probability and `levels_`."""
+        return levels_at(self.predict_proba(frame), self.levels_)
 
     def predict_count(self, frame: pd.DataFrame) -> np.ndarray:
         """(n,) expected count in the window: the Poisson model, or `-log(1 - p)` from the

@@ -107,6 +107,7 @@ def save_forecaster(
             "feature_names": list(forecaster.feature_names_),
             "tree_feature_names": list(forecaster.tree_feature_names_),
             "blend": _blend_to_dict(forecaster),
+            "levels": getattr(forecaster, "levels_", None),
         }
         if forecaster.count_booster_ is not None:
             count_file = f"count_{target}.txt"
@@ -181,6 +182,7 @@ def load_forecaster(folder: str | Path) -> tuple[MultiTargetForecaster, dict[str
             "objective", config.lightgbm_params.get("objective", "binary")
         )
         _blend_from_dict(forecaster, entry.get("blend"))
+        forecaster.levels_ = entry.get("levels")  # None: saved before operating points
         forecaster.config_ = config
         forecaster.config_version_ = config.version
         forecaster.split_ = entry.get("split", {})

@@ -209,6 +209,8 @@ def plot_shap_detail(result: BacktestResult, out: Path) -> tuple[Path | None, Pa
 
 
 def _fmt(value: Any) -> str:
+    if isinstance(value, str):
+        return value
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return "–"
     if isinstance(value, int | np.integer):
@@ -232,6 +234,38 @@ def metrics_table(result: BacktestResult, target: str) -> str:
     models = result.metrics["targets"][target]["models"]
     rows = [[m, *(models[m].get(k) for k in TABLE_METRICS)] for m in models]
     return _table(["model", *TABLE_METRICS], rows)
+
+
+def levels_table(result: BacktestResult) -> str:
+    """Every target's risk levels: the operating point (the last block's threshold and the
+    precision it was chosen for) and what each level did over the evaluation."""
+    rows = []
+    for target in result.targets:
+        block = result.metrics["targets"][target].get("levels")
+        if not block:
+            continue
+        for level in ("red", "orange", "yellow", "orange_or_above"):
+            point = block["operating_points"].get(level, {})
+            done = block["measured"][level]
+            rows.append(
+                [
+                    f"{target} {level}",
+                    point.get("target"),
+                    point.get("threshold") if level != "orange_or_above" else None,
+                    "not issued"
+                    if level != "orange_or_above" and point.get("threshold") is None
+                    else done["precision"],
+                    done["share"],
+                    done["recall"],
+                ]
+            )
+    if not rows:
+        return ""
+    return _table(
+        ["target, level", "precision wanted", "threshold (last block)", "precision",
+         "share flagged", "events caught"],
+        rows,
+    )  # fmt: skip
 
 
 def segment_table(result: BacktestResult, target: str) -> str:
@@ -320,6 +354,14 @@ def render_html(result: BacktestResult, target: str, plots: dict[str, Path | Non
 {s["retrain_days"]} days ({s["blocks"]} blocks). Base rate ({html.escape(target)}): {_fmt(base)}.
 Peak memory {m["peak_rss_mb"]:,.0f} MB; time: {html.escape(timings)}.</p>
 {notes}
+<h2>Risk levels</h2>
+<p>A level is a threshold on LightGBM's calibrated probability, chosen when each block's model
+was trained, on its held-out calibration slice: red is the lowest threshold at which at least
+80 % of the flagged grid-windows saw an event, orange 60 %, yellow 40 %
+(<code>risk/levels.toml</code>). Below: what each level did on the evaluation issue times,
+which no model saw — the share of grid-windows it flagged, how many of those saw an event
+(precision), and the share of all events that fell in them.</p>
+{levels_table(result)}
 <h2>Metrics, target {html.escape(target)}</h2>
 <p>LightGBM's probabilities are calibrated on a held-out later slice. The baselines' and the
 oracle's probabilities are <b>not calibrated</b>: they are 1 − exp(−expected count), a Poisson

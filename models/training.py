@@ -31,6 +31,7 @@ class TrainedModel:
     window: tuple[str, str]  # first and last issue time of the training rows (ISO)
     until: str
     rows: int
+    base_rates: dict[str, float]  # per target: share of training grid-windows with an event
 
 
 def train_forecaster(
@@ -92,4 +93,5 @@ def train_forecaster(
         window=(times[0].isoformat(), times[-1].isoformat()),
         until=cutoff.isoformat(),
         rows=len(rows),
+        base_rates={t: float(rows[f"label_{t}"].mean()) for t in target_list},
     )

@@ -569,6 +569,8 @@ def demo(
         calendar="CN",
         data_dir=out_dir,
         track=True,
+        # the packaged settings: a first run should not wait for the configuration search
+        search=False,
     )
     out.rule("4. train on all history -> model version (challenger)")
     train(
@@ -729,6 +731,14 @@ def backtest(
     calendar: Annotated[str, typer.Option(help="Holiday calendar country (ISO code).")] = "CN",
     data_dir: DataDirOption = None,
     track: Annotated[bool, typer.Option(help="Log the run to the local MLflow store.")] = True,
+    search: Annotated[
+        bool | None,
+        typer.Option(
+            "--search/--no-search",
+            help="Choose LightGBM's settings on the 4 weeks before --start (default: yes, "
+            "unless --config is given).",
+        ),
+    ] = None,
 ) -> None:
     """Rolling-origin backtest: LightGBM beside every classic baseline (and the oracle)."""
     from models.backtest import run_backtest, write_outputs
@@ -759,6 +769,7 @@ def backtest(
             truth=truth_obj,
             config=str(config) if config else None,
             progress=progress,
+            search=search,
         )
     paths = write_outputs(result, out_dir)
     _print_model_table(result.metrics)
@@ -876,6 +887,8 @@ def train(
                 "training_window": trained.window,
                 "until": trained.until,
                 "targets_trained": list(trained.targets),
+                # the training period's, never the scoring day's (docs/adr/013-*)
+                "base_rates": trained.base_rates,
             },
         )
         fingerprint = data_fingerprint([grids, events], trained.window[0], trained.until)

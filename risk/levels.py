@@ -1,17 +1,29 @@
-"""Risk levels (red / orange / yellow / blue) from a calibrated probability and the base rate.
+"""Risk levels (red / orange / yellow / blue) from a calibrated probability.
 
-A level says how many times more likely than an average grid the event is: with the default
-thresholds a grid is red at ≥ 4× the base rate, orange at ≥ 2.5×, yellow at ≥ 1.5×, blue
-below. Each bound is inclusive (ratio exactly 2.5 → orange), up to float rounding (1e-9
-relative). An optional absolute floor keeps
-a grid blue when its probability is tiny even if the ratio is large (rare targets).
+**Operating points with a stated precision** (docs/adr/013-levels-as-operating-points.md).
+A level is a threshold on the calibrated probability, chosen per target on held-out data at
+training time (:func:`operating_points`): **red** is the lowest threshold whose measured
+precision — the share of the grid-windows at or above it that saw at least one event — is at
+least 0.80 (the planning document's accuracy target), **orange** 0.60 and **yellow** 0.40
+(`risk/levels.toml`). A level the target never reaches with enough support is not issued for
+it. Being absolute, the thresholds let a city-wide surge raise levels: more grids cross them.
+:func:`levels_at` applies them.
+
+**Ratio to a base rate** (:func:`risk_level`, kept for models saved before operating points):
+red at ≥ 4× the base rate, orange at ≥ 2.5×, yellow at ≥ 1.5×, blue below; each bound
+inclusive up to float rounding (1e-9 relative); an optional absolute floor keeps a grid blue
+when its probability is tiny. It cannot say how often a red warning comes true, and with a
+base rate above 0.25 no grid can be red at all.
 
 Which levels enter the review queue is `warning_mask` (issue 5, item 2).
 """
 
 from __future__ import annotations
 
+import math
+import tomllib
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,6 +32,8 @@ from risk.errors import ConfigError
 from risk.metrics import top_k_mask
 
 LEVELS = ("blue", "yellow", "orange", "red")  # ascending severity
+LEVELS_FILE = Path(__file__).with_name("levels.toml")
+WARNING_LEVELS = ("red", "orange", "yellow")  # the levels with an operating point
 DEFAULT_THRESHOLDS: Mapping[str, float] = {"red": 4.0, "orange": 2.5, "yellow": 1.5}
 _RANK = {name: i for i, name in enumerate(LEVELS)}
 _REL_TOL = 1e-9
@@ -131,3 +145,108 @@ def warning_mask(
     if top_percent is not None and p.size:
         mask |= top_k_mask(p[None, :], top_percent, seed)[0]
     return mask
+
+
+# ----------------------------------------------------------------------------- operating points
+
+
+def load_level_config(path: Path | str | None = None) -> dict[str, Any]:
+    """``{"precision": {red, orange, yellow}, "min_flagged": n}`` from ``risk/levels.toml``
+    (or ``path``); precisions must fall from red to yellow, each in (0, 1]."""
+    path = Path(path) if path is not None else LEVELS_FILE
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: level settings not found; give an existing TOML") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax") from exc
+    precision = raw.get("precision", {})
+    if set(precision) != set(WARNING_LEVELS):
+        raise ConfigError(
+            f"{path}: [precision] needs exactly red, orange, yellow (got {sorted(precision)})"
+        )
+    values = [float(precision[k]) for k in WARNING_LEVELS]
+    if not all(0 < v <= 1 for v in values) or not values[0] >= values[1] >= values[2]:
+        raise ConfigError(
+            f"{path}: [precision] must satisfy 1 >= red >= orange >= yellow > 0 (got {precision})"
+        )
+    min_flagged = raw.get("support", {}).get("min_flagged", 50)
+    if not isinstance(min_flagged, int) or isinstance(min_flagged, bool) or min_flagged < 1:
+        raise ConfigError(f"{path}: [support] min_flagged must be an integer >= 1")
+    return {"precision": dict(zip(WARNING_LEVELS, values, strict=True)), "min_flagged": min_flagged}
+
+
+def operating_points(
+    prob: Any, label: Any, config: Mapping[str, Any] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Per level: the lowest probability threshold whose precision is at least the level's
+    target, measured on these held-out rows (`prob` calibrated, `label` >= 1 = an event).
+
+    Thresholds sit on the distinct probabilities (all rows of a tie flag together). Only cuts
+    flagging at least ``min_flagged`` rows count. Returns ``{level: {"threshold": t | None,
+    "target": precision wanted, "precision": measured at t, "flagged": rows at or above t,
+    "share": flagged / rows}}``; ``threshold`` None means the target never reaches that
+    precision here, so the level is not issued.
+    """
+    cfg = dict(config) if config is not None else load_level_config()
+    p = np.asarray(prob, dtype=float).ravel()
+    y = (np.asarray(label, dtype=float).ravel() >= 1).astype(float)
+    if p.shape != y.shape:
+        raise ConfigError(f"prob and label differ in length ({p.size} and {y.size})")
+    order = np.argsort(-p, kind="stable")
+    p, y = p[order], y[order]
+    hits = np.cumsum(y)
+    flagged = np.arange(1, p.size + 1)
+    last_of_tie = np.r_[p[1:] != p[:-1], True] if p.size else np.zeros(0, dtype=bool)
+    precision = np.divide(hits, flagged, out=np.zeros_like(hits), where=flagged > 0)
+    out: dict[str, dict[str, Any]] = {}
+    for level in WARNING_LEVELS:
+        wanted = float(cfg["precision"][level])
+        ok = last_of_tie & (flagged >= cfg["min_flagged"]) & (precision >= wanted - 1e-12)
+        if not ok.any():
+            out[level] = {"threshold": None, "target": wanted, "precision": None, "flagged": 0,
+                          "share": 0.0}  # fmt: skip
+            continue
+        k = int(np.flatnonzero(ok)[-1])  # the deepest cut that still holds the precision
+        out[level] = {
+            "threshold": float(p[k]),
+            "target": wanted,
+            "precision": float(precision[k]),
+            "flagged": int(flagged[k]),
+            "share": float(flagged[k] / p.size),
+        }
+    return out
+
+
+def levels_at(prob: Any, points: Mapping[str, Mapping[str, Any]]) -> np.ndarray:
+    """Level names of `prob` from :func:`operating_points` (a missing threshold never fires;
+    each threshold inclusive)."""
+    p = np.asarray(prob, dtype=float)
+    rank = np.zeros(p.shape, dtype=np.int8)
+    for i, level in enumerate(("yellow", "orange", "red"), start=1):
+        threshold = (points.get(level) or {}).get("threshold")
+        if threshold is not None and math.isfinite(threshold):
+            rank = np.where(p >= threshold, np.maximum(rank, i), rank)
+    return np.asarray(LEVELS)[rank]
+
+
+def level_table(level: Any, count: Any) -> dict[str, dict[str, float | int | None]]:
+    """How the levels did against what happened: per level and for "orange_or_above", the
+    share of grid-windows flagged, the precision (flagged with >= 1 event) and the recall of
+    events (events in flagged windows / all events). `level` and `count` are same-shape
+    panels."""
+    lv = np.asarray(level, dtype=object)
+    c = np.asarray(count, dtype=float)
+    total_events = float(c.sum())
+    groups = {name: lv == name for name in ("red", "orange", "yellow")}
+    groups["orange_or_above"] = groups["red"] | groups["orange"]
+    out: dict[str, dict[str, float | int | None]] = {}
+    for name, mask in groups.items():
+        n = int(mask.sum())
+        out[name] = {
+            "flagged": n,
+            "share": n / lv.size if lv.size else 0.0,
+            "precision": float((c[mask] >= 1).mean()) if n else None,
+            "recall": float(c[mask].sum() / total_events) if total_events else None,
+        }
+    return out

@@ -19,7 +19,12 @@ complete. The cost is that the audit chain head stays locked while the items are
 row lock). A reviewer's concurrent action on an item wins: that item is counted in
 ``conflicts`` and left as the reviewer wrote it.
 
-**Base rate** of a target (the denominator of the level ratio), first found of: the
+**Levels** (docs/adr/013-levels-as-operating-points.md): each target's operating points,
+measured on held-out rows when the model was trained (`risk.levels.levels_at`) — red means
+"at least 80 % of such warnings came true there". Models saved before operating points, or a
+run given explicit ratio ``thresholds``, use the ratio to the base rate (`risk_level`).
+
+**Base rate** of a target (the denominator of the ratio rule), first found of: the
 ``base_rates`` argument; ``manifest['base_rates'][target]`` or
 ``manifest['targets'][target]['base_rate']``; else the mean predicted probability over every
 grid of the city at this issue time (``source = 'city_mean'``) — so a level then says "how
@@ -50,7 +55,7 @@ from models.explain import check_additivity, explain, reason_lists
 from models.persist import load_forecaster
 from risk.contract import DEFAULT_TZ, HORIZON_HOURS
 from risk.errors import ConfigError, ContractError
-from risk.levels import LEVELS, risk_level, validate_thresholds, warning_mask
+from risk.levels import LEVELS, levels_at, risk_level, validate_thresholds, warning_mask
 from risk.patrol import hour_profiles
 from risk.review import StaleVersion
 from serve.db import transaction
@@ -225,7 +230,8 @@ def score_city(
 ) -> ScoredCity:
     """Features, predictions, reasons, levels and the warning flag of every (grid, target)
     at ``at``. Raises `AdditivityError` when an explanation does not add up to its score."""
-    thresholds = validate_thresholds(thresholds)
+    if thresholds is not None:
+        validate_thresholds(thresholds)
     if min_level is None and top_percent is None:
         raise ConfigError("the warning rule needs min_level, top_percent or both")
     if min_level is not None and min_level not in LEVELS:
@@ -275,7 +281,11 @@ def score_city(
 
     rates, sources = resolve_base_rates(probs, loaded.manifest, base_rates)
     for target in loaded.targets:
-        level = risk_level(probs[target], rates[target], thresholds)
+        points = getattr(loaded.model.forecasters_[target], "levels_", None)
+        if points and thresholds is None:  # operating points measured at training time
+            level = levels_at(probs[target], points)
+        else:  # a model saved before them, or ratio thresholds asked for explicitly
+            level = risk_level(probs[target], rates[target], validate_thresholds(thresholds))
         warn = warning_mask(
             level, probs[target], min_level=min_level, top_percent=top_percent, seed=seed
         )

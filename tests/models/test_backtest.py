@@ -246,6 +246,7 @@ def test_outputs_are_strict_json_parquet_and_a_report_with_existing_plots(output
         assert f'src="{name}.png"' in html
         assert (outputs["report"].parent / f"{name}.png").stat().st_size > 1000
     assert "http://" not in html and "https://" not in html  # self-contained
+    assert "<h2>Risk levels</h2>" in html and "any orange_or_above" in html
 
 
 def test_shap_summary_covers_every_feature_of_the_any_model(result):
@@ -266,3 +267,18 @@ def test_bad_settings_are_refused_with_the_accepted_values(city):
         run_backtest(city.grids, city.events, START, END, models=("oracle",))
     with pytest.raises(ConfigError, match="no training history"):
         run_backtest(city.grids, city.events, START, END, train_start="2024-07-02")
+
+
+def test_lightgbm_levels_are_its_operating_points_measured_on_the_evaluation(result):
+    block = result.metrics["targets"]["any"]["levels"]
+    assert set(block["operating_points"]) == {"red", "orange", "yellow"}
+    for level, point in block["operating_points"].items():
+        assert point["target"] == {"red": 0.8, "orange": 0.6, "yellow": 0.4}[level]
+        assert point["threshold"] is None or 0 < point["threshold"] < 1
+    measured = block["measured"]
+    assert set(measured) == {"red", "orange", "yellow", "orange_or_above"}
+    total = sum(measured[level]["flagged"] for level in ("red", "orange", "yellow"))
+    assert total <= 14 * 64  # every grid-window at most one level
+    assert measured["orange_or_above"]["flagged"] == (
+        measured["red"]["flagged"] + measured["orange"]["flagged"]
+    )

@@ -2,7 +2,17 @@ import numpy as np
 import pytest
 
 from risk.errors import ConfigError
-from risk.levels import at_least, level_rank, max_level, risk_level, warning_mask
+from risk.levels import (
+    at_least,
+    level_rank,
+    level_table,
+    levels_at,
+    load_level_config,
+    max_level,
+    operating_points,
+    risk_level,
+    warning_mask,
+)
 
 
 def test_levels_from_ratio_to_base_rate_with_inclusive_bounds():
@@ -82,3 +92,57 @@ def test_warning_mask_top_percent_union_with_level():
     assert np.flatnonzero(mask).tolist() == [8, 9]
     with pytest.raises(ConfigError, match="min_level, top_percent or both"):
         warning_mask(levels, prob, min_level=None)
+
+
+# ----------------------------------------------------------------------------- operating points
+
+TEN_PROB = [0.9, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1]
+TEN_LABEL = [1, 1, 1, 0, 1, 0, 1, 0, 0, 0]
+CFG = {"precision": {"red": 0.8, "orange": 0.6, "yellow": 0.4}, "min_flagged": 1}
+
+
+def test_operating_points_are_the_deepest_cuts_holding_each_precision():
+    # cumulative precision down the ranking: 1, 1, 1, .75, .8, .67, .71, .625, .56, .5
+    # (the first 0.9 ties with the second: no cut between them)
+    points = operating_points(TEN_PROB, TEN_LABEL, CFG)
+    assert points["red"] == {
+        "threshold": 0.6, "target": 0.8, "precision": 0.8, "flagged": 5, "share": 0.5
+    }  # fmt: skip
+    assert (points["orange"]["threshold"], points["orange"]["flagged"]) == (0.3, 8)
+    assert points["orange"]["precision"] == pytest.approx(0.625)
+    assert (points["yellow"]["threshold"], points["yellow"]["precision"]) == (0.1, 0.5)
+    assert levels_at([0.65, 0.6, 0.35, 0.3, 0.05], points).tolist() == [
+        "red", "red", "orange", "orange", "blue"
+    ]  # fmt: skip
+
+
+def test_a_level_never_reached_with_enough_support_is_not_issued():
+    points = operating_points(TEN_PROB, TEN_LABEL, {**CFG, "min_flagged": 6})
+    assert points["red"]["threshold"] is None and points["red"]["flagged"] == 0
+    assert points["orange"]["threshold"] == 0.3  # 8 rows flagged at .625
+    assert levels_at([0.99], points).tolist() == ["orange"]  # red is never issued
+
+
+def test_a_citywide_surge_raises_levels():
+    points = operating_points(TEN_PROB, TEN_LABEL, CFG)
+    ordinary = levels_at([0.2, 0.4, 0.65], points)
+    surge = levels_at([0.3, 0.6, 0.9], points)  # the same grids, everything more likely
+    assert (ordinary == "red").sum() == 1 and (surge == "red").sum() == 2
+
+
+def test_level_table_counts_precision_and_recall():
+    level = np.array([["red", "orange", "blue"], ["yellow", "red", "blue"]])
+    count = np.array([[2, 0, 1], [1, 0, 0]])
+    table = level_table(level, count)
+    assert table["red"] == {"flagged": 2, "share": 2 / 6, "precision": 0.5, "recall": 0.5}
+    assert table["orange_or_above"]["precision"] == pytest.approx(1 / 3)
+    assert table["yellow"] == {"flagged": 1, "share": 1 / 6, "precision": 1.0, "recall": 0.25}
+
+
+def test_packaged_level_settings_and_refusals(tmp_path):
+    cfg = load_level_config()
+    assert cfg == {"precision": {"red": 0.8, "orange": 0.6, "yellow": 0.4}, "min_flagged": 50}
+    bad = tmp_path / "levels.toml"
+    bad.write_text("[precision]\nred = 0.5\norange = 0.6\nyellow = 0.4\n")
+    with pytest.raises(ConfigError, match="1 >= red >= orange >= yellow"):
+        load_level_config(bad)
