@@ -80,9 +80,7 @@ for _, r in mine.iterrows():
 fig, ax = plt.subplots(figsize=(5, 3))
 ax.barh(mine["family"], mine["points"])
 ax.set_xlabel("probability points")
-ax.set_title(
-    f"grid {grid}: p = {mine['prob'].iloc[0]:.2f} (base {mine['base_prob'].iloc[0]:.2f})"
-)
+ax.set_title(f"grid {grid}: p = {mine['prob'].iloc[0]:.2f} (base {mine['base_prob'].iloc[0]:.2f})")
 fig.tight_layout()
 
 # %% [markdown]

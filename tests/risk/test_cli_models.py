@@ -147,7 +147,12 @@ def test_train_registers_challengers_and_promotion_is_gated(work):
 
     listing = runner.invoke(app, ["model", "list", *data])
     assert listing.exit_code == 0
-    row2 = next(line for line in listing.output.splitlines() if line.strip("│ ").startswith("2"))
+    # the row whose first cell is "2" (a wrapped time such as "20:10" also starts with a 2)
+    row2 = next(
+        line
+        for line in listing.output.splitlines()
+        if line.strip("│ ").split("│")[0].strip() == "2"
+    )
     assert "champion" in row2 and "Li Wei" in row2
 
     # Version 1 was never approved: no rollback to it.
