@@ -1,53 +1,80 @@
-"""Plain-language reasons for a forecast (DESIGN §4 "Prediction"; issue #5 item 1).
+"""Plain-language reasons for a forecast (DESIGN §4 "Prediction"; issue #5 item 1, issue 15
+item 4; docs/adr/017-reasons-in-plain-words.md).
 
 `explain(forecaster, frame, feature_info)` turns TreeSHAP contributions of the raw log-odds
-into the top reasons per (grid, issue time): contributions are summed per feature family,
-expressed in percentage points of the *calibrated* probability, and each reason names the
-family's most influential feature in that row with its actual value, in English and Chinese:
+into the top reasons per (grid, issue time). Contributions are summed per *reason group*
+(`models.reason_groups`: features that mean one thing to a person, such as "thefts here
+over the past year" or "the kind of place"), expressed in percentage points of the
+*calibrated* probability, and each reason says in plain words what its group's values are for
+that grid (`models.reason_texts`), in English and Chinese:
 
-    "9 theft events in the last 28 days, 3× the city median: +12 pts"
-    "近28天盗窃事件9起，为全市中位数的3倍：+12个百分点"
+    "9 thefts here in the past year (a typical grid: 3): +12 pts"
+    "本网格近一年盗窃9起（一般网格3起）：+12个百分点"
 
-Points. With `z0` the expected value (SHAP base), `z = z0 + Σ_f φ_f` the row's raw log-odds
-(`φ_f` the summed contributions of family `f`), `g` the calibrated link
-`g(z) = calibrator(sigmoid(z))`, `p0 = g(z0)` and `p = g(z)`, family `f` gets
+Points. With `z0` the expected value (SHAP base), `z = z0 + Σ_g φ_g` the row's raw log-odds
+(`φ_g` the summed contributions of the features of group `g` — of that group only), `g(z) =
+calibrator(sigmoid(z))` the calibrated link, `p0 = g(z0)` and `p = g(z)`, group `g` gets
 
-    points_f = 100 · (p − p0) · φ_f / Σ_f φ_f
+    points_g = 100 · (p − p0) · φ_g / Σ_g φ_g
 
-so the points of all families add up exactly to `100 · (p − p0)`. This is the secant of `g`
-between `z0` and `z` applied to every family alike. Limits: it ignores the curvature of `g`
-(a family pushing the score through the steep middle of the sigmoid gets the same rate as
-one in the flat tail); when families cancel (`Σφ` small against the `φ_f`) the points of each
-are large and opposite, though still of the right sign for a non-decreasing calibrator; an
-isotonic calibrator that is flat between `z0` and `z` gives every family 0 points. The
-exact alternative (Shapley values of `g` over the families, 2^7 coalitions) was not taken:
-the issue asks for the proportional rule and it is cheap and easy to state.
+so the points of all groups add up exactly to `100 · (p − p0)`. This is the secant of the
+link between `z0` and `z` applied to every group alike. Limits: it ignores the curvature of
+the link; when groups cancel (`Σφ` small against the `φ_g`) the points of each are large and
+opposite, though still of the right sign for a non-decreasing calibrator; an isotonic
+calibrator flat between `z0` and `z` gives every group 0 points. The reasons shown are the
+`top` groups by |points| (at least `min_points`); `other_points` is the rest, the sum of the
+groups not shown, so base + reasons + other factors = the forecast.
 
 Output: a long table, one row per reason, ranked by |points| within each frame row — see
-`REASON_COLUMNS`. Frame rows where no family reaches `min_points` have no reason row.
+`REASON_COLUMNS`. Frame rows where no group reaches `min_points` have no reason row.
 `reason_lists(table)` packs it as JSON-ready lists per (grid, issue time, target), which is
 what the service stores.
 
-The city median of a count or rate feature is taken over the rows of `frame` at the same
-issue time: pass every grid of the city (not a partition) for the comparison to mean "city".
+The city median a count is compared with is taken over the rows of `frame` at the same issue
+time: pass every grid of the city (not a partition) for "a typical grid" to mean the city's.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from features.base import FAMILIES, FeatureInfo
+from features.base import FeatureInfo
+from models.reason_groups import GROUPS, aspect_of, group_of
+from models.reason_texts import (
+    NAN,
+    NAN_TEXT,
+    describe,
+    format_points,
+    format_value,
+    reason_texts,
+)
+from risk.contract import HORIZON_HOURS
 from risk.errors import RiskError
+from risk.labels import LabelTable, load_labels
 
-OTHER_FAMILY = "other"
-NAN_TEXT = "—"
+__all__ = [
+    "NAN_TEXT",
+    "REASON_COLUMNS",
+    "AdditivityError",
+    "Partition",
+    "check_additivity",
+    "explain",
+    "explain_targets",
+    "format_points",
+    "format_value",
+    "group_points",
+    "partition",
+    "reason_lists",
+    "reasons_from_contributions",
+]
 
 REASON_COLUMNS = (
     "row",  # position of the explained row in `frame`
@@ -55,25 +82,21 @@ REASON_COLUMNS = (
     "issue_time",
     "target",
     "rank",  # 1 = largest |points|
-    "family",
-    "feature",  # the family's most influential feature in that row
+    "group",  # the reason group (models.reason_groups.GROUPS)
+    "family",  # feature family of `feature`
+    "feature",  # the feature whose value the words give first
     "value",  # its actual value (float; NaN for a categorical feature or a missing value)
-    "value_text",  # the value as written in the texts ('—' when missing)
-    "median",  # city median at that issue time (NaN when not compared)
-    "points",  # change in calibrated probability, percentage points
+    "value_text",  # the value as written in the words ('—' when missing)
+    "median",  # the city median the words compare with (NaN when they do not)
+    "points",  # change in calibrated probability, percentage points, of this group only
+    "other_points",  # points of the row's groups not shown ("other factors")
     "prob",  # calibrated probability of the row
     "base_prob",  # calibrated probability at the expected value
-    "text_en",
+    "words_en",  # the reason without its points
+    "words_zh",
+    "text_en",  # the reason with its points
     "text_zh",
 )
-
-# Feature kinds by name (the names `features/` generates). Counts print as integers; counts and
-# rates are compared with the city median; shares print with 2 decimals.
-_COUNT = re.compile(
-    r"^(events_\d+d_|same_window_|(nbr\d+|community|street)_events_)|^(population|households)$"
-)
-_RATE = re.compile(r"^((nbr\d+|community|street)_)?decay_|^rate_all_|^density_per_km2$|_per_1000$")
-_SHARE = re.compile(r"(^|_)share(_|$)")
 
 
 class AdditivityError(RiskError):
@@ -106,115 +129,70 @@ def check_additivity(
     return error
 
 
-# ----------------------------------------------------------------------------- numbers
+# ----------------------------------------------------------------------------- the partition
 
 
-def feature_kind(name: str) -> str:
-    """`count`, `rate`, `share` or `other`, from the feature's name."""
-    if _COUNT.search(name):
-        return "count"
-    if _RATE.search(name):
-        return "rate"
-    if _SHARE.search(name):
-        return "share"
-    return "other"
+@dataclass(frozen=True)
+class Partition:
+    """The groups present (in `GROUPS` order), each feature's group index, and the aspects:
+    (group index, aspect) per aspect column and each feature's aspect index."""
+
+    groups: list[str]
+    group_of: np.ndarray
+    aspects: list[tuple[int, str]]
+    aspect_of: np.ndarray
+
+    def features_of(self, group: str, names: list[str]) -> list[str]:
+        k = self.groups.index(group)
+        return [n for n, g in zip(names, self.group_of.tolist(), strict=True) if g == k]
 
 
-def format_value(value: Any, kind: str = "other") -> str:
-    """Counts as integers, shares with 2 decimals, other numbers with 2 decimals below 10
-    (2 significant digits below 0.01), 1 decimal below 100, none above; whole numbers of any
-    kind without decimals except shares; '—' for a missing value; text as is."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return NAN_TEXT
-    if not isinstance(value, int | float | np.number):
-        return str(value)
-    v = float(value)
-    if math.isnan(v):
-        return NAN_TEXT
-    if kind == "share":
-        return f"{v:.2f}"
-    a = abs(v)
-    if kind == "count" or (v == round(v) and a < 1e15):
-        return f"{v:.0f}"
-    if a >= 100:
-        return f"{v:.0f}"
-    if a >= 10:
-        return f"{v:.1f}"
-    if a >= 0.01:
-        return f"{v:.2f}"
-    return f"{v:.2g}"
+def partition(
+    feature_names: list[str], target: str, info: dict[str, FeatureInfo] | None = None
+) -> Partition:
+    """Every feature in exactly one group of the reasons of `target` (`models.reason_groups`)."""
+    info = info or {}
+    family = [info[n].family if n in info else None for n in feature_names]
+    of = [group_of(n, target, f) for n, f in zip(feature_names, family, strict=True)]
+    groups = [g for g in GROUPS if g in set(of)]
+    index = {g: k for k, g in enumerate(groups)}
+    aspects: list[tuple[int, str]] = []
+    aspect_index: dict[tuple[int, str], int] = {}
+    aspect_of_feature = []
+    for name, f, g in zip(feature_names, family, of, strict=True):
+        key = (index[g], aspect_of(name, target, f))
+        if key not in aspect_index:
+            aspect_index[key] = len(aspects)
+            aspects.append(key)
+        aspect_of_feature.append(aspect_index[key])
+    return Partition(
+        groups,
+        np.array([index[g] for g in of], dtype=np.int64),
+        aspects,
+        np.array(aspect_of_feature, dtype=np.int64),
+    )
 
 
-def format_points(points: float) -> str:
-    """Signed, no decimals from 10 points up, one below: '+12', '-3.4'."""
-    return f"{points:+.0f}" if abs(points) >= 9.95 else f"{points:+.1f}"
-
-
-MAX_RATIO = 100  # ratios above this are shown as "over 100×"
-
-
-def _ratio_text(ratio: float) -> str:
-    return f"{ratio:.0f}" if ratio >= 9.95 else f"{ratio:.1f}".removesuffix(".0")
-
-
-def compare_to_median(value: float, median: float) -> tuple[str, str]:
-    """(en, zh) phrase comparing a value with the city median: 'N× the city median', or
-    above / below / at it when the median is 0 (or the ratio rounds to 0), 'over 100×' when
-    the ratio is larger (a median near 0); ('', '') when either is NaN."""
-    if math.isnan(value) or math.isnan(median):
-        return "", ""
-    if median == 0 or value < 0 or median < 0:
-        if value > median:
-            return "above the city median", "高于全市中位数"
-        if value < median:
-            return "below the city median", "低于全市中位数"
-        return "at the city median", "与全市中位数持平"
-    if value > MAX_RATIO * median:  # a near-zero median (decayed counts): no 10^20×
-        return f"over {MAX_RATIO}× the city median", f"超过全市中位数的{MAX_RATIO}倍"
-    ratio = _ratio_text(value / median)
-    if ratio == "0":
-        return "below the city median", "低于全市中位数"
-    return f"{ratio}× the city median", f"为全市中位数的{ratio}倍"
-
-
-def _fill(label: str, value_text: str) -> str:
-    return label.replace("{value}", value_text) if "{value}" in label else f"{label} {value_text}"
-
-
-def reason_texts(
-    label_en: str,
-    label_zh: str,
-    value_text: str,
-    comparison: tuple[str, str],
-    points: float,
-) -> tuple[str, str]:
-    """The English and Chinese sentence of one reason."""
-    en, zh = _fill(label_en, value_text), _fill(label_zh, value_text)
-    cmp_en, cmp_zh = comparison
-    if cmp_en:
-        en, zh = f"{en}, {cmp_en}", f"{zh}，{cmp_zh}"
-    pts = format_points(points)
-    en = f"{en} ({pts} pts)" if ":" in en else f"{en}: {pts} pts"
-    zh = f"{zh}（{pts}个百分点）" if ("：" in zh or ":" in zh) else f"{zh}：{pts}个百分点"
-    return en, zh
+def _sum_by(phi: np.ndarray, index: np.ndarray, k: int) -> np.ndarray:
+    """(n, k): the columns of `phi` summed by `index` (no BLAS: a busy machine's threads
+    make a product with a one-hot matrix slower than these sums)."""
+    order = np.argsort(index, kind="stable")
+    starts = np.searchsorted(index[order], np.arange(k))
+    out = np.zeros((phi.shape[0], k))
+    present = np.unique(index)
+    if len(order):
+        sums = np.add.reduceat(phi[:, order], starts[present], axis=1)
+        out[:, present] = sums
+    return out
 
 
 # ----------------------------------------------------------------------------- the numeric work
 
 
-def _families(names: list[str], info: dict[str, FeatureInfo]) -> tuple[list[str], np.ndarray]:
-    """Families in `FAMILIES` order (then others alphabetically) and each feature's index."""
-    of = [info[n].family if n in info else OTHER_FAMILY for n in names]
-    present = set(of)
-    order = [f for f in FAMILIES if f in present] + sorted(present - set(FAMILIES))
-    index = {f: k for k, f in enumerate(order)}
-    return order, np.array([index[f] for f in of], dtype=np.int64)
-
-
-def family_points(
+def group_points(
     contributions: np.ndarray,
-    family_of: np.ndarray,
-    n_families: int,
+    group_of: np.ndarray,
+    n_groups: int,
     calibrate: Callable[[np.ndarray], np.ndarray],
     link: Callable[[np.ndarray], np.ndarray] = expit,
 ) -> tuple[np.ndarray, np.ndarray, float]:
@@ -224,9 +202,7 @@ def family_points(
     contrib = np.asarray(contributions, dtype=np.float64)
     phi = contrib[:, :-1]
     base = float(contrib[0, -1]) if len(contrib) else 0.0
-    onehot = np.zeros((phi.shape[1], n_families))
-    onehot[np.arange(phi.shape[1]), family_of] = 1.0
-    fam = phi @ onehot
+    fam = _sum_by(phi, group_of, n_groups)
     total = fam.sum(axis=1)
     p0 = float(np.asarray(calibrate(link(np.array([base]))), dtype=np.float64)[0])
     p = np.asarray(calibrate(link(base + total)), dtype=np.float64)
@@ -235,7 +211,7 @@ def family_points(
     rate = np.divide(delta, total, out=np.zeros_like(delta), where=~tiny)
     points = 100.0 * fam * rate[:, None]
     # No log-odds movement but a different probability (only a jump in the calibrator):
-    # nothing to apportion by, give it to the family with the largest |φ| (all zero: the first).
+    # nothing to apportion by, give it to the group with the largest |φ| (all zero: the first).
     jump = tiny & (delta != 0)
     if jump.any():
         rows = np.flatnonzero(jump)
@@ -243,19 +219,8 @@ def family_points(
     return points, p, p0
 
 
-def _top_feature(phi: np.ndarray, points: np.ndarray, family_of: np.ndarray) -> np.ndarray:
-    """(n, K) index of the feature of each family pushing hardest in the family's direction."""
-    n, k = points.shape
-    out = np.zeros((n, k), dtype=np.int64)
-    sign = np.where(points >= 0, 1.0, -1.0)
-    for f in range(k):  # a loop over the handful of families
-        cols = np.flatnonzero(family_of == f)
-        out[:, f] = cols[np.argmax(phi[:, cols] * sign[:, f : f + 1], axis=1)]
-    return out
-
-
 def _select(points: np.ndarray, top: int, min_points: float) -> tuple[np.ndarray, ...]:
-    """(row, family, rank) of the kept reasons, row-major, rank 1 first."""
+    """(row, group, rank) of the kept reasons, row-major, rank 1 first."""
     k = points.shape[1]
     width = min(top, k)
     order = np.argsort(-np.abs(points), axis=1, kind="stable")[:, :width]
@@ -264,46 +229,89 @@ def _select(points: np.ndarray, top: int, min_points: float) -> tuple[np.ndarray
     return rows, order[rows, pos], pos + 1
 
 
-def _values(
-    frame: pd.DataFrame, names: list[str], rows: np.ndarray, feats: np.ndarray
-) -> tuple[np.ndarray, list[Any], np.ndarray]:
-    """Actual values (float, NaN for text), raw values (float or text) and the city medians
-    at the row's issue time (counts and rates only) of the chosen (row, feature) cells."""
-    value = np.full(len(rows), np.nan)
-    text: dict[int, Any] = {}
-    compared: list[int] = []
-    for f in np.unique(feats).tolist():  # a loop over the distinct features named
-        at = np.flatnonzero(feats == f)
-        column = frame[names[f]]
-        if isinstance(column.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(
-            column.dtype
-        ):
-            picked = np.asarray(column.iloc[rows[at]], dtype=object)
-            text.update(
-                (i, None if pd.isna(v) else v) for i, v in zip(at.tolist(), picked, strict=True)
-            )
-            continue
-        value[at] = column.to_numpy(dtype=np.float64, na_value=np.nan)[rows[at]]
-        if feature_kind(names[f]) in ("count", "rate"):
-            compared.append(f)
-    raw: list[Any] = value.tolist()
-    for i, v in text.items():
-        raw[i] = v
+class _FrameFacts:
+    """`models.reason_texts.Facts` over the rows of a frame: `row` is the row read. Columns
+    and per-issue-time medians are read once, when first asked for."""
 
-    median = np.full(len(rows), np.nan)
-    if compared:
-        codes = pd.factorize(frame["issue_time"])[0]
-        per_time = (
-            frame[[names[f] for f in compared]]
-            .astype(np.float64)
-            .groupby(codes)
-            .median()
-            .to_numpy()
-        )  # (distinct issue times, compared features); row k is issue-time code k
-        for j, f in enumerate(compared):
-            at = np.flatnonzero(feats == f)
-            median[at] = per_time[codes[rows[at]], j]
-    return value, raw, median
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self._frame = frame
+        self._columns: dict[str, np.ndarray | None] = {}
+        self._medians: dict[str, np.ndarray | None] = {}
+        self._codes: np.ndarray | None = None
+        self._months: np.ndarray | None = None
+        self.row = 0
+
+    def _column(self, name: str) -> np.ndarray | None:
+        if name not in self._columns:
+            column = None
+            if name in self._frame.columns:
+                s = self._frame[name]
+                numeric = pd.api.types.is_numeric_dtype(s.dtype) and not isinstance(
+                    s.dtype, pd.CategoricalDtype
+                )
+                column = (
+                    s.to_numpy(dtype=np.float64, na_value=np.nan)
+                    if numeric
+                    else s.to_numpy(dtype=object, na_value=np.nan)
+                )
+            self._columns[name] = column
+        return self._columns[name]
+
+    def value(self, name: str) -> Any:
+        column = self._column(name)
+        return None if column is None else column[self.row]
+
+    def median(self, name: str) -> float:
+        if name not in self._medians:
+            column = self._column(name)
+            if column is None or column.dtype == object:
+                self._medians[name] = None
+            else:
+                if self._codes is None:
+                    self._codes = pd.factorize(self._frame["issue_time"])[0]
+                self._medians[name] = (
+                    pd.Series(column).groupby(self._codes).median().to_numpy(dtype=np.float64)
+                )
+        medians = self._medians[name]
+        return NAN if medians is None else float(medians[self._codes[self.row]])
+
+    def month(self) -> int | None:
+        if self._months is None:
+            self._months = pd.DatetimeIndex(self._frame["issue_time"]).month.to_numpy()
+        return int(self._months[self.row])
+
+
+def _ranked_aspects(
+    part: Partition, phi: np.ndarray, rows: np.ndarray, chosen: np.ndarray, pts: np.ndarray
+) -> list[list[tuple[str, float]]]:
+    """Per kept reason, its group's aspects with their push in the direction of its points,
+    largest first (one numpy pass per group, not per reason)."""
+    pushes = _sum_by(phi, part.aspect_of, len(part.aspects))
+    out: list[list[tuple[str, float]]] = [[] for _ in range(len(rows))]
+    for k in range(len(part.groups)):
+        at = np.flatnonzero(chosen == k)
+        if not len(at):
+            continue
+        cols = np.array([a for a, (g, _) in enumerate(part.aspects) if g == k], dtype=np.int64)
+        names = np.asarray([part.aspects[a][1] for a in cols.tolist()], dtype=object)
+        if len(cols) == 1:
+            only = [(str(names[0]), 1.0)]
+            for i in at.tolist():
+                out[i] = only
+            continue
+        sign = np.where(pts[at] >= 0, 1.0, -1.0)
+        block = pushes[np.ix_(rows[at], cols)] * sign[:, None]
+        order = np.argsort(-block, axis=1, kind="stable")
+        ranked_names = names[order].tolist()
+        ranked_pushes = np.take_along_axis(block, order, axis=1).tolist()
+        for i, n, v in zip(at.tolist(), ranked_names, ranked_pushes, strict=True):
+            out[i] = list(zip(n, v, strict=True))
+    return out
+
+
+@functools.cache
+def _packaged_labels() -> LabelTable:
+    return load_labels()
 
 
 def reasons_from_contributions(
@@ -316,14 +324,17 @@ def reasons_from_contributions(
     top: int = 3,
     min_points: float = 0.5,
     link: Callable[[np.ndarray], np.ndarray] = expit,
+    labels: LabelTable | None = None,
+    horizon_hours: int = HORIZON_HOURS,
 ) -> pd.DataFrame:
     """The reason table (`REASON_COLUMNS`) from contributions already computed.
 
     `contributions` is (len(frame), len(feature_names) + 1) SHAP values of the raw score (the
     log-odds, or the log expected count of a poisson model), the last column the expected
     value; `link` maps raw scores to raw probabilities (logistic by default) and `calibrate`
-    maps raw probabilities to calibrated ones.
-    Features without a `FeatureInfo` form the family `other` and are labelled by name.
+    maps raw probabilities to calibrated ones. `labels`: the label table (default the
+    packaged one, `risk.labels`). Features no group knows form the group `other`, named by
+    their feature label.
     """
     if top < 1:
         raise ValueError(f"top must be at least 1, got {top}")
@@ -333,31 +344,45 @@ def reasons_from_contributions(
             f"contributions of shape {contrib.shape} do not match {len(frame)} rows and "
             f"{len(feature_names)} features + the expected value"
         )
+    labels = labels or _packaged_labels()
     info = {i.name: i for i in feature_info}
-    order, family_of = _families(feature_names, info)
-    points, prob, p0 = family_points(contrib, family_of, len(order), calibrate, link)
-    rows, fams, rank = _select(points, top, min_points)
-    feats = _top_feature(contrib[:, :-1], points, family_of)[rows, fams]
-    value, raw, median = _values(frame, feature_names, rows, feats)
-    pts = points[rows, fams]
+    part = partition(feature_names, target, info)
+    points, prob, p0 = group_points(contrib, part.group_of, len(part.groups), calibrate, link)
+    rows, chosen, rank = _select(points, top, min_points)
+    pts = points[rows, chosen]
+    other = 100.0 * (prob - p0)
+    np.subtract.at(other, rows, pts)
+    aspects = _ranked_aspects(part, contrib[:, :-1], rows, chosen, pts)
+    feature_labels = {n: (i.label_en, i.label_zh) for n, i in info.items()}
 
-    labels = [
-        (info[n].label_en, info[n].label_zh) if n in info else (f"{n}: {{value}}",) * 2
-        for n in feature_names
-    ]
-    kinds = [feature_kind(n) for n in feature_names]
-    text_en: list[str] = []
-    text_zh: list[str] = []
-    value_text: list[str] = []
-    for f, v, m, p in zip(feats.tolist(), raw, median.tolist(), pts.tolist(), strict=True):
-        vt = format_value(v, kinds[f])
-        cmp = compare_to_median(v, m) if isinstance(v, float) else ("", "")
-        en, zh = reason_texts(labels[f][0], labels[f][1], vt, cmp, p)
-        value_text.append(vt)
-        text_en.append(en)
-        text_zh.append(zh)
+    facts = _FrameFacts(frame)
+    out: dict[str, list[Any]] = {c: [] for c in ("feature", "family", "value", "value_text",
+                                                 "median", "words_en", "words_zh", "text_en",
+                                                 "text_zh")}  # fmt: skip
+    for r, g, p, ranked in zip(rows.tolist(), chosen.tolist(), pts.tolist(), aspects, strict=True):
+        facts.row = r
+        words = describe(part.groups[g], target, facts, ranked, labels, horizon_hours,
+                         feature_labels)  # fmt: skip
+        en, zh = reason_texts(words.en, words.zh, p)
+        value = words.value
+        number = (
+            float(value)
+            if isinstance(value, int | float | np.number) and not isinstance(value, bool)
+            else NAN
+        )
+        out["feature"].append(words.feature)
+        out["family"].append(info[words.feature].family if words.feature in info else "other")
+        out["value"].append(number)
+        out["value_text"].append(words.value_text)
+        out["median"].append(words.median)
+        out["words_en"].append(words.en)
+        out["words_zh"].append(words.zh)
+        out["text_en"].append(en)
+        out["text_zh"].append(zh)
 
-    names = np.asarray(feature_names, dtype=object)
+    def objects(key: str) -> np.ndarray:
+        return np.asarray(out[key], dtype=object)
+
     return pd.DataFrame(
         {
             "row": rows,
@@ -365,16 +390,20 @@ def reasons_from_contributions(
             "issue_time": frame["issue_time"].array.take(rows),
             "target": np.repeat(target, len(rows)).astype(object),
             "rank": rank.astype(np.int64),
-            "family": np.asarray(order, dtype=object)[fams],
-            "feature": names[feats],
-            "value": value,
-            "value_text": np.asarray(value_text, dtype=object),
-            "median": median,
+            "group": np.asarray(part.groups, dtype=object)[chosen],
+            "family": objects("family"),
+            "feature": objects("feature"),
+            "value": np.asarray(out["value"], dtype=np.float64),
+            "value_text": objects("value_text"),
+            "median": np.asarray(out["median"], dtype=np.float64),
             "points": pts,
+            "other_points": other[rows],
             "prob": prob[rows],
             "base_prob": np.full(len(rows), p0),
-            "text_en": np.asarray(text_en, dtype=object),
-            "text_zh": np.asarray(text_zh, dtype=object),
+            "words_en": objects("words_en"),
+            "words_zh": objects("words_zh"),
+            "text_en": objects("text_en"),
+            "text_zh": objects("text_zh"),
         },
         columns=list(REASON_COLUMNS),
     )
@@ -394,6 +423,7 @@ def explain(
     top: int = 3,
     min_points: float = 0.5,
     contributions: np.ndarray | None = None,
+    labels: LabelTable | None = None,
 ) -> pd.DataFrame:
     """Top `top` reasons per row of `frame` for one fitted `LightGBMForecaster` (one TreeSHAP
     pass, or `contributions` already computed for `frame`); see the module docstring for the
@@ -409,6 +439,8 @@ def explain(
         top,
         min_points,
         link=getattr(forecaster, "raw_to_prob", expit),
+        labels=labels,
+        horizon_hours=int(getattr(forecaster, "horizon_hours", HORIZON_HOURS)),
     )
 
 
@@ -418,22 +450,29 @@ def explain_targets(
     feature_info: Iterable[FeatureInfo],
     top: int = 3,
     min_points: float = 0.5,
+    labels: LabelTable | None = None,
 ) -> pd.DataFrame:
     """`explain` for every target of a fitted `MultiTargetForecaster`, target-major."""
     info = list(feature_info)
-    parts = [explain(f, frame, info, top, min_points) for f in model.forecasters_.values()]
+    parts = [
+        explain(f, frame, info, top, min_points, labels=labels) for f in model.forecasters_.values()
+    ]
     return pd.concat(parts, ignore_index=True)
 
 
 _RECORD_FIELDS = (
     "rank",
+    "group",
     "family",
     "feature",
     "value",
     "value_text",
     "median",
     "points",
+    "other_points",  # the groups not shown: base_prob + points + other_points = prob
     "base_prob",  # the calibrated probability at the base value: where the points start
+    "words_en",
+    "words_zh",
     "text_en",
     "text_zh",
 )

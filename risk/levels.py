@@ -173,14 +173,37 @@ def load_level_config(path: Path | str | None = None) -> dict[str, Any]:
     min_flagged = raw.get("support", {}).get("min_flagged", 50)
     if not isinstance(min_flagged, int) or isinstance(min_flagged, bool) or min_flagged < 1:
         raise ConfigError(f"{path}: [support] min_flagged must be an integer >= 1")
-    return {"precision": dict(zip(WARNING_LEVELS, values, strict=True)), "min_flagged": min_flagged}
+    confidence = raw.get("support", {}).get("confidence", 0.9)
+    if not isinstance(confidence, int | float) or not 0.5 <= float(confidence) < 1:
+        raise ConfigError(f"{path}: [support] confidence must be a number in [0.5, 1)")
+    return {
+        "precision": dict(zip(WARNING_LEVELS, values, strict=True)),
+        "min_flagged": min_flagged,
+        "confidence": float(confidence),
+    }
+
+
+def precision_lower_bound(hits: Any, flagged: Any, confidence: float) -> np.ndarray:
+    """One-sided Wilson lower bound of a precision ``hits / flagged`` at ``confidence``
+    (0.5 gives the point estimate itself)."""
+    from scipy.stats import norm
+
+    h = np.asarray(hits, dtype=float)
+    n = np.maximum(np.asarray(flagged, dtype=float), 1.0)
+    z = float(norm.ppf(confidence))
+    phat = h / n
+    centre = phat + z * z / (2 * n)
+    spread = z * np.sqrt(phat * (1 - phat) / n + z * z / (4 * n * n))
+    return (centre - spread) / (1 + z * z / n)
 
 
 def operating_points(
     prob: Any, label: Any, config: Mapping[str, Any] | None = None
 ) -> dict[str, dict[str, Any]]:
     """Per level: the lowest probability threshold whose precision is at least the level's
-    target, measured on these held-out rows (`prob` calibrated, `label` >= 1 = an event).
+    target with ``confidence`` (its one-sided Wilson lower bound; a config without
+    ``confidence`` uses the point estimate), measured on these held-out rows (`prob`
+    calibrated, `label` >= 1 = an event).
 
     Thresholds sit on the distinct probabilities (all rows of a tie flag together). Only cuts
     flagging at least ``min_flagged`` rows count. Returns ``{level: {"threshold": t | None,
@@ -199,10 +222,13 @@ def operating_points(
     flagged = np.arange(1, p.size + 1)
     last_of_tie = np.r_[p[1:] != p[:-1], True] if p.size else np.zeros(0, dtype=bool)
     precision = np.divide(hits, flagged, out=np.zeros_like(hits), where=flagged > 0)
+    # The precision must hold with `confidence` (one-sided Wilson bound), not only on average:
+    # a cut that is 0.80 on the calibration slice is as likely as not to fall below it later.
+    lower = precision_lower_bound(hits, flagged, cfg.get("confidence", 0.5))
     out: dict[str, dict[str, Any]] = {}
     for level in WARNING_LEVELS:
         wanted = float(cfg["precision"][level])
-        ok = last_of_tie & (flagged >= cfg["min_flagged"]) & (precision >= wanted - 1e-12)
+        ok = last_of_tie & (flagged >= cfg["min_flagged"]) & (lower >= wanted - 1e-12)
         if not ok.any():
             out[level] = {"threshold": None, "target": wanted, "precision": None, "flagged": 0,
                           "share": 0.0}  # fmt: skip

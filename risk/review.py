@@ -15,11 +15,19 @@ States::
     escalated → approved | rejected | expired
     approved  → dispatched → completed
 
-Re-scoring (`upsert_from_scoring`) updates a **pending** item in place (``revision + 1``). An
-item that has left pending — escalated, decided, expired, dispatched, completed — is returned
-unchanged: its snapshot is what the human (or the escalation) acted on, and the newer score
-stays in the forecast run. Re-scoring never creates a second item for the same
-(grid, target, window): the item id is derived from that key (`item_key`).
+One warning per grid and target at a time (`route_scoring`). Daily runs issue 72-hour
+windows that overlap, so a new score for a (grid, target) goes, in this order:
+
+1. to the item of exactly that window, if there is one (re-scoring the same issue time);
+2. else to the **open** item (pending or escalated): it is revised in place (``revision + 1``,
+   the window moves forward to the new one, the item id and the response clock stay);
+3. else, when a decided item's window overlaps the new one: nothing new unless the level
+   **rises** above the decided level — then a new item that ``follows`` the earlier decision;
+4. else a new item (its id is `item_key` of the window).
+
+`upsert_from_scoring` applies steps 1–2 to a pending or escalated item; a decided, expired,
+dispatched or completed item is returned unchanged: its snapshot is what the human acted on,
+and the newer score stays in the forecast run.
 """
 
 from __future__ import annotations
@@ -135,6 +143,7 @@ class ReviewItem:
     dispatched_by: str | None = None
     dispatched_at: datetime | None = None
     completed_at: datetime | None = None
+    follows: str | None = None  # the decided item this one re-raises at a higher level
 
     @property
     def key(self) -> tuple[str, str, datetime]:
@@ -527,6 +536,41 @@ def sweep(
 # --------------------------------------------------------------------------- scoring into the queue
 
 
+class Route(StrEnum):
+    """Where a new score for one (grid, target) goes (see the module docstring)."""
+
+    UPDATE = "update"  # the item of the same window, or the open item (revised, window moves)
+    RAISE = "raise"  # a new item following a decided one, at a higher level
+    HOLD = "hold"  # a decided item covers the window at this level or above: nothing new
+    CREATE = "create"  # a new item
+
+
+DECIDED_STATES = frozenset({_S.APPROVED, _S.REJECTED, _S.DISPATCHED, _S.COMPLETED})
+
+
+def route_scoring(
+    items: Iterable[ReviewItem], *, window_start: datetime, level: str
+) -> tuple[Route, ReviewItem | None]:
+    """Route a new score among the stored items of its (grid, target); returns the route and
+    the item it concerns (the one to update, or the decision it raises or holds to)."""
+    _aware("window_start", window_start)
+    level = _level(level)
+    items = list(items)
+    same = [i for i in items if i.window_start == window_start]
+    if same:
+        return Route.UPDATE, same[0]
+    open_ = [i for i in items if i.state in OPEN_STATES]
+    if open_:
+        return Route.UPDATE, max(open_, key=lambda i: i.window_start)
+    covering = [i for i in items if i.state in DECIDED_STATES and i.window_end > window_start]
+    if covering:
+        decided = max(covering, key=lambda i: (i.window_start, i.updated_at))
+        if LEVELS.index(level) > LEVELS.index(decided.level):
+            return Route.RAISE, decided
+        return Route.HOLD, decided
+    return Route.CREATE, None
+
+
 def upsert_from_scoring(
     existing: ReviewItem | None,
     *,
@@ -541,15 +585,19 @@ def upsert_from_scoring(
     at: datetime,
     expected_count: float | None = None,
     run_id: str | None = None,
+    follows: str | None = None,
 ) -> tuple[ReviewItem, ReviewEvent | None]:
-    """Create the item for a (grid, target, window), or update it if it is still pending.
+    """Create the item for a (grid, target, window), or revise the open item `route_scoring`
+    chose.
 
-    * ``existing is None`` → a new pending item (version 1, revision 0); event ``create``.
-    * pending → score, reasons, model version and run updated, ``revision + 1``; event
-      ``rescore``. ``original_level`` becomes the new model level; ``level`` follows it unless a
+    * ``existing is None`` → a new pending item (version 1, revision 0); event ``create``;
+      ``follows`` names the decided item it re-raises, if any.
+    * pending or escalated → score, reasons, model version and run updated, ``revision + 1``;
+      event ``rescore``. A later window moves the item forward (its id stays). The state is
+      kept. ``original_level`` becomes the new model level; ``level`` follows it unless a
       reviewer had adjusted it (then the reviewer's level is kept). ``created_at`` is kept, so
       the response-target clock does not restart.
-    * any other state → returned unchanged with no event (see the module docstring).
+    * any other state, or an older window than the item's → returned unchanged, no event.
     """
     for name, t in (("window_start", window_start), ("window_end", window_end), ("at", at)):
         _aware(name, t)
@@ -575,6 +623,7 @@ def upsert_from_scoring(
             updated_at=at,
             expected_count=expected_count,
             run_id=run_id,
+            follows=follows,
         )
         event = ReviewEvent(
             item_id=item.item_id,
@@ -589,12 +638,14 @@ def upsert_from_scoring(
             score=_score(item),
         )
         return item, event
-    if existing.key != (grid_id, target, window_start) or existing.window_end != window_end:
+    if (existing.grid_id, existing.target) != (grid_id, target) or (
+        existing.window_start == window_start and existing.window_end != window_end
+    ):
         raise ReviewInputError(
             f"re-scoring ({grid_id}, {target}, {window_start}) does not match item "
-            f"{existing.item_id!r}; fix: look the item up by item_key(grid, target, window_start)"
+            f"{existing.item_id!r}; fix: route the score with route_scoring"
         )
-    if existing.state is not ReviewState.PENDING:
+    if existing.state not in OPEN_STATES or window_start < existing.window_start:
         return existing, None
     adjusted = existing.level != existing.original_level
     return _apply(
@@ -602,6 +653,8 @@ def upsert_from_scoring(
         "rescore",
         SYSTEM_ACTOR,
         at,
+        window_start=window_start,
+        window_end=window_end,
         prob=float(prob),
         level=existing.level if adjusted else level,
         original_level=level,

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
+from risk.accuracy import LevelAccuracy, accuracy_by_level, closed_windows
 from risk.levels import LEVELS
 from risk.review import ReviewItem, ReviewState
 from risk.scopes import Action, allowed
@@ -33,6 +34,9 @@ WAITING = [ReviewState.PENDING.value, ReviewState.ESCALATED.value]
 DONE = [*APPROVED, ReviewState.COMPLETED.value]
 RANK = {name: i for i, name in enumerate(LEVELS)}
 HIT_DAYS = 7
+RED_DAYS = 28  # the commander's "red warnings came true" tile
+# Every warning a person saw through to the end of its window (undecided ones expire).
+JUDGED = [*DONE, ReviewState.REJECTED.value, ReviewState.EXPIRED.value]
 
 
 def _worst(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -86,7 +90,13 @@ def risk_map(
         source = "approved_warnings" if allowed(user.role, Action.VIEW_RANKED) else "review_queue"
         states = APPROVED if source == "approved_warnings" else WAITING
         items, _ = list_items(
-            session, state=states, target=target, scope=user.scope, window_open_at=now, limit=None
+            session,
+            state=states,
+            target=target,
+            scope=user.scope,
+            window_open_at=now,
+            newest_only=True,
+            limit=None,
         )
         rows = _item_rows(items)
     worst = _worst(rows)
@@ -115,6 +125,20 @@ def risk_map(
         issue_time=None if run is None else run.issue_time,
         features=features,
     )
+
+
+def live_accuracy(session: Session, user: User, now: datetime, days: int) -> list[LevelAccuracy]:
+    """Warnings in the caller's scope whose window closed in the last ``days`` days, per model
+    version and model level, and how many came true (`risk.accuracy`)."""
+    known_until = activity.counts_known_until(session)
+    if known_until is None:
+        return []
+    items, _ = list_items(session, state=JUDGED, scope=user.scope, limit=None)
+    closed = closed_windows(items, now, days, known_until + timedelta(hours=1))
+    hits = activity.window_hits(
+        session, [(i.grid_id, i.target, i.window_start, i.window_end) for i in closed]
+    )
+    return accuracy_by_level(closed, hits)
 
 
 def _hit_rate(session: Session, user: User, now: datetime) -> tuple[float | None, int]:
@@ -147,9 +171,11 @@ def kpis(user: CurrentUser, session: SessionDep, settings: SettingsDep, now: Now
     )
     target = timedelta(minutes=settings.response_target_minutes)
     _, approved_open = list_items(
-        session, state=APPROVED, scope=user.scope, window_open_at=now, limit=0
+        session, state=APPROVED, scope=user.scope, window_open_at=now, newest_only=True, limit=0
     )
     rate, n = _hit_rate(session, user, now)
+    red = [r for r in live_accuracy(session, user, now, RED_DAYS) if r.level == "red"]
+    red_n, red_true = sum(r.n for r in red), sum(r.came_true for r in red)
     run = latest_run(session)
     return Kpis(
         pending=len(waiting),
@@ -158,6 +184,8 @@ def kpis(user: CurrentUser, session: SessionDep, settings: SettingsDep, now: Now
         approved_open=approved_open,
         hit_rate_last_week=rate,
         hit_rate_n=n,
+        red_came_true_4w=red_true / red_n if red_n else None,
+        red_n_4w=red_n,
         last_run=None
         if run is None
         else LastRun(run_id=run.run_id, issue_time=run.issue_time, model_version=run.model_version),

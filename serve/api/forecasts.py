@@ -137,7 +137,14 @@ def _ranked_warnings(
 ) -> tuple[RankedPage, datetime | None]:
     states = [s.value for s in APPROVED]
     items, total = list_items(
-        session, state=states, scope=user.scope, window_open_at=now, by_risk=True, **filters, **page
+        session,
+        state=states,
+        scope=user.scope,
+        window_open_at=now,
+        by_risk=True,
+        newest_only=True,
+        **filters,
+        **page,
     )
     rows = [
         RankedRow(

@@ -10,6 +10,7 @@ from risk.levels import (
     load_level_config,
     max_level,
     operating_points,
+    precision_lower_bound,
     risk_level,
     warning_mask,
 )
@@ -123,6 +124,22 @@ def test_a_level_never_reached_with_enough_support_is_not_issued():
     assert levels_at([0.99], points).tolist() == ["orange"]  # red is never issued
 
 
+def test_precision_must_hold_with_confidence_not_only_on_average():
+    # Wilson's one-sided bound at 90 %: 80 of 100 gives 0.744 (by hand: z = 1.2816,
+    # (0.8 + z²/200 − z·sqrt(0.0016 + z²/40000)) / (1 + z²/100)); 0.5 is the estimate itself
+    assert precision_lower_bound(80, 100, 0.9) == pytest.approx(0.7441, abs=1e-4)
+    assert precision_lower_bound(80, 100, 0.5) == pytest.approx(0.8)
+    # 3 of 3 at the top of TEN: precision 1 but a bound of 0.646, so red is not issued
+    points = operating_points(TEN_PROB, TEN_LABEL, {**CFG, "confidence": 0.9})
+    assert points["red"]["threshold"] is None
+    # 4,000 of 5,000 flagged rows at 0.80: the bound (0.791) misses 0.80; 0.82 clears it
+    prob = np.r_[np.full(5000, 0.9), np.full(5000, 0.1)]
+    for hits, issued in ((4000, False), (4100, True)):
+        label = np.r_[np.ones(hits), np.zeros(10000 - hits)]
+        got = operating_points(prob, label, {**CFG, "confidence": 0.9})["red"]["threshold"]
+        assert (got is not None) == issued
+
+
 def test_a_citywide_surge_raises_levels():
     points = operating_points(TEN_PROB, TEN_LABEL, CFG)
     ordinary = levels_at([0.2, 0.4, 0.65], points)
@@ -141,7 +158,11 @@ def test_level_table_counts_precision_and_recall():
 
 def test_packaged_level_settings_and_refusals(tmp_path):
     cfg = load_level_config()
-    assert cfg == {"precision": {"red": 0.8, "orange": 0.6, "yellow": 0.4}, "min_flagged": 50}
+    assert cfg == {
+        "precision": {"red": 0.8, "orange": 0.6, "yellow": 0.4},
+        "min_flagged": 50,
+        "confidence": 0.9,
+    }
     bad = tmp_path / "levels.toml"
     bad.write_text("[precision]\nred = 0.5\norange = 0.6\nyellow = 0.4\n")
     with pytest.raises(ConfigError, match="1 >= red >= orange >= yellow"):

@@ -6,12 +6,14 @@ import pytest
 
 from risk.errors import InvalidTransition
 from risk.review import (
+    OPEN_STATES,
     SYSTEM_ACTOR,
     TRANSITIONS,
     LeaseHeld,
     RejectReason,
     ReviewInputError,
     ReviewState,
+    Route,
     StaleVersion,
     adjust_level,
     approve,
@@ -26,6 +28,7 @@ from risk.review import (
     item_key,
     reject,
     release,
+    route_scoring,
     sweep,
     upsert_from_scoring,
     verdict_rates,
@@ -239,11 +242,111 @@ def test_rescore_keeps_a_reviewers_adjusted_level():
     assert (second.level, second.original_level, second.revision) == ("yellow", "red", 1)
 
 
-@pytest.mark.parametrize("state", [s for s in S if s is not S.PENDING])
-def test_rescore_leaves_items_that_left_pending_untouched(state):
+@pytest.mark.parametrize("state", [s for s in S if s not in OPEN_STATES])
+def test_rescore_leaves_decided_items_untouched(state):
     item = item_in(state)
     again, event = scored(prob=0.9, level="red", existing=item)
     assert again is item and event is None
+
+
+def test_rescore_revises_an_escalated_item_and_keeps_it_escalated():
+    item = item_in(S.ESCALATED)
+    again, event = scored(prob=0.9, level="red", existing=item)
+    assert (again.state, again.prob, again.level, again.revision) == (S.ESCALATED, 0.9, "red", 1)
+    assert event.action == "rescore"
+
+
+def test_rescore_moves_the_open_item_to_the_later_window_and_keeps_its_id():
+    first, _ = scored()
+    day = pd.Timedelta(days=1)
+    moved, event = upsert_from_scoring(
+        first,
+        grid_id="g1",
+        target="theft",
+        window_start=T0 + day,
+        window_end=END + day,
+        prob=0.4,
+        level="orange",
+        reasons=REASONS,
+        model_version="v1",
+        at=T0 + day,
+    )
+    assert (moved.item_id, moved.window_start, moved.window_end) == (
+        first.item_id,
+        T0 + day,
+        END + day,
+    )
+    assert event.before["window_start"] == T0.isoformat()
+    older, none = upsert_from_scoring(
+        moved,
+        grid_id="g1",
+        target="theft",
+        window_start=T0,
+        window_end=END,
+        prob=0.9,
+        level="red",
+        reasons=REASONS,
+        model_version="v1",
+        at=T0 + 2 * day,
+    )
+    assert older is moved and none is None  # an older run never moves an item back
+
+
+def _at_window(item, days, state):
+    shift = pd.Timedelta(days=days)
+    return dataclasses.replace(
+        item,
+        window_start=item.window_start + shift,
+        window_end=item.window_end + shift,
+        state=state,
+    )
+
+
+def test_route_prefers_the_same_window_then_the_open_item():
+    pending, _ = scored()
+    decided = _at_window(pending, 1, S.APPROVED)
+    assert route_scoring(
+        [pending, decided], window_start=T0 + pd.Timedelta(days=1), level="red"
+    ) == (
+        Route.UPDATE,
+        decided,
+    )
+    assert route_scoring(
+        [decided, pending], window_start=T0 + pd.Timedelta(days=2), level="red"
+    ) == (
+        Route.UPDATE,
+        pending,
+    )
+    assert route_scoring([], window_start=T0, level="yellow") == (Route.CREATE, None)
+
+
+@pytest.mark.parametrize(
+    ("decided_level", "new_level", "route"),
+    [
+        ("orange", "orange", Route.HOLD),
+        ("orange", "yellow", Route.HOLD),
+        ("orange", "red", Route.RAISE),
+        ("yellow", "orange", Route.RAISE),
+    ],
+)
+def test_a_decision_holds_the_overlapping_window_unless_the_level_rises(
+    decided_level, new_level, route
+):
+    item, _ = scored(level=decided_level)
+    for state in (S.APPROVED, S.REJECTED, S.DISPATCHED, S.COMPLETED):
+        decided = dataclasses.replace(item, state=state)
+        next_day = T0 + pd.Timedelta(days=1)
+        assert route_scoring([decided], window_start=next_day, level=new_level) == (route, decided)
+    # once its window has passed (or it only expired undecided), a decision holds nothing back
+    after = END
+    assert route_scoring(
+        [dataclasses.replace(item, state=S.APPROVED)], window_start=after, level="yellow"
+    ) == (Route.CREATE, None)
+    expired = dataclasses.replace(item, state=S.EXPIRED)
+    assert route_scoring([expired], window_start=T0 + pd.Timedelta(days=1), level="yellow") == (
+        Route.CREATE,
+        None,
+    )
 
 
 def test_rescore_with_another_key_is_refused():

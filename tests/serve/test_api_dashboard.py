@@ -87,6 +87,7 @@ def test_kpis_count_waiting_breached_and_open_warnings_in_scope(db_url, tmp_path
         # g3: release_me + cmd_escalates waiting (created T0, target 2 h), approved_g3 open
         assert k == {"pending": 2, "escalated": 0, "sla_breaches": 0, "approved_open": 1,
                      "hit_rate_last_week": None, "hit_rate_n": 0,
+                     "red_came_true_4w": None, "red_n_4w": 0,
                      "last_run": {"run_id": "r1", "issue_time": "2024-05-01T00:00:00Z",
                                   "model_version": "m1"}}  # fmt: skip
         clock[0] = T0 + timedelta(hours=2)  # exactly at the response target: breached
@@ -111,6 +112,31 @@ def test_hit_rate_counts_approved_windows_closed_last_week_with_an_event(db_url,
     # approved g1, g3, g4 (any) all closed: only g1 had an event known at `later`
     assert k["hit_rate_n"] == 3
     assert k["hit_rate_last_week"] == pytest.approx(1 / 3)
+    # the model's red warnings (approved_g1) came true; every decided window is judged
+    assert (k["red_came_true_4w"], k["red_n_4w"]) == (1.0, 1)
+
+
+def test_live_accuracy_per_model_version_and_level(db_url, tmp_path):
+    s = seed(db_url)
+    later = T0 + WINDOW + timedelta(hours=8)
+    ev = events([
+        ("g1", "theft", T0 + timedelta(hours=5), T0 + timedelta(hours=6)),
+        ("g5", "theft", T0 + WINDOW + timedelta(hours=3), T0 + WINDOW + timedelta(hours=3)),
+    ])  # fmt: skip
+    # events are known past the windows' end, so the windows can be judged
+    write(db_url, lambda session: activity.replace_event_counts(session, ev, pd.Timestamp(later)))
+    with clocked(db_url, tmp_path, [later]) as c:
+        page = get(c, s, "ana", "/review/live-accuracy").json()
+        short = get(c, s, "ana", "/review/live-accuracy?days=1").json()
+        worker = get(c, s, "w1", "/review/live-accuracy")
+        bad = get(c, s, "ana", "/review/live-accuracy?days=0")
+    # decided: approved g1 (red, any: the g1 theft), g3 and g4 (orange), rejected g2 (orange)
+    assert page == {"days": 28, "rows": [
+        {"model_version": "m1", "level": "red", "n": 1, "came_true": 1, "precision": 1.0},
+        {"model_version": "m1", "level": "orange", "n": 3, "came_true": 0, "precision": 0.0},
+    ]}  # fmt: skip
+    assert short == {"days": 1, "rows": page["rows"]}  # the windows closed 8 hours before
+    assert (worker.status_code, bad.status_code) == (403, 422)
 
 
 def test_grid_page_lists_recent_event_counts_per_local_day(db_url, tmp_path):

@@ -247,3 +247,83 @@ def test_rescoring_a_decided_item_changes_nothing(factory):
         assert event is None
         assert get_item(s, item.item_id) == approved == again
         assert len(revisions(s, item.item_id)) == 1
+
+
+def _daily(s, day: int, grid: str, level: str, prob: float):
+    start = T0 + timedelta(days=day)
+    return apply_scoring(
+        s,
+        grid_id=grid,
+        target="theft",
+        window_start=start,
+        window_end=start + WINDOW,
+        prob=prob,
+        level=level,
+        reasons=REASONS,
+        model_version="m1",
+        at=start,
+        run_id=f"r{day}",
+    )
+
+
+def test_seven_daily_scorings_keep_one_warning_per_grid_and_target(factory):
+    """g1 is never reviewed: one item whose window moves forward, a revision per day.
+    g2 is approved at orange on day 1: held at orange and below while its window lasts, re-raised
+    as a new item following the decision when it turns red on day 3. g3 is rejected on day 0:
+    nothing until its window has passed (day 3), then a new item."""
+    levels = {
+        "g1": ["yellow", "orange", "orange", "red", "orange", "yellow", "orange"],
+        "g2": ["yellow", "orange", "orange", "red", "red", "red", "orange"],
+        "g3": ["yellow", "yellow", "yellow", "orange", "yellow", "yellow", "yellow"],
+    }
+    decisions = {}
+    routes = {g: [] for g in levels}
+    for day in range(7):
+        with transaction(factory) as s:
+            for grid, by_day in levels.items():
+                item, event = _daily(s, day, grid, by_day[day], 0.2 + 0.1 * day)
+                routes[grid].append(None if event is None else event.action)
+                at = T0 + timedelta(days=day, minutes=5)
+                if grid == "g2" and day == 1:
+                    decided, _ = approve(item, "rev1", at, item.version)
+                    save_item(s, decided, item.version)
+                    decisions["g2"] = decided.item_id
+                if grid == "g3" and day == 0:
+                    decided, _ = reject(item, "rev1", at, item.version, reason="false_alarm")
+                    save_item(s, decided, item.version)
+        with factory() as s:
+            queue, total = list_items(s, state=["pending", "escalated"])
+        pairs = [(i.grid_id, i.target) for i in queue]
+        assert len(pairs) == len(set(pairs)) == total
+    assert routes["g1"] == ["create"] + ["rescore"] * 6
+    assert routes["g2"] == ["create", "rescore", None, "create", "rescore", "rescore", "rescore"]
+    assert routes["g3"] == ["create", None, None, "create", "rescore", "rescore", "rescore"]
+    with factory() as s:
+        g1 = [i for i in list_items(s, grid_ids=["g1"], limit=50)[0]]
+        g2 = sorted(list_items(s, grid_ids=["g2"], limit=50)[0], key=lambda i: i.window_start)
+        g1_history = revisions(s, g1[0].item_id)
+    assert len(g1) == 1 and g1[0].window_start == T0 + timedelta(days=6)
+    assert [h["window_start"] for h in g1_history] == [T0 + timedelta(days=d) for d in range(7)]
+    assert [h["level"] for h in g1_history] == levels["g1"]
+    assert [i.state for i in g2] == [ReviewState.APPROVED, ReviewState.PENDING]
+    assert g2[1].follows == decisions["g2"] and g2[1].window_start == T0 + timedelta(days=6)
+
+
+def test_lists_show_a_re_raised_decision_once(factory):
+    """Approved at orange, re-raised red the next day and approved too: the ranked lists
+    (newest_only) show the grid and target once — the newer decision."""
+    with transaction(factory) as s:
+        first, _ = _daily(s, 0, "g1", "orange", 0.3)
+        approved, _ = approve(first, "rev1", T0 + timedelta(minutes=5), 1)
+        save_item(s, approved, 1)
+    with transaction(factory) as s:
+        second, event = _daily(s, 1, "g1", "red", 0.6)
+        assert event.action == "create" and second.follows == first.item_id
+        approved2, _ = approve(second, "rev1", T0 + timedelta(days=1, minutes=5), 1)
+        save_item(s, approved2, 1)
+    now = T0 + timedelta(days=1, hours=1)
+    with factory() as s:
+        both, n_both = list_items(s, state="approved", window_open_at=now)
+        newest, n_newest = list_items(s, state="approved", window_open_at=now, newest_only=True)
+    assert n_both == 2 and {i.item_id for i in both} == {first.item_id, second.item_id}
+    assert (n_newest, [i.item_id for i in newest]) == (1, [second.item_id])

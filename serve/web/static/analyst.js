@@ -68,6 +68,14 @@
       'ana.agree.by_reviewer': '按审核员',
       'ana.agree.by_model': '按模型版本',
       'ana.agree.none': '还没有已决定的预警。',
+      'ana.live': '上线后的准确率',
+      'ana.live.note': '近4周窗口已结束的预警中，按模型版本和模型给出的等级，确有事件发生的比例；回测承诺见模型卡的“风险等级”。',
+      'ana.live.none': '近4周还没有窗口已结束的预警。',
+      'ana.live.col.model': '模型版本',
+      'ana.live.col.level': '模型等级',
+      'ana.live.col.n': '预警数',
+      'ana.live.col.true': '应验',
+      'ana.live.col.precision': '应验率',
       'ana.agree.col.reviewer': '审核员',
       'ana.agree.col.model': '模型版本',
       'ana.agree.col.decided': '已决定',
@@ -137,6 +145,15 @@
       'ana.agree.by_reviewer': 'By reviewer',
       'ana.agree.by_model': 'By model version',
       'ana.agree.none': 'No decided warnings yet.',
+      'ana.live': 'Accuracy in service',
+      'ana.live.note':
+        "Warnings whose window ended in the last 4 weeks, by model version and the model's level: the share in which an event did happen. The backtest's promise is in the model card's 'Risk levels'.",
+      'ana.live.none': 'No warning window has ended in the last 4 weeks.',
+      'ana.live.col.model': 'Model version',
+      'ana.live.col.level': 'Model level',
+      'ana.live.col.n': 'Warnings',
+      'ana.live.col.true': 'Came true',
+      'ana.live.col.precision': 'Precision',
       'ana.agree.col.reviewer': 'Reviewer',
       'ana.agree.col.model': 'Model version',
       'ana.agree.col.decided': 'Decided',
@@ -158,7 +175,7 @@
 
   const $ = (id) => document.getElementById(id);
   const el = Risk.el;
-  const state = { versions: [], selected: null, cards: new Map(), stats: null, result: null };
+  const state = { versions: [], selected: null, cards: new Map(), stats: null, live: null, result: null };
 
   // ------------------------------------------------------------------ versions table
 
@@ -546,13 +563,45 @@
     );
   }
 
+  function liveTable(rows) {
+    if (!rows.length) return el('p', { class: 'empty', text: Risk.t('ana.live.none') });
+    const cols = ['model', 'level', 'n', 'true', 'precision'];
+    return el(
+      'table',
+      { class: 'table', id: 'live-table' },
+      el('thead', {}, el('tr', {}, ...cols.map((c) => el('th', { scope: 'col', text: Risk.t('ana.live.col.' + c) })))),
+      el(
+        'tbody',
+        {},
+        ...rows.map((r) =>
+          el(
+            'tr',
+            { 'data-model': r.model_version, 'data-level': r.level },
+            el('td', { text: r.model_version }),
+            el('td', {}, Risk.levelBadge(r.level)),
+            el('td', { class: 'num', text: String(r.n) }),
+            el('td', { class: 'num', text: String(r.came_true) }),
+            pctCell(r.precision),
+          ),
+        ),
+      ),
+    );
+  }
+
   function renderStats() {
+    if (state.live) $('live-accuracy').replaceChildren(liveTable(state.live.rows));
     if (!state.stats) return;
     $('agree-reviewer').replaceChildren(agreeTable(state.stats.by_reviewer, 'ana.agree.col.reviewer', 'agree-by-reviewer'));
     $('agree-model').replaceChildren(agreeTable(state.stats.by_model_version, 'ana.agree.col.model', 'agree-by-model'));
   }
 
   async function loadStats() {
+    try {
+      state.live = await Risk.api('/review/live-accuracy');
+    } catch (err) {
+      $('live-error').textContent = Risk.errorText(err);
+      $('live-error').hidden = false;
+    }
     try {
       state.stats = await Risk.api('/review/stats');
       renderStats();

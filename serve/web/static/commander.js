@@ -35,6 +35,8 @@
       'cmd.source.forecasts': '最新预测（含未审核）',
       'cmd.empty': '当前筛选条件下没有预警。',
       'cmd.empty.none': '目前没有可显示的预警。',
+      'cmd.empty.waiting': '有 {n} 条预警正在等待审核；审核通过后会出现在这里。',
+      'cmd.empty.review': '去审核',
       'cmd.map.count': '{n} 个网格',
       'cmd.map.none': '地图暂不可用。',
       'cmd.map.noshape': '没有可绘制的网格边界。',
@@ -49,6 +51,9 @@
       'kpi.hit_rate': '上周命中率',
       'kpi.hit_rate_n': '基于 {n} 条已批准预警',
       'kpi.hit_rate_none': '上周没有可评估的预警',
+      'kpi.red_true': '近4周红色预警应验率',
+      'kpi.red_true_n': '共 {n} 条红色预警窗口已结束',
+      'kpi.red_true_none': '近4周没有已结束的红色预警',
       'kpi.last_run': '最近一次预测',
       'kpi.model': '模型 {v}',
       'kpi.unavailable': '指标暂不可用。',
@@ -78,6 +83,8 @@
       'cmd.source.forecasts': 'Latest forecasts (including unreviewed)',
       'cmd.empty': 'No warnings match these filters.',
       'cmd.empty.none': 'No warnings to show at the moment.',
+      'cmd.empty.waiting': '{n} warnings wait for review; they appear here once approved.',
+      'cmd.empty.review': 'Open the review queue',
       'cmd.map.count': 'Grids shown: {n}',
       'cmd.map.none': 'The map is not available.',
       'cmd.map.noshape': 'No grid outlines to draw.',
@@ -92,6 +99,9 @@
       'kpi.hit_rate': "Last week's hit rate",
       'kpi.hit_rate_n': 'Over {n} approved warnings',
       'kpi.hit_rate_none': 'No warnings to check last week',
+      'kpi.red_true': 'Red warnings that came true, last 4 weeks',
+      'kpi.red_true_n': 'Of {n} red warnings whose window has ended',
+      'kpi.red_true_none': 'No red warning has ended in the last 4 weeks',
       'kpi.last_run': 'Latest forecast',
       'kpi.model': 'Model {v}',
       'kpi.unavailable': 'Key figures are not available.',
@@ -109,6 +119,7 @@
     ranked: null,
     updatedAt: null,
     busy: null,
+    role: null,
   };
 
   // ------------------------------------------------------------------ filters
@@ -183,7 +194,7 @@
       { class: 'kpi' + (alert ? ' kpi-alert' : ''), id: 'kpi-' + id },
       Risk.el('div', { class: 'kpi-value', text: value }),
       Risk.el('div', { class: 'kpi-label', text: Risk.t(labelKey) }),
-      note ? Risk.el('div', { class: 'kpi-note', text: note }) : null,
+      note ? Risk.el('div', { class: 'kpi-note' }, note) : null,
     );
   }
 
@@ -198,7 +209,12 @@
     const hit = k.hit_rate_last_week;
     const run = k.last_run;
     box.replaceChildren(
-      tile('pending', String(k.pending), 'kpi.pending'),
+      tile(
+        'pending',
+        String(k.pending),
+        'kpi.pending',
+        k.pending > 0 && mayReview() ? Risk.el('a', { id: 'kpi-to-review', href: '/reviewer', text: Risk.t('cmd.empty.review') }) : null,
+      ),
       tile('escalated', String(k.escalated), 'kpi.escalated'),
       tile('sla', String(k.sla_breaches), 'kpi.sla', null, k.sla_breaches > 0),
       tile('approved_open', String(k.approved_open), 'kpi.approved_open'),
@@ -207,6 +223,12 @@
         hit === null || hit === undefined ? '—' : Risk.fmtPct(hit),
         'kpi.hit_rate',
         k.hit_rate_n ? Risk.t('kpi.hit_rate_n', { n: k.hit_rate_n }) : Risk.t('kpi.hit_rate_none'),
+      ),
+      tile(
+        'red_true',
+        k.red_came_true_4w === null || k.red_came_true_4w === undefined ? '—' : Risk.fmtPct(k.red_came_true_4w),
+        'kpi.red_true',
+        k.red_n_4w ? Risk.t('kpi.red_true_n', { n: k.red_n_4w }) : Risk.t('kpi.red_true_none'),
       ),
       tile(
         'last_run',
@@ -298,6 +320,23 @@
     return Object.values(filters()).some(Boolean) ? 'cmd.empty' : 'cmd.empty.none';
   }
 
+  // An empty list with warnings waiting for review says so, and links to the queue for
+  // those who may review (the server checks the role again on the queue page).
+  function mayReview() {
+    return state.role === 'reviewer' || state.role === 'admin';
+  }
+
+  function emptyContent() {
+    const waiting = state.kpis ? state.kpis.pending : 0;
+    const approvedOnly = state.ranked && state.ranked.source === 'approved_warnings';
+    if (!waiting || !approvedOnly || Object.values(filters()).some(Boolean)) return [Risk.t(emptyKey())];
+    const out = [Risk.el('span', { id: 'cmd-waiting', text: Risk.t('cmd.empty.waiting', { n: waiting }) })];
+    if (mayReview()) {
+      out.push(' ', Risk.el('a', { id: 'cmd-to-review', href: '/reviewer', text: Risk.t('cmd.empty.review') }));
+    }
+    return out;
+  }
+
   function renderRanked() {
     const page = state.ranked;
     const body = $('ranked').querySelector('tbody');
@@ -322,13 +361,7 @@
       ),
     );
     if (!rows.length) {
-      rows.push(
-        Risk.el(
-          'tr',
-          {},
-          Risk.el('td', { colspan: '6', class: 'empty', text: Risk.t(emptyKey()) }),
-        ),
-      );
+      rows.push(Risk.el('tr', {}, Risk.el('td', { colspan: '6', class: 'empty' }, ...emptyContent())));
     }
     body.replaceChildren(...rows);
     const source =
@@ -434,7 +467,8 @@
   $('refresh').addEventListener('click', () => refresh('all'));
   Risk.onLang(renderAll);
 
-  Risk.header('cmd.title').then(() => {
+  Risk.header('cmd.title').then((user) => {
+    state.role = user ? user.role : null;
     renderFilterOptions(readQuery());
     renderLegend();
     refresh('all');

@@ -90,6 +90,7 @@
       'rv.rejectedFor': '驳回原因：{reason}',
       'rv.reasons': '模型给出的原因',
       'rv.noReasons': '模型未给出原因。',
+      'rv.other': '其他因素合计：{pts}个百分点',
       'rv.sla.left': '剩余 {d}',
       'rv.sla.soon': '即将超时 · 剩余 {d}',
       'rv.sla.over': '已超时 {d}',
@@ -187,6 +188,7 @@
       'rv.rejectedFor': 'rejected: {reason}',
       'rv.reasons': 'Why the model warns',
       'rv.noReasons': 'The model gave no reasons.',
+      'rv.other': 'Other factors together: {pts} pts',
       'rv.sla.left': '{d} left',
       'rv.sla.soon': 'Due soon · {d} left',
       'rv.sla.over': 'Overdue by {d}',
@@ -243,6 +245,12 @@
 
   function levelName(level) {
     return R.t('level.' + (LEVEL_RANK[level] ? level : 'none'));
+  }
+
+  /** Signed points as the reasons write them (models.reason_texts.format_points). */
+  function fmtPoints(points) {
+    const text = Math.abs(points) >= 9.95 ? Math.abs(points).toFixed(0) : Math.abs(points).toFixed(1);
+    return (points < 0 ? '-' : '+') + text;
   }
 
   function byLevelThenAge(a, b) {
@@ -500,6 +508,8 @@
 
     const reasons = (item.reasons || []).map((r) => R.reasonText(r)).filter(Boolean);
     const base = (item.reasons || []).map((r) => r && r.base_prob).find((v) => typeof v === 'number');
+    // base + the reasons' points + the other factors' points = the forecast (issue 15)
+    const other = (item.reasons || []).map((r) => r && r.other_points).find((v) => typeof v === 'number');
     const reasonBox = el(
       'div',
       { class: 'rv-reasons' },
@@ -510,6 +520,9 @@
       reasons.length
         ? el('ul', {}, reasons.slice(0, 3).map((text) => el('li', { text })))
         : el('p', { class: 'rv-muted', text: R.t('rv.noReasons') }),
+      reasons.length && typeof other === 'number'
+        ? el('p', { class: 'rv-other', text: R.t('rv.other', { pts: fmtPoints(other) }) })
+        : null,
     );
 
     const act = (action, label, cls) =>

@@ -28,6 +28,8 @@
       'wk.today': '今日巡查 · {date}',
       'wk.loading': '加载中…',
       'wk.empty': '今天没有巡查建议。',
+      'wk.empty.waiting': '你的网格有 {n} 条预警正在等待审核员审核；审核通过后，巡查建议会出现在这里。',
+      'wk.empty.none': '今天你的网格没有需要巡查的预警。',
       'wk.offline': '离线',
       'wk.offlineText': '当前没有网络：显示的是上次保存的清单，结果会先保存在本机，联网后自动发送。',
       'wk.summary': '共 {n} 处 · 已报告 {done} 处',
@@ -66,6 +68,9 @@
       'wk.today': "Today's patrols · {date}",
       'wk.loading': 'Loading…',
       'wk.empty': 'No patrol suggestions today.',
+      'wk.empty.waiting':
+        '{n} warnings for your grids are waiting for a reviewer. Patrol suggestions appear here once they are approved.',
+      'wk.empty.none': 'No warnings for your grids need a patrol today.',
       'wk.offline': 'Offline',
       'wk.offlineText':
         'No connection: this is the last saved list. Outcomes are kept on this phone and sent when you are back online.',
@@ -337,7 +342,7 @@
     for (const entry of suggestion.reasons || []) {
       const list = entry && Array.isArray(entry.reasons) ? entry.reasons : [entry];
       for (const r of list) {
-        const text = R.reasonText(r);
+        const text = R.reasonText(r, { plain: true }); // a worker needs the facts, not the points
         if (text && !out.includes(text)) out.push(text);
       }
     }
@@ -480,6 +485,9 @@
       el('button', { type: 'button', class: 'btn btn-small', id: 'wk-send-now', text: R.t('wk.sendNow'), onclick: () => flush() }),
     );
     $('wk-empty').hidden = visits.length > 0;
+    // Say why the list is empty: warnings still wait for review, or none concern these grids.
+    const waiting = data.waiting_review || 0;
+    $('wk-empty').textContent = waiting > 0 ? R.t('wk.empty.waiting', { n: waiting }) : R.t('wk.empty.none');
     // Keep what the worker is typing when the list re-renders.
     const typing = {};
     document.querySelectorAll('.wk-note').forEach((t) => (typing[t.id] = t.value));

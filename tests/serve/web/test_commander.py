@@ -65,7 +65,11 @@ def test_a_commander_sees_only_the_approved_warning_in_scope(open_as):
         "较上次上升 25.0 个百分点",
     )
     assert cells[4].startswith("45%↑")
-    assert cells[5] == "28-day theft count 9"  # the seeded reason has English text only
+    assert cells[5].split("\n") == [  # api_seed.reasons_for("any", 0.45)
+        "本网格近28天各类事件9起（一般网格1起），其中近7天3起：+18个百分点",
+        "老旧小区，商铺128家（一般网格商铺25家）：+10个百分点",
+        "每千人中独居老人18.2人（一般网格6人）：+4.0个百分点",
+    ]
     assert page.locator("#ranked-note").inner_text() == "仅显示已批准的预警 · 共 1 条"
     text = page.locator("main").inner_text()
     for other in ("g1", "g2", "g4", "g5"):
@@ -78,6 +82,7 @@ def test_a_commander_sees_only_the_approved_warning_in_scope(open_as):
         "sla": "0",
         "approved_open": "1",
         "hit_rate": "—",
+        "red_true": "—",
         "last_run": "2024-05-01 08:00",
     }
     assert page.locator("#kpi-last_run .kpi-note").inner_text() == "模型 m1"

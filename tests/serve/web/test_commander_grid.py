@@ -43,7 +43,10 @@ def test_an_analyst_sees_forecasts_history_events_and_every_review(open_as):
     )
     assert now == [["any", "orange"], ["theft", "yellow"]]
     assert page.locator("#grid-now .now-row").first.inner_text().split("\n") == [
-        "橙色", "任意事件", "概率 30%", "28-day theft count 9"
+        "橙色", "任意事件", "概率 30%",
+        "本网格近28天各类事件9起（一般网格1起），其中近7天3起：+11个百分点",
+        "老旧小区，商铺128家（一般网格商铺25家）：+6.2个百分点",
+        "每千人中独居老人18.2人（一般网格6人）：+2.5个百分点",
     ]  # fmt: skip
     # History: any in r0 (0.20, yellow) then r1 (0.30, orange); theft in r1 only.
     charts = page.eval_on_selector_all(
@@ -94,7 +97,9 @@ def test_a_commander_sees_approved_warnings_only(live_server, open_as):
         "任意事件",
         "概率 45%",
         "预警时段 2024-05-01 08:00 至 2024-05-04 08:00",
-        "28-day theft count 9",
+        "本网格近28天各类事件9起（一般网格1起），其中近7天3起：+18个百分点",
+        "老旧小区，商铺128家（一般网格商铺25家）：+10个百分点",
+        "每千人中独居老人18.2人（一般网格6人）：+4.0个百分点",
     ]
     assert page.locator("#back").get_attribute("href") == "/commander"
     shot(page, "grid_commander_zh")

@@ -20,7 +20,7 @@ from risk.scopes import Scope
 from serve.db import make_engine, session_factory, transaction
 from serve.repo.users import add_user, issue_token
 from tests.serve.api_seed import ITEMS, NOW, T0, bearer
-from tests.serve.web.conftest import login, shot
+from tests.serve.web.conftest import BYPASS_CSP, login, shot
 
 pytestmark = pytest.mark.browser
 
@@ -81,8 +81,14 @@ def test_the_queue_holds_the_open_items_in_scope_by_level_then_age_with_sla(revi
     assert first.locator(".rv-sla").inner_text() == "剩余 1小时0分"
     assert "rv-sla-ok" in first.locator(".rv-sla").get_attribute("class")
     assert first.locator(".badge").inner_text() == "红色"
-    # the model's reasons beside the item (the seed has English text only)
-    assert first.locator(".rv-reasons li").all_inner_texts() == ["28-day theft count 9"]
+    # the model's reasons beside the item, in plain words, then the other factors
+    # (api_seed.reasons_for: approve_me is theft at 0.50, 45 points above the base 5 %)
+    assert first.locator(".rv-reasons li").all_inner_texts() == [
+        "本网格近28天盗窃9起（一般网格1起），其中近7天3起：+20个百分点",
+        "老旧小区，商铺128家（一般网格商铺25家）：+11个百分点",
+        "每千人中独居老人18.2人（一般网格6人）：+4.5个百分点",
+    ]
+    assert first.locator(".rv-other").inner_text() == "其他因素合计：+9.0个百分点"
     # 15 min before the target: due soon
     reviewer.clock.set_fixed_time(T0 + timedelta(hours=1, minutes=45))
     sla = first.locator(".rv-sla")
@@ -135,7 +141,9 @@ def test_approve_and_reject_reach_the_commander(reviewer, live_server):
     assert rejected["reviewed_by"] == "rev"
 
     # the commander's own page shows the newly approved warning
-    commander = reviewer.context.browser.new_context(viewport={"width": 1280, "height": 900})
+    commander = reviewer.context.browser.new_context(
+        viewport={"width": 1280, "height": 900}, **BYPASS_CSP
+    )
     try:
         cpage = commander.new_page()
         login(cpage, live_server.url, "cmd")
