@@ -289,7 +289,10 @@ def _markdown(title: str, sections: list[Section]) -> str:
     return "\n".join(lines)
 
 
-_CSS = (
+# The card's one inline style. The analyst page shows the card in an iframe that inherits the
+# page's Content-Security-Policy, which allows exactly this text by its hash, computed from it
+# (serve/security_headers.py).
+CARD_CSS = (
     "body{font-family:system-ui,sans-serif;max-width:70em;margin:2em auto;padding:0 1em;"
     "color:#222}table{border-collapse:collapse;margin:.5em 0 1.5em}"
     "th,td{border:1px solid #bbb;padding:.25em .6em;text-align:left;vertical-align:top}"
@@ -302,7 +305,7 @@ def _html(title: str, sections: list[Section]) -> str:
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{e(title)}</title><style>{_CSS}</style></head><body>",
+        f"<title>{e(title)}</title><style>{CARD_CSS}</style></head><body>",
         f"<h1>{e(title)}</h1>",
     ]
     for s in sections:

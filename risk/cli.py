@@ -10,7 +10,7 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -21,6 +21,7 @@ from risk.contract import DEFAULT_TZ
 
 if TYPE_CHECKING:
     from features.base import FeatureSpec
+    from serve.repo.audit import VerifyResult
 from risk.errors import ConfigError, ContractError, RiskError
 
 EXIT_OK = 0
@@ -82,7 +83,23 @@ TzOption = Annotated[
     str, typer.Option("--tz", help="City time zone; naive timestamps are read in it.")
 ]
 GridsOption = Annotated[Path, typer.Option("--grids", help="Grids: GeoJSON, CSV or Parquet.")]
+LabelsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--labels",
+        help="The city's label table (TOML shaped like risk/labels.toml), merged over the "
+        "packaged one (default: RISK_LABELS_FILE).",
+    ),
+]
 EventsOption = Annotated[Path, typer.Option("--events", help="Events: CSV or Parquet.")]
+EncodingOption = Annotated[
+    str | None,
+    typer.Option(
+        "--encoding",
+        help="Text encoding of the CSV files, e.g. utf-8, gb18030, latin-1 "
+        "(default: detected; the command stops and asks when it cannot tell).",
+    ),
+]
 
 
 def _print_validation(summary: dict) -> None:
@@ -118,13 +135,16 @@ def validate(
     ] = None,
     tz: TzOption = DEFAULT_TZ,
     strict: Annotated[bool, typer.Option(help="Exit 1 when any row was quarantined.")] = False,
+    encoding: EncodingOption = None,
 ) -> None:
     """Check grids and events against the data contract; every row is valid, quarantined or a duplicate."""
     from risk.loaders import load_events, load_grids
 
     q_grids, q_events = _quarantine_paths(quarantine)
-    grid_result = load_grids(grids, quarantine=q_grids)
-    event_result = load_events(events, grid_result.valid, tz=tz, quarantine=q_events)
+    grid_result = load_grids(grids, quarantine=q_grids, encoding=encoding)
+    event_result = load_events(
+        events, grid_result.valid, tz=tz, quarantine=q_events, encoding=encoding
+    )
     for result in (grid_result, event_result):
         _print_validation(result.summary())
     if quarantine is not None:
@@ -196,6 +216,7 @@ def import_(
         typer.Option(help="Write quarantined lines here (CSV, with row, reason, detail)."),
     ] = None,
     strict: Annotated[bool, typer.Option(help="Exit 1 when any row was quarantined.")] = False,
+    encoding: EncodingOption = None,
 ) -> None:
     """Read a raw incident file through a column mapping and write contract events (DESIGN §3)."""
     import time
@@ -234,7 +255,7 @@ def import_(
         column_mapping = mapping_from_dict(given, where="command line")
     started = time.perf_counter()
     with out.status(f"importing {events} ..."):
-        result = import_events(events, column_mapping)
+        result = import_events(events, column_mapping, encoding=encoding)
         write_events(result.events, out_path)
     if quarantine is not None:
         write_import_quarantine(result, quarantine)
@@ -300,11 +321,12 @@ def grid_make(
         str | None,
         typer.Option(help="Projected CRS in metres (default: the UTM zone of the data's centre)."),
     ] = None,
+    encoding: EncodingOption = None,
 ) -> None:
     """Lay square or hexagonal cells over a city, keep the city's, assign each to a community."""
     from risk.gridmake import make_grid, read_event_points, write_grids
 
-    points = read_event_points(events) if events is not None else None
+    points = read_event_points(events, encoding=encoding) if events is not None else None
     with out.status("laying cells ..."):
         grids, report = make_grid(
             points,
@@ -422,6 +444,7 @@ def features(
         bool,
         typer.Option("--describe", help="Print every feature with family and label, then stop."),
     ] = False,
+    encoding: EncodingOption = None,
 ) -> None:
     """Build the feature frame: one row per (issue time, grid), features and labels for every target."""
     import time
@@ -433,7 +456,7 @@ def features(
 
     spec = FeatureSpec(tz=tz, calendar=calendar)
     if describe:
-        _describe_features(grids, events, spec)
+        _describe_features(grids, events, spec, encoding)
         return
     missing = [
         name
@@ -450,8 +473,8 @@ def features(
         _error(ConfigError(f"missing {', '.join(missing)} (or give --describe)"))
         raise typer.Exit(EXIT_USAGE)
     started = time.perf_counter()
-    grid_result = load_grids(grids)
-    event_result = load_events(events, grid_result.valid, tz=tz)
+    grid_result = load_grids(grids, encoding=encoding)
+    event_result = load_events(events, grid_result.valid, tz=tz, encoding=encoding)
     issue_times = daily_issue_times(start, end, hour=hour, tz=tz)
     with out.status(
         f"building features for {len(grid_result.valid):,} grids x {len(issue_times)} issue times ..."
@@ -470,15 +493,17 @@ def features(
         )
 
 
-def _describe_features(grids: Path | None, events: Path | None, spec: FeatureSpec) -> None:
+def _describe_features(
+    grids: Path | None, events: Path | None, spec: FeatureSpec, encoding: str | None = None
+) -> None:
     import pandas as pd
 
     from features.build import build_features
     from risk.loaders import load_events, load_grids
 
     if grids is not None and events is not None:
-        grid_frame = load_grids(grids).valid
-        event_frame = load_events(events, grid_frame, tz=spec.tz).valid
+        grid_frame = load_grids(grids, encoding=encoding).valid
+        event_frame = load_events(events, grid_frame, tz=spec.tz, encoding=encoding).valid
         source = str(events)
     else:
         from risk.synth.city import synthesise
@@ -516,13 +541,16 @@ def demo(
     ] = True,
     port: Annotated[int, typer.Option(help="Port of the service.")] = 8000,
 ) -> None:
-    """The whole path on a synthetic city: synth -> validate -> backtest -> train -> promote ->
-    score -> review queue -> demo users -> the service."""
+    """The whole path on a synthetic city: synth -> validate -> backtest -> demo users ->
+    train (the analyst proposes) -> promote (the admin approves) -> score -> review queue ->
+    the service."""
     import shutil
+    from datetime import UTC, datetime
 
     import pandas as pd
 
-    from models.registry import PromotionRefused, promote
+    from models.registry import PromotionRefused
+    from serve import promotions
     from serve.db import transaction
     from serve.repo.users import add_user, issue_token
 
@@ -572,48 +600,7 @@ def demo(
         # the packaged settings: a first run should not wait for the configuration search
         search=False,
     )
-    out.rule("4. train on all history -> model version (challenger)")
-    train(
-        grids=g,
-        events=e,
-        backtest_dir=backtest_dir,
-        until=None,
-        config=None,
-        hour=8,
-        tz=DEFAULT_TZ,
-        calendar="CN",
-        proposed_by="analyst",
-        data_dir=out_dir,
-    )
-    out.rule("5. promotion: the production gates (models/gates.toml) + a named approver")
-    try:
-        result = promote(1, "demo-approver", data_dir=out_dir)
-    except PromotionRefused as refused:
-        # The same gates as for a real city: a refused model is never promoted, demo or not.
-        out.print(str(refused), markup=False, highlight=False)
-        _error(
-            ConfigError(
-                "the demo's model did not pass the production gates, so nothing is promoted "
-                f"or scored; the backtest report is {backtest_dir / 'report.html'}"
-            )
-        )
-        raise typer.Exit(EXIT_REFUSED) from refused
-    out.print(f"champion: v{result.version}, approved by {result.approved_by}", markup=False)
-    out.rule("6. score the next issue time -> review queue")
-    issue = f"{(last + pd.Timedelta(days=3)).date()}T08:00"
-    score(
-        grids=g,
-        events=e,
-        at=issue,
-        model=None,
-        top_percent=5.0,
-        min_level="orange",
-        tz=DEFAULT_TZ,
-        calendar="CN",
-        data_dir=out_dir,
-        database_url=None,
-    )
-    out.rule("7. demo users")
+    out.rule("4. demo users: the analyst proposes models, the admin approves them")
     factory = _database(None, out_dir)
     grid_ids = pd.read_parquet(backtest_dir / "predictions.parquet", columns=["grid_id"])[
         "grid_id"
@@ -627,6 +614,51 @@ def demo(
         ):
             add_user(session, name, role, _scope(scope_text), password=password)
             logins.append((name, role, scope_text, password, issue_token(session, name, "api")))
+    out.rule("5. train on all history -> model version (challenger)")
+    train(
+        grids=g,
+        events=e,
+        backtest_dir=backtest_dir,
+        until=None,
+        config=None,
+        hour=8,
+        tz=DEFAULT_TZ,
+        calendar="CN",
+        proposed_by="analyst",
+        data_dir=out_dir,
+    )
+    out.rule("6. promotion: the production gates (models/gates.toml) + the admin's approval")
+    try:
+        with transaction(factory) as session:
+            admin = promotions.approver_account(session, "admin")
+            result = promotions.promote(
+                session, 1, admin, data_dir=out_dir, at=datetime.now(UTC), via="cli"
+            )
+    except PromotionRefused as refused:
+        # The same gates as for a real city: a refused model is never promoted, demo or not.
+        out.print(str(refused), markup=False, highlight=False)
+        _error(
+            ConfigError(
+                "the demo's model did not pass the production gates, so nothing is promoted "
+                f"or scored; the backtest report is {backtest_dir / 'report.html'}"
+            )
+        )
+        raise typer.Exit(EXIT_REFUSED) from refused
+    out.print(f"champion: v{result.version}, approved by {result.approved_by}", markup=False)
+    out.rule("7. score the next issue time -> review queue")
+    issue = f"{(last + pd.Timedelta(days=3)).date()}T08:00"
+    score(
+        grids=g,
+        events=e,
+        at=issue,
+        model=None,
+        top_percent=5.0,
+        min_level="orange",
+        tz=DEFAULT_TZ,
+        calendar="CN",
+        data_dir=out_dir,
+        database_url=None,
+    )
     out.print("demo logins (demo only; never reuse these passwords):", markup=False)
     for name, role, scope_text, password, token in logins:
         # plain print: tokens must never be cut to the terminal width
@@ -644,6 +676,7 @@ def demo(
 
         os.environ["RISK_DATA_DIR"] = str(out_dir)
         settings = Settings(data_dir=out_dir, scheduler=True, city_grids=g, city_events=e)
+        out.print(f"Web pages: http://127.0.0.1:{port}/login (the logins above)", markup=False)
         out.print(
             f"API: http://127.0.0.1:{port}/api/v1/docs — e.g. curl -H 'Authorization: Bearer <token>' "
             f"http://127.0.0.1:{port}/api/v1/forecasts/ranked",
@@ -678,11 +711,11 @@ def _days(text: str) -> int:
     return int(value)
 
 
-def _load_city(grids: Path, events: Path, tz: str):
+def _load_city(grids: Path, events: Path, tz: str, encoding: str | None = None):
     from risk.loaders import load_events, load_grids
 
-    grid_frame = load_grids(grids).valid
-    event_result = load_events(events, grid_frame, tz=tz)
+    grid_frame = load_grids(grids, encoding=encoding).valid
+    event_result = load_events(events, grid_frame, tz=tz, encoding=encoding)
     if event_result.quarantined.shape[0]:
         out.print(
             f"note: {event_result.quarantined.shape[0]} event rows quarantined (risk validate shows why)"
@@ -739,12 +772,13 @@ def backtest(
             "unless --config is given).",
         ),
     ] = None,
+    encoding: EncodingOption = None,
 ) -> None:
     """Rolling-origin backtest: LightGBM beside every classic baseline (and the oracle)."""
     from models.backtest import run_backtest, write_outputs
     from risk.synth.truth import load_truth
 
-    grid_frame, event_frame = _load_city(grids, events, tz)
+    grid_frame, event_frame = _load_city(grids, events, tz, encoding)
     truth_path = truth or (events.parent / "truth.json")
     truth_obj = load_truth(truth_path) if truth_path.exists() else None
     if truth_obj is not None:
@@ -831,9 +865,13 @@ def train(
     calendar: Annotated[str, typer.Option(help="Holiday calendar country (ISO code).")] = "CN",
     proposed_by: Annotated[
         str | None,
-        typer.Option(help="Who proposes this version; that person may not approve its promotion."),
+        typer.Option(
+            help="User account of the analyst proposing this version (`risk users list`); "
+            "that account may not approve its promotion."
+        ),
     ] = None,
     data_dir: DataDirOption = None,
+    encoding: EncodingOption = None,
 ) -> None:
     """Train on all history and register a model version with alias `challenger`."""
     import json
@@ -854,7 +892,9 @@ def train(
             fix="run `risk backtest ... --out DIR` and pass --backtest DIR",
         ) from exc
     root = _data_dir(data_dir)
-    grid_frame, event_frame = _load_city(grids, events, tz)
+    if proposed_by is not None:  # before the training: an unknown account fails at once
+        proposed_by = _proposer(proposed_by, root)
+    grid_frame, event_frame = _load_city(grids, events, tz, encoding)
     # The settings the backtest's configuration search chose (its gates were checked on
     # them), unless --config gives others.
     chosen = (metrics.get("configuration") or {}).get("override")
@@ -945,30 +985,51 @@ def model_list(data_dir: DataDirOption = None) -> None:
     out.print(table if rows else "no model versions yet (risk train registers one)")
 
 
+ApproverOption = Annotated[
+    str,
+    typer.Option(
+        "--approved-by",
+        help="User account of the approving admin (`risk users list`; not the proposer); "
+        "recorded as the actor in the audit log.",
+    ),
+]
+
+
 @model_app.command("promote")
 @domain_errors
 def model_promote(
     version: Annotated[int, typer.Option(help="Version to make champion.")],
-    approved_by: Annotated[
-        str, typer.Option("--approved-by", help="Name of the person approving.")
-    ],
+    approved_by: ApproverOption,
     gates: Annotated[
         Path | None, typer.Option(help="Gate thresholds (TOML; default models/gates.toml).")
     ] = None,
     data_dir: DataDirOption = None,
+    database_url: DatabaseOption = None,
 ) -> None:
-    """Move `champion` to a version whose backtest passes every gate; records who approved."""
+    """Move `champion` to a version whose backtest passes every gate, approved by an admin
+    account other than its proposer; the promotion, or the refusal, is audited."""
+    from datetime import UTC, datetime
+
     from models.gates import load_gate_config
-    from models.registry import PromotionRefused, promote
+    from models.registry import PromotionRefused
+    from serve import promotions
+    from serve.db import transaction
 
     config = load_gate_config(gates) if gates else None
-    try:
-        result = promote(version, approved_by, data_dir=_data_dir(data_dir), gates=config)
-    except PromotionRefused as exc:
-        err.print(
-            "refused: " + str(exc), style="bold red", markup=False, highlight=False, soft_wrap=True
-        )
-        raise typer.Exit(EXIT_REFUSED) from None
+    root = _data_dir(data_dir)
+    with transaction(_database(database_url, root)) as session:
+        approver = promotions.approver_account(session, approved_by)
+        try:
+            result = promotions.promote(
+                session, version, approver, data_dir=root, at=datetime.now(UTC), via="cli",
+                gates=config,
+            )  # fmt: skip
+        except PromotionRefused as exc:
+            err.print(
+                "refused: " + str(exc),
+                style="bold red", markup=False, highlight=False, soft_wrap=True,
+            )  # fmt: skip
+            raise typer.Exit(EXIT_REFUSED) from None
     was = f"v{result.previous_champion}" if result.previous_champion else "none"
     out.print(
         f"champion: v{result.version} (was {was}), approved by {result.approved_by} at {result.approved_at}"
@@ -981,18 +1042,35 @@ def model_rollback(
     to: Annotated[
         int, typer.Option("--to", help="Earlier approved version to make champion again.")
     ],
-    approved_by: Annotated[
-        str, typer.Option("--approved-by", help="Name of the person approving.")
-    ],
+    approved_by: ApproverOption,
     data_dir: DataDirOption = None,
+    database_url: DatabaseOption = None,
 ) -> None:
-    """Move `champion` back to a version that was approved before (other registry errors: exit 4)."""
-    from models.registry import rollback
+    """Move `champion` back to a version that was approved before, by an admin account; audited
+    (a version never approved, and other registry errors: exit 4)."""
+    from datetime import UTC, datetime
 
-    result = rollback(to, approved_by, data_dir=_data_dir(data_dir))
+    from serve import promotions
+    from serve.db import transaction
+
+    root = _data_dir(data_dir)
+    with transaction(_database(database_url, root)) as session:
+        approver = promotions.approver_account(session, approved_by)
+        result = promotions.rollback(
+            session, to, approver, data_dir=root, at=datetime.now(UTC), via="cli"
+        )
     out.print(
         f"champion: v{result.version} (was v{result.previous_champion}), rolled back by {result.approved_by}"
     )
+
+
+def _proposer(name: str, data_dir: Path) -> str:
+    """The account name of the proposer: an active analyst of the service database."""
+    from serve import promotions
+    from serve.db import transaction
+
+    with transaction(_database(None, data_dir)) as session:
+        return promotions.proposer_account(session, name).username
 
 
 def _database(database_url: str | None, data_dir: Path | None = None):
@@ -1007,7 +1085,7 @@ def _database(database_url: str | None, data_dir: Path | None = None):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     url = settings.resolved_database_url()
     upgrade(url)
-    return session_factory(url)
+    return session_factory(url, data_dir=settings.data_dir)  # its keys seal free text
 
 
 DatabaseOption = Annotated[
@@ -1075,18 +1153,27 @@ def score(
     calendar: Annotated[str, typer.Option(help="Holiday calendar country (ISO code).")] = "CN",
     data_dir: DataDirOption = None,
     database_url: DatabaseOption = None,
+    encoding: EncodingOption = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Score even when --at is after now, before the first event, or more than the "
+            "horizon (72 h) after the newest event.",
+        ),
+    ] = False,
+    labels: LabelsOption = None,
 ) -> None:
     """Forecast every grid at one issue time and send warnings to the review queue (atomically)."""
-    import pandas as pd
-
+    from risk.issue_guard import parse_issue_time
+    from risk.settings import Settings
     from serve.scoring import score as score_run
     from serve.scoring import summary_lines
 
     root = _data_dir(data_dir)
-    issue = pd.Timestamp(at)
-    issue = issue.tz_localize(tz) if issue.tzinfo is None else issue.tz_convert(tz)
+    issue = parse_issue_time(at, tz)
     factory = _database(database_url, root)
-    grid_frame, event_frame = _load_city(grids, events, tz)
+    grid_frame, event_frame = _load_city(grids, events, tz, encoding)
     with out.status("scoring, explaining and queueing ..."):
         summary = score_run(
             issue,
@@ -1100,9 +1187,47 @@ def score(
             min_level=min_level,
             top_percent=top_percent,
             data_paths=[grids, events],
+            force=force,
+            labels_file=labels if labels is not None else Settings().labels_file,
         )
     for line in summary_lines(summary, tz):
         out.print(line, markup=False, highlight=False)
+
+
+@app.command("labels")
+@domain_errors
+def labels_check(
+    grids: GridsOption,
+    events: EventsOption,
+    labels: LabelsOption = None,
+    tz: TzOption = DEFAULT_TZ,
+    encoding: EncodingOption = None,
+) -> None:
+    """List the grid types, area attributes, categories and sources of the data that the label
+    table does not name (reasons show them raw until the city adds them); exit 1 when any."""
+    from risk.contract import ANY_TARGET, ATTR_PREFIX
+    from risk.labels import load_labels
+    from risk.settings import Settings
+
+    city_file = labels if labels is not None else Settings().labels_file
+    table = load_labels(city_file)
+    grid_frame, event_frame = _load_city(grids, events, tz, encoding)
+    missing = table.missing(
+        targets=[ANY_TARGET, *event_frame["category"].dropna().astype(str).unique()],
+        grid_types=grid_frame["grid_type"].dropna().astype(str).unique(),
+        attributes=[c.removeprefix(ATTR_PREFIX) for c in grid_frame.columns
+                    if str(c).startswith(ATTR_PREFIX)],
+        sources=event_frame["source"].dropna().astype(str).unique(),
+    )  # fmt: skip
+    source = f"risk/labels.toml + {city_file}" if city_file else "risk/labels.toml"
+    if not missing:
+        out.print(f"every value of the data has a label ({source})", markup=False)
+        return
+    out.print(f"values without a label in {source} (add them to the city's label file):",
+              markup=False)  # fmt: skip
+    for section, values in missing.items():
+        out.print(f"  [{section}] {', '.join(values)}", markup=False, highlight=False)
+    raise typer.Exit(EXIT_QUARANTINED)
 
 
 users_app = typer.Typer(help="Users, roles, scopes and API tokens.", no_args_is_help=True)
@@ -1142,7 +1267,7 @@ def users_add(
     """Create a user and print an API token once (only its hash is stored)."""
     from serve.db import transaction
     from serve.repo.audit import append
-    from serve.repo.users import add_user, issue_token
+    from serve.repo.users import add_user, issue
 
     secret = (
         typer.prompt("password", hide_input=True, confirmation_prompt=True) if password else None
@@ -1150,7 +1275,7 @@ def users_add(
     factory = _database(database_url)
     with transaction(factory) as session:
         user = add_user(session, username, role, _scope(scope), password=secret)
-        token = issue_token(session, username, "api")
+        token = issue(session, username, "api", ttl=_api_token_ttl())
         append(
             session,
             "cli",
@@ -1160,8 +1285,7 @@ def users_add(
             after={"role": str(user.role.value), "scope": user.scope.to_dict()},
         )
     out.print(f"user {username} ({user.role.value}, {scope}) created")
-    out.print("API token (shown once, store it now):", highlight=False)
-    print(token)
+    _print_token(token)
 
 
 @users_app.command("list")
@@ -1215,24 +1339,173 @@ def users_revoke(
     out.print(f"revoked {n} token(s) of {username}" + (" and disabled the user" if disable else ""))
 
 
+def _api_token_ttl(days: int | None = None):
+    """``days``, or RISK_API_TOKEN_DAYS (90), as a lifetime."""
+    from datetime import timedelta
+
+    from risk.settings import Settings
+
+    return timedelta(days=Settings().api_token_days if days is None else days)
+
+
+def _print_token(issued) -> None:
+    out.print(
+        f"API token (shown once, store it now; it expires {issued.expires_at:%Y-%m-%d %H:%M} "
+        "UTC, renew it before with POST /api/v1/auth/tokens/renew):",
+        highlight=False,
+        markup=False,
+    )
+    print(issued.token)  # plain print: never cut to the terminal width
+
+
+@users_app.command("token")
+@domain_errors
+def users_token(
+    username: Annotated[str, typer.Argument(help="User to issue a new API token for.")],
+    days: Annotated[
+        int | None,
+        typer.Option(min=1, help="Lifetime in days (default: RISK_API_TOKEN_DAYS, 90)."),
+    ] = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Issue a new API token (e.g. after one expired) and print it once with its expiry."""
+    from serve.db import transaction
+    from serve.repo.audit import append
+    from serve.repo.users import issue
+
+    with transaction(_database(database_url)) as session:
+        token = issue(session, username, "api", ttl=_api_token_ttl(days))
+        append(session, "cli", "token.issue", "token", str(token.id),
+               after={"user": username, "expires_at": token.expires_at})  # fmt: skip
+    _print_token(token)
+
+
+@users_app.command("pseudonym")
+@domain_errors
+def users_pseudonym(
+    name: Annotated[str, typer.Argument(help="A username as it would be typed at login.")],
+    data_dir: DataDirOption = None,
+) -> None:
+    """The ``name#…`` under which failed logins with this name are audited."""
+    from risk.settings import Settings
+    from serve.pseudonyms import names_key, pseudonym
+
+    folder = data_dir if data_dir is not None else Settings().data_dir
+    print(pseudonym(names_key(folder), name))
+
+
 audit_app = typer.Typer(help="The append-only, hash-chained audit log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 
 
+def _audit_database(database_url: str | None, data_dir: Path | None):
+    """The migrated database and the data dir, sessions holding the audit keys as on disk now."""
+    from risk.settings import Settings
+    from serve.audit_chain import AuditKeys, bind_keys
+
+    root = data_dir or Settings().data_dir
+    return bind_keys(_database(database_url, root), AuditKeys.load(root)), root
+
+
+def _audit_broken(result: VerifyResult) -> NoReturn:
+    """The verify result's one line on stderr, and exit 6."""
+    at = f" at entry {result.first_bad_seq}" if result.first_bad_seq else ""
+    _error(RuntimeError(f"audit log BROKEN{at}: {result.reason}"))
+    raise typer.Exit(EXIT_AUDIT)
+
+
 @audit_app.command("verify")
 @domain_errors
-def audit_verify(database_url: DatabaseOption = None) -> None:
-    """Check every entry of the chain; names the first edited, deleted or reordered entry."""
+def audit_verify(
+    anchor: Annotated[
+        Path | None,
+        typer.Option(help="An anchor file (`risk audit anchor`) the log must still extend."),
+    ] = None,
+    database_url: DatabaseOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Check the chain up to its head with the audit key of the data dir: names the first
+    edited, deleted, reordered or wrongly keyed entry (exit 6). Safe while the service writes."""
+    from serve.audit_chain import read_anchor
     from serve.db import transaction
     from serve.repo.audit import verify
 
-    with transaction(_database(database_url)) as session:
-        result = verify(session)
-    if result.ok:
-        out.print(f"audit log OK: {result.checked} entries")
+    anchored = read_anchor(anchor) if anchor is not None else None
+    factory, _ = _audit_database(database_url, data_dir)
+    with transaction(factory) as session:
+        result = verify(session, anchored)
+    if not result.ok:
+        _audit_broken(result)
+    legacy = f" ({result.unkeyed} from before the chain was keyed)" if result.unkeyed else ""
+    out.print(f"audit log OK: {result.checked} entries{legacy}", markup=False)
+    if anchored is not None:
+        out.print(
+            f"it extends the anchor of {anchored.anchored_at} (entry {anchored.seq})", markup=False
+        )
+
+
+@audit_app.command("anchor")
+@domain_errors
+def audit_anchor(
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write the anchor here (default: stdout).")
+    ] = None,
+    database_url: DatabaseOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Verify the chain, then write its head (entry, hash, time) signed with the audit key as
+    JSON. Keep it away from the database; `risk audit verify --anchor FILE` checks it later."""
+    from serve.db import transaction
+    from serve.repo.audit import anchor_head
+
+    factory, _ = _audit_database(database_url, data_dir)
+    with transaction(factory) as session:
+        result, anchor = anchor_head(session)
+    if anchor is None:
+        _audit_broken(result)
+    if out_file is None:
+        print(anchor.to_json(), end="")  # stdout holds the anchor only
         return
-    _error(RuntimeError(f"audit log BROKEN at entry {result.first_bad_seq}: {result.reason}"))
-    raise typer.Exit(EXIT_AUDIT)
+    try:
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        out_file.write_text(anchor.to_json(), encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{out_file}: cannot write the anchor ({exc.strerror}); fix: --out "
+                          "a file in a folder you can write to") from None  # fmt: skip
+    out.print(f"anchored entry {anchor.seq} ({anchor.anchored_at}) in {out_file}", markup=False)
+
+
+@audit_app.command("rotate-key")
+@domain_errors
+def audit_rotate_key(
+    database_url: DatabaseOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Retire the audit key file (kept in keys/audit-retired/, so older entries still verify)
+    and start a new one; only over a log that verifies. Restart the service afterwards."""
+    from risk.settings import Settings
+    from serve.audit_chain import AuditKeys, bind_keys, require_key_file, rotate_key_file
+    from serve.db import transaction
+    from serve.repo.audit import append, verify
+
+    require_key_file(data_dir or Settings().data_dir)  # an environment key: refused up front
+    factory, root = _audit_database(database_url, data_dir)
+    with transaction(factory) as session:
+        result = verify(session)
+    if not result.ok:  # a new key must never seal a broken log
+        _audit_broken(result)
+    old, new = rotate_key_file(root)
+    bind_keys(factory, AuditKeys.load(root))
+    with transaction(factory) as session:
+        append(
+            session, "cli", "audit.rotate_key", "audit_key", new,
+            before={"key_id": old}, after={"key_id": new},
+        )  # fmt: skip
+    out.print(
+        f"audit key rotated: {old} retired, {new} signs from now on. Restart the service, back up "
+        f"{root / 'keys'}, and take a new anchor (`risk audit anchor`).",
+        markup=False,
+    )
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -252,9 +252,9 @@ def read_polygons(path: str | Path) -> pd.DataFrame:
     return frame
 
 
-def read_event_points(path: str | Path) -> pd.DataFrame:
+def read_event_points(path: str | Path, *, encoding: str | None = None) -> pd.DataFrame:
     """`lon`/`lat` of an events file (CSV/Parquet, e.g. written by `risk import`) as floats."""
-    raw = read_events(path)
+    raw = read_events(path, encoding=encoding)
     if not {"lon", "lat"} <= set(raw.columns):
         raise ContractError(
             "grids are laid over points: the events file has no 'lon' and 'lat' columns "

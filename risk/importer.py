@@ -42,6 +42,8 @@ import pandas as pd
 from risk.contract import DEFAULT_TZ, SOURCES, normalise_category
 from risk.errors import ConfigError, ContractError
 from risk.loaders import CSV_SUFFIXES, PARQUET_SUFFIXES
+from risk.text_encoding import FIX as ENCODING_FIX
+from risk.text_encoding import resolve_encoding
 from risk.validation import (
     EVENT_REASONS,
     QUARANTINE_COLUMNS,
@@ -55,6 +57,7 @@ from risk.validation import (
     pair_text,
     parse_timestamps,
     stripped_text,
+    within_range,
 )
 
 # First reason wins, in this order. `bad_line` = wrong number of fields on the line;
@@ -260,14 +263,19 @@ class ImportResult:
 
 
 def import_events(
-    path: str | Path, mapping: ColumnMapping, *, now: pd.Timestamp | str | None = None
+    path: str | Path,
+    mapping: ColumnMapping,
+    *,
+    now: pd.Timestamp | str | None = None,
+    encoding: str | None = None,
 ) -> ImportResult:
     """Read `path` (CSV or Parquet) through `mapping` into contract events (see module doc).
 
     `now` bounds future timestamps (default: the current time; naive = in `mapping.tz`).
+    `encoding` of a CSV: None detects it (`risk.text_encoding.resolve_encoding`).
     """
     path = Path(path)
-    raw, rows, bad_lines = _read_raw(path, mapping)
+    raw, rows, bad_lines = _read_raw(path, mapping, encoding)
     _require_columns(raw, mapping, path.name)
     dup = raw.duplicated(keep="first").to_numpy()
     work = raw.loc[~dup]
@@ -390,7 +398,9 @@ def write_import_quarantine(result: ImportResult, path: str | Path) -> Path:
 # reading
 
 
-def _read_raw(path: Path, mapping: ColumnMapping) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
+def _read_raw(
+    path: Path, mapping: ColumnMapping, encoding: str | None = None
+) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
     """-> (raw text frame, line number of each row, bad lines as `row, reason, detail, line`)."""
     if not path.exists() or path.is_dir():
         raise ContractError(
@@ -417,9 +427,10 @@ def _read_raw(path: Path, mapping: ColumnMapping) -> tuple[pd.DataFrame, np.ndar
             fix=f"give a file ending in one of {', '.join(CSV_SUFFIXES + PARQUET_SUFFIXES)}",
         )
     first_line = 1 if mapping.columns is not None else 2
+    encoding = resolve_encoding(path, encoding)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", pd.errors.ParserWarning)
-        frame = _read_csv_text(path, mapping)
+        frame = _read_csv_text(path, mapping, encoding)
     skipped = [
         (int(m.group(1)), int(m.group(2)), int(m.group(3)))
         for w in caught
@@ -435,24 +446,27 @@ def _read_raw(path: Path, mapping: ColumnMapping) -> tuple[pd.DataFrame, np.ndar
             ROW_COLUMN: skipped_lines,
             "reason": "bad_line",
             "detail": [f"fields=expected {e}, saw {s}" for _, e, s in skipped],
-            "line": _lines_text(path, skipped_lines),
+            "line": _lines_text(path, skipped_lines, encoding),
         }
     )
     return frame, rows, bad if len(bad) else no_bad
 
 
-def _read_csv_text(path: Path, mapping: ColumnMapping) -> pd.DataFrame:
+def _read_csv_text(path: Path, mapping: ColumnMapping, encoding: str) -> pd.DataFrame:
     options: dict[str, Any] = {"dtype": str, "on_bad_lines": "warn", "index_col": False}
     if mapping.columns is not None:
         options |= {"header": None, "names": list(mapping.columns)}
     try:
-        try:
-            return pd.read_csv(path, encoding="utf-8-sig", **options)
-        except UnicodeDecodeError:
-            return pd.read_csv(path, encoding="gb18030", **options)
+        return pd.read_csv(path, encoding=encoding, **options)
     except pd.errors.EmptyDataError as exc:
         raise ContractError("file is empty", file=path.name, fix="give a file with rows") from exc
-    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+    except UnicodeDecodeError as exc:
+        raise ContractError(
+            f"cannot read the file as {exc.encoding}: {str(exc).strip().splitlines()[0]}",
+            file=path.name,
+            fix=ENCODING_FIX,
+        ) from exc
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise ContractError(
             f"cannot read the file as CSV: {str(exc).strip().splitlines()[0]}",
             file=path.name,
@@ -460,13 +474,13 @@ def _read_csv_text(path: Path, mapping: ColumnMapping) -> pd.DataFrame:
         ) from exc
 
 
-def _lines_text(path: Path, numbers: np.ndarray) -> list[str]:
+def _lines_text(path: Path, numbers: np.ndarray, encoding: str) -> list[str]:
     """The raw text of the given (rare) bad lines, for the quarantine file."""
     if numbers.size == 0:
         return []
     wanted = set(numbers.tolist())
     found: dict[int, str] = {}
-    with open(path, encoding="utf-8-sig", errors="replace") as handle:
+    with open(path, encoding=encoding, errors="replace") as handle:
         for number, line in enumerate(handle, start=1):
             if number in wanted:
                 found[number] = line.rstrip("\r\n")
@@ -513,7 +527,7 @@ def _parse_times(
         aware = parse_timestamps(raw, tz)
         return aware, _wall_facts(aware)
     text = raw.astype("str").str.strip()
-    naive = pd.to_datetime(text, format=fmt, errors="coerce")
+    naive = within_range(pd.to_datetime(text, format=fmt, errors="coerce"))
     if isinstance(naive.dtype, pd.DatetimeTZDtype):  # the format held an offset (%z)
         aware = naive.dt.tz_convert(tz).dt.as_unit("ns")
         return aware, _wall_facts(aware)

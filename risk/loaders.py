@@ -8,7 +8,8 @@ has no blank lines or line breaks inside quoted fields), the row number in Parqu
 the feature number in GeoJSON.
 
 Fatal problems raise `ContractError` naming file, field and fix: missing or unreadable file,
-unknown extension, missing required column (raised by `risk.validation`), no valid rows.
+unknown extension, a CSV whose text encoding is not given and cannot be told for sure
+(`risk.text_encoding`), missing required column (raised by `risk.validation`), no valid rows.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pandas as pd
 
 from risk.contract import DEFAULT_TZ
 from risk.errors import ContractError
+from risk.text_encoding import FIX, resolve_encoding
 from risk.validation import (
     ROW_COLUMN,
     ValidationResult,
@@ -33,25 +35,32 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 GEOJSON_SUFFIXES = (".geojson", ".json")
 
 
-def read_grids(path: str | Path) -> pd.DataFrame:
-    """Raw grid rows from GeoJSON (FeatureCollection), CSV or Parquet."""
+def read_grids(path: str | Path, *, encoding: str | None = None) -> pd.DataFrame:
+    """Raw grid rows from GeoJSON (FeatureCollection, UTF-8 as JSON requires), CSV or Parquet.
+
+    ``encoding`` of a CSV: None detects it (`risk.text_encoding.resolve_encoding`)."""
     path = _existing(path)
     kind = _kind(path, ("geojson", "csv", "parquet"), "grids")
     if kind == "geojson":
         return _read_geojson(path)
-    return _read_table(path, kind)
+    return _read_table(path, kind, encoding)
 
 
-def read_events(path: str | Path) -> pd.DataFrame:
-    """Raw event rows from CSV or Parquet."""
+def read_events(path: str | Path, *, encoding: str | None = None) -> pd.DataFrame:
+    """Raw event rows from CSV or Parquet (``encoding`` as for `read_grids`)."""
     path = _existing(path)
-    return _read_table(path, _kind(path, ("csv", "parquet"), "events"))
+    return _read_table(path, _kind(path, ("csv", "parquet"), "events"), encoding)
 
 
-def load_grids(path: str | Path, *, quarantine: str | Path | None = None) -> ValidationResult:
+def load_grids(
+    path: str | Path,
+    *,
+    quarantine: str | Path | None = None,
+    encoding: str | None = None,
+) -> ValidationResult:
     """Read + validate grids; write the quarantine CSV when asked; fatal when nothing is valid."""
     path = Path(path)
-    result = validate_grids(read_grids(path), file=path.name)
+    result = validate_grids(read_grids(path, encoding=encoding), file=path.name)
     _finish(result, quarantine)
     return result
 
@@ -64,11 +73,12 @@ def load_events(
     now: pd.Timestamp | None = None,
     assign_tolerance_m: float | None = None,
     quarantine: str | Path | None = None,
+    encoding: str | None = None,
 ) -> ValidationResult:
     """Read + validate events against validated `grids` (see `validate_events`)."""
     path = Path(path)
     result = validate_events(
-        read_events(path),
+        read_events(path, encoding=encoding),
         grids,
         tz=tz,
         now=now,
@@ -122,17 +132,23 @@ def _kind(path: Path, accepted: tuple[str, ...], what: str) -> str:
     )
 
 
-def _read_table(path: Path, kind: str) -> pd.DataFrame:
+def _read_table(path: Path, kind: str, encoding: str | None = None) -> pd.DataFrame:
     try:
         if kind == "parquet":
             frame = pd.read_parquet(path)
         else:
-            return _tidy(_read_csv(path), first_row=2)  # header is line 1
+            return _tidy(_read_csv(path, encoding), first_row=2)  # header is line 1
     except pd.errors.EmptyDataError as exc:
         raise ContractError(
             "file is empty (no header line)", file=path.name, fix="write a header line"
         ) from exc
-    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+    except UnicodeDecodeError as exc:
+        raise ContractError(
+            f"cannot read the file as {exc.encoding}: {_first_line(exc)}",
+            file=path.name,
+            fix=FIX,
+        ) from exc
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise ContractError(
             f"cannot read the file as {kind}: {_first_line(exc)}",
             file=path.name,
@@ -141,12 +157,10 @@ def _read_table(path: Path, kind: str) -> pd.DataFrame:
     return _tidy(frame)
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    """All columns as text; UTF-8 (with or without BOM), falling back to GB18030."""
-    try:
-        return pd.read_csv(path, dtype=str, encoding="utf-8-sig", skipinitialspace=False)
-    except UnicodeDecodeError:
-        return pd.read_csv(path, dtype=str, encoding="gb18030")
+def _read_csv(path: Path, encoding: str | None = None) -> pd.DataFrame:
+    """All columns as text, in the given encoding or the one detected (never a guess)."""
+    chosen = resolve_encoding(path, encoding)
+    return pd.read_csv(path, dtype=str, encoding=chosen, skipinitialspace=False)
 
 
 def _read_geojson(path: Path) -> pd.DataFrame:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -32,6 +32,8 @@ from risk.scopes import Scope, ScopeKind
 
 DEFAULT_CAPACITY = 5
 DEFAULT_WINDOW_HOURS = 3
+MAX_REPORT_AGE = timedelta(days=30)  # oldest patrol a report may describe
+REPORT_CLOCK_SKEW = timedelta(minutes=5)  # a phone's clock may run this far ahead
 
 # category -> suggested actions as (中文, English). Unknown categories fall back to `any`.
 DEFAULT_ACTIONS: Mapping[str, tuple[tuple[str, str], ...]] = {
@@ -378,6 +380,28 @@ def plan_patrols(
 # --------------------------------------------------------------------------- outcomes
 
 
+def check_report_time(at: datetime, now: datetime) -> None:
+    """A report ends a patrol that happened: not later than ``now`` (plus a phone's clock
+    skew, `REPORT_CLOCK_SKEW`) and not older than `MAX_REPORT_AGE` (a phone keeps unsent
+    reports for days, not months). `ContractError` on field ``at`` otherwise."""
+    now = now.astimezone(at.tzinfo)  # both shown in the report's zone
+    if at > now + REPORT_CLOCK_SKEW:
+        raise ContractError(
+            f"the report time is after now ({now.isoformat()})",
+            field="at",
+            value=at.isoformat(),
+            fix="send when the patrol ended (or leave 'at' out for now); check the phone's clock",
+        )
+    if at < now - MAX_REPORT_AGE:
+        raise ContractError(
+            f"the report time is more than {MAX_REPORT_AGE.days} days before now "
+            f"({now.isoformat()})",
+            field="at",
+            value=at.isoformat(),
+            fix=f"report patrols within {MAX_REPORT_AGE.days} days; check the phone's date",
+        )
+
+
 def record_outcome(
     worker_id: str,
     scope: Scope | Iterable[str],
@@ -386,8 +410,11 @@ def record_outcome(
     at: datetime,
     note: str | None = None,
     item_ids: Iterable[str] = (),
+    *,
+    now: datetime | None = None,
 ) -> PatrolReport:
-    """A worker's report on one grid; the grid must be in their own scope."""
+    """A worker's report on one grid; the grid must be in their own scope. With ``now``, the
+    report time must also be plausible (`check_report_time`)."""
     s = _worker_scope(scope)
     if not s.covers(grid):
         raise NotInScope(f"worker {worker_id!r} may not report on grid {grid.get('grid_id')!r}")
@@ -400,6 +427,8 @@ def record_outcome(
         ) from None
     if at.tzinfo is None:
         raise ConfigError(f"report time must be timezone-aware (got {at!r})")
+    if now is not None:
+        check_report_time(at, now)
     return PatrolReport(worker_id, str(grid["grid_id"]), parsed, at, note, tuple(item_ids))
 
 
@@ -434,6 +463,7 @@ __all__ = [
     "hour_profiles",
     "patrol_exposure",
     "plan_patrols",
+    "check_report_time",
     "record_outcome",
     "visiting_order",
     "warnings_frame",

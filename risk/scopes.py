@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -209,9 +210,15 @@ def authorize(
         )
 
 
+def normalise_username(name: str) -> str:
+    """One spelling per account name: NFKC, runs of whitespace collapsed, ends stripped,
+    case-folded (``"Analyst"``, ``" analyst "`` and ``"ANALYST"`` are ``"analyst"``)."""
+    return " ".join(unicodedata.normalize("NFKC", name).split()).casefold()
+
+
 def check_four_eyes(actor_id: str, proposer_id: str) -> None:
-    """A model's proposer may not also approve its promotion."""
-    if actor_id == proposer_id:
+    """A model's proposer may not also approve its promotion, however the name is spelt."""
+    if normalise_username(actor_id) == normalise_username(proposer_id):
         raise Forbidden(
             f"{actor_id!r} proposed this model version and may not approve its promotion; "
             "fix: another admin approves"

@@ -31,8 +31,36 @@ class Settings(BaseSettings):
     city_grids: Path | None = Field(default=None, description="Grids file scored daily.")
     city_events: Path | None = Field(default=None, description="Events file scored daily.")
     score_hour: int = Field(default=8, ge=0, le=23, description="Daily scoring hour, city time.")
+    labels_file: Path | None = Field(
+        default=None,
+        description="The city's label table (grid types, attributes, categories; zh/en), "
+        "merged over risk/labels.toml for the reasons of the daily scoring.",
+    )
     response_target_minutes: int = Field(
         default=120, ge=1, description="Pending warnings escalate after this many minutes."
+    )
+    max_body_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        description="Largest request body the API reads (413 beyond; bulk review: 1 MiB).",
+    )
+    # Logins and tokens (docs/adr/016-login-and-browser-defences.md).
+    login_account_failures: int = Field(
+        default=5, ge=1, description="Failed logins per account within the window before 429."
+    )
+    login_address_failures: int = Field(
+        default=20, ge=1, description="Failed logins per client address within the window."
+    )
+    login_window_minutes: int = Field(
+        default=15, ge=1, description="Sliding window of the login failure limits."
+    )
+    api_token_days: int = Field(
+        default=90, ge=1, description="Lifetime of a new or renewed API token, in days."
+    )
+    trusted_origins: list[str] = Field(
+        default=[],
+        description="Origins besides the service's own (e.g. a TLS proxy's https://host) "
+        "allowed to make cookie-authenticated changes; JSON list in RISK_TRUSTED_ORIGINS.",
     )
 
     def resolved_database_url(self) -> str:

@@ -60,8 +60,8 @@ GRID_REASONS = (
 
 EVENT_REASONS = (
     "missing_occurred_at",
-    "bad_occurred_at",  # not ISO 8601
-    "bad_reported_at",  # given but not ISO 8601
+    "bad_occurred_at",  # not ISO 8601, or outside EARLIEST..LATEST (e.g. 9999-12-31)
+    "bad_reported_at",  # given but not ISO 8601, or outside EARLIEST..LATEST
     "reported_before_occurred",
     "future_timestamp",  # occurred_at or reported_at after `now`
     "missing_category",
@@ -75,6 +75,10 @@ EVENT_REASONS = (
 )
 
 ROW_COLUMN = "row"
+# The times a frame can hold (pandas keeps them in nanoseconds: 1677-09-21 .. 2262-04-11), with
+# a day to spare for any time zone. A row dated outside is quarantined, never fatal.
+EARLIEST = pd.Timestamp("1678-01-01")
+LATEST = pd.Timestamp("2262-01-01")
 QUARANTINE_COLUMNS = (ROW_COLUMN, "reason", "detail")
 _OFFSET = r"[Tt ]\d{2}(?::?\d{2}){0,2}(?:[.,]\d+)?\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
 
@@ -330,7 +334,7 @@ def validate_events(
 
 
 def parse_timestamps(values: pd.Series, tz: str = DEFAULT_TZ) -> pd.Series:
-    """ISO 8601 values -> `datetime64[ns, tz]`, NaT where blank or unparseable.
+    """ISO 8601 values -> `datetime64[ns, tz]`, NaT where blank, unparseable or out of range.
 
     Strings with an offset (`Z`, `+08:00`, `-0500`) are parsed together with `utc=True` and
     converted; naive strings are parsed separately and localised to `tz` (pandas refuses mixed
@@ -338,19 +342,26 @@ def parse_timestamps(values: pd.Series, tz: str = DEFAULT_TZ) -> pd.Series:
     Datetime columns (Parquet) are converted or localised the same way.
     """
     if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return values.dt.tz_convert(tz).dt.as_unit("ns")
+        return within_range(values).dt.tz_convert(tz).dt.as_unit("ns")
     if pd.api.types.is_datetime64_dtype(values.dtype):
-        return localise_wall_times(values, tz)
+        return localise_wall_times(within_range(values), tz)
     text = values.astype("str").str.strip()
     aware = text.str.contains(_OFFSET, regex=True, na=False).to_numpy()
     out = pd.Series(pd.NaT, index=values.index, dtype=f"datetime64[ns, {tz}]")
     if aware.any():
         parsed = pd.to_datetime(text[aware], format="ISO8601", errors="coerce", utc=True)
-        out[aware] = parsed.dt.tz_convert(tz).dt.as_unit("ns")
+        out[aware] = within_range(parsed).dt.tz_convert(tz).dt.as_unit("ns")
     if (~aware).any():
         parsed = pd.to_datetime(text[~aware], format="ISO8601", errors="coerce")
-        out[~aware] = localise_wall_times(parsed, tz)
+        out[~aware] = localise_wall_times(within_range(parsed), tz)
     return out
+
+
+def within_range(times: pd.Series) -> pd.Series:
+    """``times`` (naive or aware, any unit) with values outside `EARLIEST`..`LATEST` as NaT, so
+    converting to nanoseconds cannot overflow (pandas parses 9999-12-31 in microseconds)."""
+    wall = times.dt.tz_localize(None) if isinstance(times.dtype, pd.DatetimeTZDtype) else times
+    return times.mask((wall < EARLIEST) | (wall >= LATEST))
 
 
 # --------------------------------------------------------------------------------------------

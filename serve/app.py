@@ -31,9 +31,13 @@ from serve.api import (
     patrols,
     review,
 )
+from serve.api.body_limit import BULK_MAX_BODY_BYTES, BodyLimit
 from serve.api.deps import utc_now
+from serve.audit_chain import AuditKeys, bind_keys
 from serve.cache import PageCache
 from serve.db import make_engine, session_factory, upgrade
+from serve.security_headers import SecurityHeaders
+from serve.throttle import LoginThrottle
 from serve.web import pages
 
 API_PREFIX = "/api/v1"
@@ -75,7 +79,10 @@ def create_app(
         url = settings.resolved_database_url()
         upgrade(url)
         engine = make_engine(url)
-        app.state.session_factory = session_factory(engine)
+        # Audit entries are signed with the key of the data directory (outside the database).
+        keys = AuditKeys.load(settings.data_dir)
+        factory = session_factory(engine, data_dir=settings.data_dir)  # + fields key
+        app.state.session_factory = bind_keys(factory, keys)
         scheduler = _scheduler(settings, app.state.session_factory) if settings.scheduler else None
         app.state.scheduler = scheduler
         if scheduler is not None:
@@ -99,7 +106,11 @@ def create_app(
     app.state.settings = settings
     app.state.clock = clock
     app.state.page_cache = PageCache()
+    app.state.login_throttle = LoginThrottle.from_settings(settings)  # in memory, per process
     errors.install(app)
+    bulk = {f"{API_PREFIX}/review/bulk": BULK_MAX_BODY_BYTES}  # 500 entries need more
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, larger=bulk)
+    app.add_middleware(SecurityHeaders)  # outermost: every answer, 413 included
     app.include_router(api_router())
     pages.install(app)  # web pages, /static and /sw.js (serve/web)
     return app
@@ -116,7 +127,8 @@ def _scheduler(settings: Settings, factory):
     if settings.city_grids and settings.city_events:
         job = city_score_job(factory=factory, grids_path=settings.city_grids,
                              events_path=settings.city_events, data_dir=settings.data_dir,
-                             tz=settings.tz, calendar=settings.calendar)  # fmt: skip
+                             tz=settings.tz, calendar=settings.calendar,
+                             labels_file=settings.labels_file)  # fmt: skip
     return Scheduler(factory, job, tz=settings.tz, score_at=clock_time(settings.score_hour, 0),
                      response_target=timedelta(minutes=settings.response_target_minutes))  # fmt: skip
 
@@ -135,16 +147,12 @@ def run(
     """
     import uvicorn
 
-    if (certfile is None) != (keyfile is None):
-        from risk.errors import ConfigError
+    from risk.errors import ConfigError
+    from serve.startup import bind, check_tls
 
-        raise ConfigError("TLS needs both --certfile and --keyfile (or neither, for plain HTTP)")
-    for path in (certfile, keyfile):
-        if path is not None and not Path(path).is_file():
-            from risk.errors import ConfigError
-
-            raise ConfigError(f"{path}: file not found; give the PEM certificate and key files")
-    uvicorn.run(
+    check_tls(certfile, keyfile)  # a bad pair or a busy port: one line, exit 4 (serve.startup)
+    sock = bind(host, port)
+    config = uvicorn.Config(
         create_app(settings),
         host=host,
         port=port,
@@ -152,6 +160,13 @@ def run(
         ssl_keyfile=None if keyfile is None else str(keyfile),
         proxy_headers=False,
     )
+    server = uvicorn.Server(config)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+    if not server.started:
+        raise ConfigError("the service did not start; the messages above say why")
 
 
 __all__ = ["API_PREFIX", "api_router", "create_app", "run"]

@@ -68,10 +68,17 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
-def session_factory(engine_or_url: Engine | str) -> sessionmaker[Session]:
-    """Sessions that keep loaded attributes after commit (the API returns them afterwards)."""
+def session_factory(
+    engine_or_url: Engine | str, *, data_dir: Path | None = None
+) -> sessionmaker[Session]:
+    """Sessions that keep loaded attributes after commit (the API returns them afterwards).
+
+    ``data_dir`` (in ``session.info``) is where the keys sealing free text live
+    (`serve.repo.sealing`); default: the settings' data directory.
+    """
     engine = make_engine(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url
-    return sessionmaker(engine, expire_on_commit=False)
+    info = {} if data_dir is None else {"data_dir": Path(data_dir)}
+    return sessionmaker(engine, expire_on_commit=False, info=info)
 
 
 @contextmanager

@@ -235,7 +235,8 @@ def city_score_job(
 ) -> ScoreJob:
     """The production scoring job: re-read and validate the city files (new events count),
     then `serve.scoring.score` with the champion of ``data_dir`` (or ``model_dir``) and the
-    files' fingerprint. ``score_options``: thresholds, min_level, top_percent, base_rates."""
+    files' fingerprint. ``score_options``: thresholds, min_level, top_percent, base_rates,
+    labels_file."""
     from risk.loaders import load_events, load_grids
     from serve.scoring import score
 

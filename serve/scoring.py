@@ -55,6 +55,8 @@ from models.explain import check_additivity, explain, reason_lists
 from models.persist import load_forecaster
 from risk.contract import DEFAULT_TZ, HORIZON_HOURS
 from risk.errors import ConfigError, ContractError
+from risk.issue_guard import check_issue_time, parse_issue_time
+from risk.labels import LabelTable, load_labels
 from risk.levels import LEVELS, levels_at, risk_level, validate_thresholds, warning_mask
 from risk.patrol import hour_profiles
 from risk.review import StaleVersion
@@ -169,11 +171,9 @@ def load_model(
 
 
 def issue_timestamp(at: Any, tz: str) -> pd.Timestamp:
-    """``at`` as a tz-aware Timestamp (naive values are city time ``tz``)."""
-    ts = pd.Timestamp(at)
-    if ts is pd.NaT:
-        raise ConfigError(f"issue time {at!r} is not a time; give e.g. 2024-05-01T08:00")
-    return ts.tz_localize(tz) if ts.tzinfo is None else ts.tz_convert(tz)
+    """``at`` as a tz-aware Timestamp (naive values are city time ``tz``); `ConfigError` in
+    words for no time or one out of range (`risk.issue_guard.parse_issue_time`)."""
+    return parse_issue_time(at, tz)
 
 
 def resolve_base_rates(
@@ -227,9 +227,11 @@ def score_city(
     min_level: str | None = "orange",
     top_percent: float | None = None,
     seed: int = 0,
+    labels: LabelTable | None = None,
 ) -> ScoredCity:
     """Features, predictions, reasons, levels and the warning flag of every (grid, target)
-    at ``at``. Raises `AdditivityError` when an explanation does not add up to its score."""
+    at ``at``. Raises `AdditivityError` when an explanation does not add up to its score.
+    ``labels``: the label table of the reasons' words (default the packaged one)."""
     if thresholds is not None:
         validate_thresholds(thresholds)
     if min_level is None and top_percent is None:
@@ -271,7 +273,9 @@ def score_city(
         t1 = time.perf_counter()
         contrib = forecaster.contributions(frame)
         max_error = max(max_error, check_additivity(forecaster, frame, ADDITIVITY_ATOL, contrib))
-        table = explain(forecaster, frame, info, top=TOP_REASONS, contributions=contrib)
+        table = explain(
+            forecaster, frame, info, top=TOP_REASONS, contributions=contrib, labels=labels
+        )
         # One issue time: key the reasons by grid only (skips a Timestamp per reason).
         table["issue_time"] = 0
         by_key = {(k[0], k[2]): v for k, v in reason_lists(table).items()}
@@ -485,6 +489,8 @@ def score(
     data_paths: Sequence[str | Path] | None = None,
     now: datetime | None = None,
     model: LoadedModel | None = None,
+    force: bool = False,
+    labels_file: str | Path | None = None,
 ) -> ScoreSummary:
     """Score every grid of the validated ``grids``/``events`` at issue time ``at`` and store
     the run and its warnings (module docstring).
@@ -495,15 +501,21 @@ def score(
     give the same data fingerprint as training (`models.tracking.data_fingerprint` from the
     first event to ``at``); without them the frames are hashed (`frame_fingerprint`).
     ``now`` (aware; default the clock) stamps the items and the audit entries.
+    An issue time after ``now``, before the first event or more than the horizon after the
+    newest is refused (`risk.issue_guard.check_issue_time`) unless ``force``.
+    ``labels_file``: the city's label table for the reasons' words (`risk.labels`).
     """
     now = datetime.now(UTC) if now is None else now
     if now.tzinfo is None or now.utcoffset() is None:
         raise ConfigError(f"now {now!r} must be timezone-aware")
+    # Before the model is loaded, so a refused run costs nothing; DESIGN's 72 h horizon.
+    check_issue_time(issue_timestamp(at, tz), events, now=pd.Timestamp(now), force=force)
     t_start = time.perf_counter()
     loaded = model or load_model(
         model_dir=model_dir, data_dir=data_dir, model_version=model_version
     )
     t_loaded = time.perf_counter()
+    horizon = int(loaded.manifest.get("horizon_hours", HORIZON_HOURS))
     scored = score_city(
         loaded,
         grids,
@@ -515,6 +527,7 @@ def score(
         thresholds=thresholds,
         min_level=min_level,
         top_percent=top_percent,
+        labels=load_labels(labels_file) if labels_file is not None else None,
     )
     t0 = time.perf_counter()
     if data_paths:
@@ -540,7 +553,6 @@ def score(
         **store_timings,
         "total": time.perf_counter() - t_start,
     }
-    horizon = int(loaded.manifest.get("horizon_hours", HORIZON_HOURS))
     return ScoreSummary(
         run_id=stored.run_id,
         issue_time=stored.issue_time,

@@ -191,6 +191,7 @@ class ReviewItemRow(Base):
     dispatched_by: Mapped[str | None] = mapped_column(String(ID))
     dispatched_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
+    follows: Mapped[str | None] = mapped_column(String(ID))  # the decision it re-raises
 
 
 class ReviewRevisionRow(Base):
@@ -203,6 +204,7 @@ class ReviewRevisionRow(Base):
     )
     revision: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime]
+    window_start: Mapped[datetime | None]  # the window this revision forecast
     prob: Mapped[float] = mapped_column(Float)
     level: Mapped[str] = mapped_column(String(10))
     model_version: Mapped[str] = mapped_column(String(ID))
@@ -262,6 +264,8 @@ class AuditEntryRow(Base):
     score: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Fingerprint of the HMAC key of `hash`; None: plain SHA-256, written before keying (0003).
+    key_id: Mapped[str | None] = mapped_column(String(16))
 
 
 Index(None, AuditEntryRow.object_type, AuditEntryRow.object_id)
@@ -275,6 +279,8 @@ class AuditHeadRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     last_seq: Mapped[int] = mapped_column(Integer)
     last_hash: Mapped[str] = mapped_column(String(64))
+    # Entries up to this seq predate the keyed chain (0003) and may be unkeyed; none after.
+    legacy_until: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 GENESIS_HASH = "0" * 64

@@ -8,6 +8,15 @@ import shutil
 import pytest
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+# Free text is sealed at rest with the `fields` key (serve.repo.sealing). One key for the whole
+# run, so sessions of any test (the app's, the CLI's, a bare repository session) open each
+# other's values and no test writes a key file into ./data; tests/security/test_encryption.py
+# covers the key file of a data directory.
+os.environ.setdefault("RISK_KEY_FIELDS", "5e" * 32)
+# Audit entries are HMAC-signed with the `audit` key (serve.audit_chain): one key for the run,
+# so entries a test seeds with a bare session and those the app appends form one chain;
+# tests/security/test_audit_chain.py covers key files, retired keys and a wrong key.
+os.environ.setdefault("RISK_KEY_AUDIT", "a7" * 32)
 
 
 def services_required() -> bool:

@@ -1,7 +1,9 @@
 """Role and scope checks shared by the routers, all through `risk.scopes.authorize`.
 
-Reads of one object that exists but lies outside the caller's scope raise the same `NotFound`
-as a missing object (same status, same message), so a scope cannot be probed for ids.
+An object that exists but lies outside the caller's scope raises the same `NotFound` as a
+missing object (same status, same message), for reads and actions alike, so a scope cannot be
+probed for ids. A role that may not take an action at all still gets 403 (`Forbidden`): that
+says nothing about any object.
 """
 
 from __future__ import annotations
@@ -47,13 +49,8 @@ def readable_item(session: Session, user: User, action: Action, item_id: str) ->
 
 
 def actionable_item(session: Session, user: User, action: Action, item_id: str) -> ReviewItem:
-    """A review item the user may act on: 403 for the role, 404 if missing, 403 out of scope."""
-    authorize(user.role, user.scope, action)
-    item = get_item(session, item_id)
-    if item is None:
-        raise NotFound("review item", item_id)
-    authorize(user.role, user.scope, action, grid_of(session, item.grid_id))
-    return item
+    """A review item the user may act on: 403 for the role, 404 if missing or out of scope."""
+    return readable_item(session, user, action, item_id)
 
 
 __all__ = ["actionable_item", "check", "grid_of", "readable_grid", "readable_item"]

@@ -43,7 +43,14 @@ def entries(
 
 @router.get("/verify", response_model=VerifyOut)
 def verify(user: CurrentUser, session: SessionDep) -> VerifyOut:
-    """Walk the whole chain: ``ok``, or the first edited, missing or unlinked entry."""
+    """Walk the chain up to its head (read first, so entries written meanwhile are not an
+    error): ``ok``, or the first edited, missing, unlinked or wrongly keyed entry."""
     check(user, Action.VIEW_AUDIT)
-    result = audit.verify(session)
-    return VerifyOut(**result.__dict__)
+    r = audit.verify(session)
+    return VerifyOut(
+        ok=r.ok,
+        checked=r.checked,
+        first_bad_seq=r.first_bad_seq,
+        reason=r.reason,
+        unkeyed=r.unkeyed,
+    )

@@ -4,8 +4,10 @@
   committed) when the request ends. Routes that change state commit once, after the change
   and its audit entry, so both land or neither does.
 * `CurrentUser` — the user behind ``Authorization: Bearer <token>`` or the HTTP-only session
-  cookie; `Unauthenticated` (401) otherwise. Requests do not record ``last_used_at`` (login
-  does), so authentication never takes a write lock.
+  cookie; `Unauthenticated` (401, saying why: unknown, revoked, expired) otherwise. A change
+  (POST, PUT, PATCH, DELETE) made with the cookie must come from the service's own origin
+  (`serve.api.csrf`; 403 otherwise). Requests do not record ``last_used_at`` (login does), so
+  authentication never takes a write lock.
 * `Now` — the app's clock (``app.state.clock``), replaceable in tests.
 """
 
@@ -20,8 +22,9 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.orm import Session
 
 from risk.settings import Settings
+from serve.api.csrf import check_cookie_request
 from serve.api.errors import Unauthenticated
-from serve.repo.users import User, authenticate
+from serve.repo.users import TokenRefused, User, check_token
 
 SESSION_COOKIE = "risk_session"
 
@@ -75,9 +78,11 @@ def current_user(request: Request, session: SessionDep, token: Token, now: Now) 
         raise Unauthenticated("not authenticated: send 'Authorization: Bearer <token>' or log in")
     # No `last_used_at` write here: it would lock the token row for the whole request, so all
     # requests of one token would queue behind each other (and could starve the thread pool).
-    user = authenticate(session, token, at=now, touch=False)
-    if user is None:
-        raise Unauthenticated("the token is unknown, revoked or expired; log in again")
+    try:
+        user = check_token(session, token, at=now, touch=False)
+    except TokenRefused as refused:
+        raise Unauthenticated(str(refused)) from None
+    check_cookie_request(request, request.app.state.settings.trusted_origins)
     request.state.token = token  # logout revokes exactly this token
     return user
 

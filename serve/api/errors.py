@@ -6,11 +6,15 @@
 |---|---|
 | `Unauthenticated` (no, revoked or expired token) | 401 |
 | `Forbidden` (role may not take the action) | 403 |
-| `NotInScope` | 404 on reads (existence not revealed), 403 on actions |
+| `CrossSiteRequest` (cookie-authenticated change from another origin) | 403 |
+| `NotInScope` | 404, exactly like a missing object (reads and actions: ids cannot be probed) |
 | `NotFound`, `ItemNotFound` | 404 |
 | `StaleVersion`, `LeaseHeld`, `InvalidTransition`, `Conflict`, `RegistryError` | 409 |
+| `NotRenewable` (renewing a session token) | 409 |
 | `PromotionRefused` | 409, one ``fields`` entry per failed gate |
-| `ReviewInputError`, `FieldError`, `ContractError`, `ConfigError`, request validation | 422 |
+| `ReviewInputError`, `FieldError`, `IdentityRefused`, `ContractError`, `ConfigError`, request validation | 422 |
+| `LoginThrottled` (too many failed logins) | 429 with ``Retry-After`` |
+| a body over the cap (`serve.api.body_limit`) | 413 |
 | anything else | 500, with no internals in the body |
 
 Routes raise domain errors and never build error responses themselves.
@@ -30,13 +34,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from models.registry import PromotionRefused, RegistryError
 from risk.errors import ConfigError, ContractError, InvalidTransition, NotInScope, RiskError
+from risk.four_eyes import IdentityRefused
 from risk.review import LeaseHeld, ReviewInputError, StaleVersion
 from risk.scopes import Forbidden
+from serve.api.csrf import CrossSiteRequest
 from serve.repo.reviews import ItemNotFound
+from serve.repo.users import NotRenewable
+from serve.throttle import LoginThrottled
 
 log = logging.getLogger("serve.api")
 
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
 
 
@@ -93,6 +100,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (404, "not found"),
         (409, "conflict: stale version, lease held, invalid transition"),
         (422, "invalid input, with field-level messages"),
+        (429, "too many failed logins; retry after the Retry-After seconds"),
     )
 }
 
@@ -124,9 +132,32 @@ def _field_name(loc: Sequence[Any]) -> str:
     return ".".join(parts) or "body"
 
 
+def _json_message(exc: RequestValidationError, error: dict[str, Any]) -> str:
+    """The parse error in words, at line L column C (FastAPI gives a character offset)."""
+    why = str((error.get("ctx") or {}).get("error") or "cannot be parsed")
+    loc = error.get("loc", ())
+    pos = loc[-1] if loc and isinstance(loc[-1], int) else None
+    doc = exc.body if isinstance(exc.body, str) else None
+    if pos is None or doc is None:
+        return f"the body is not valid JSON: {why}"
+    line = doc.count("\n", 0, pos) + 1
+    column = pos - (doc.rfind("\n", 0, pos) + 1) + 1
+    return f"the body is not valid JSON: {why} at line {line} column {column}"
+
+
+def _field_message(error: dict[str, Any]) -> str:
+    if error.get("type") == "extra_forbidden":
+        return "unknown field: this request does not take it; remove it (names are exact)"
+    return str(error.get("msg", "invalid"))
+
+
 def _validation(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    fields = [(_field_name(e.get("loc", ())), str(e.get("msg", "invalid"))) for e in exc.errors()]
+    broken = next((e for e in exc.errors() if e.get("type") == "json_invalid"), None)
+    if broken is not None:
+        message = _json_message(exc, broken)
+        return error_response(422, "invalid_json", message, [("body", message)])
+    fields = [(_field_name(e.get("loc", ())), _field_message(e)) for e in exc.errors()]
     names = ", ".join(dict.fromkeys(f for f, _ in fields))
     return error_response(422, "invalid_input", f"invalid request: check {names}", fields)
 
@@ -139,10 +170,14 @@ def _domain(request: Request, exc: Exception) -> JSONResponse:
         )
     if isinstance(exc, Forbidden):
         return error_response(403, "forbidden", str(exc))
-    if isinstance(exc, NotInScope):
-        if request.method in SAFE_METHODS:  # do not reveal that the object exists
-            return error_response(404, "not_found", "not found")
-        return error_response(403, "not_in_scope", str(exc))
+    if isinstance(exc, CrossSiteRequest):
+        return error_response(403, "cross_site", str(exc))
+    if isinstance(exc, LoginThrottled):
+        return error_response(
+            429, "too_many_attempts", str(exc), headers={"Retry-After": str(exc.retry_after)}
+        )
+    if isinstance(exc, NotInScope):  # never reveal that the object exists
+        return error_response(404, "not_found", "not found")
     if isinstance(exc, NotFound | ItemNotFound):
         return error_response(404, "not_found", str(exc))
     if isinstance(exc, PromotionRefused):
@@ -154,11 +189,12 @@ def _domain(request: Request, exc: Exception) -> JSONResponse:
         InvalidTransition: "invalid_transition",
         Conflict: "conflict",
         RegistryError: "registry_conflict",
+        NotRenewable: "not_renewable",
     }
     for cls, code in conflicts.items():
         if isinstance(exc, cls):
             return error_response(409, code, str(exc))
-    if isinstance(exc, FieldError):
+    if isinstance(exc, FieldError | IdentityRefused):
         return error_response(422, "invalid_input", str(exc), [(exc.field, str(exc))])
     if isinstance(exc, ContractError):
         fields = [(exc.field, str(exc))] if exc.field else []
@@ -171,7 +207,7 @@ def _domain(request: Request, exc: Exception) -> JSONResponse:
 def _http(_: Request, exc: Exception) -> JSONResponse:
     """Starlette's own errors (unknown path, wrong method) in the same shape."""
     assert isinstance(exc, StarletteHTTPException)
-    codes = {404: "not_found", 405: "method_not_allowed"}
+    codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
     return error_response(
         exc.status_code,
         codes.get(exc.status_code, "http_error"),

@@ -1,8 +1,8 @@
 """Model versions, cards and promotion (analysts read; only admins promote — four eyes).
 
-Reads and promotion go to the MLflow registry in ``settings.data_dir`` (or
-``RISK_MLFLOW_URI``) through `models.registry`; a promotion, and a refused one, is appended to
-the audit log once the registry has answered.
+Reads go to the MLflow registry in ``settings.data_dir`` (or ``RISK_MLFLOW_URI``) through
+`models.registry`; a promotion goes through `serve.promotions`, which checks the accounts and
+appends the promotion, or the refusal, to the audit log once the registry has answered.
 """
 
 from __future__ import annotations
@@ -15,14 +15,15 @@ from fastapi import APIRouter, Body, Path
 from mlflow.exceptions import MlflowException
 
 from models import registry
-from models.registry import PromotionRefused, VersionRow
+from models.registry import VersionRow
 from models.tracking import client
+from risk.four_eyes import IdentityRefused, same_account
 from risk.scopes import Action, check_four_eyes
+from serve import promotions
 from serve.api.access import check
 from serve.api.deps import CurrentUser, Now, SessionDep, SettingsDep
 from serve.api.errors import NotFound
 from serve.api.schemas import GateOut, ModelCard, ModelVersionOut, PromoteIn, PromotionOut
-from serve.repo import audit
 
 router = APIRouter(prefix="/models", tags=["models"])
 
@@ -84,40 +85,28 @@ def promote(
     now: Now,
     body: Annotated[PromoteIn | None, Body()] = None,
 ) -> PromotionOut:
-    """Make the version champion if every gate passes; 409 lists the failed gates."""
+    """Make the version champion if every gate passes; 409 lists the failed gates.
+
+    The approver is the calling admin: ``approved_by``, when given, must name that account
+    (case and spaces aside); the proposer of the version may not approve it (403)."""
     check(user, Action.PROMOTE_MODEL)
     row = _version(settings.data_dir, version)
-    approver = (body.approved_by if body else None) or user.username
-    if row.proposed_by:  # four eyes: neither the caller nor the named approver proposed it
+    if row.proposed_by:  # four eyes first: the proposer learns why, whatever name was typed
         check_four_eyes(user.username, row.proposed_by)
-    try:
-        result = registry.promote(version, approver, data_dir=settings.data_dir)
-    except PromotionRefused as err:
-        failed = [g.as_dict() for g in err.failed]
-        after = {"approved_by": approver, "failed_gates": failed}
-        audit.append(
-            session, user.username, "promotion_refused", "model_version", str(version),
-            after=after, model_version=str(version), at=now,
-        )  # fmt: skip
-        session.commit()
-        raise
-    gates = [g.as_dict() for g in result.gate_results]
-    audit.append(
-        session,
-        user.username,
-        "promote_model",
-        "model_version",
-        str(version),
-        before={"champion": result.previous_champion},
-        after={"champion": version, "approved_by": approver, "gates": gates},
-        model_version=str(version),
-        at=now,
+    named = body.approved_by if body else None
+    if named is not None and not same_account(named, user):
+        raise IdentityRefused(
+            "approved_by",
+            f"approved_by: {named!r} is not the signed-in account {user.username!r}; an "
+            "approval is recorded for the account that makes it: sign in as that admin",
+        )
+    result = promotions.promote(
+        session, version, user, data_dir=settings.data_dir, at=now, via="api"
     )
-    session.commit()
     return PromotionOut(
         version=result.version,
         previous_champion=result.previous_champion,
         approved_by=result.approved_by,
         approved_at=result.approved_at,
-        gate_results=[GateOut(**g) for g in gates],
+        gate_results=[GateOut(**g.as_dict()) for g in result.gate_results],
     )

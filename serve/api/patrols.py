@@ -21,12 +21,12 @@ from risk.review import ReviewItem, ReviewState
 from risk.scopes import Action, Role
 from serve.api.access import check
 from serve.api.deps import CurrentUser, Now, SessionDep, SettingsDep
-from serve.api.errors import Conflict, NotFound
+from serve.api.errors import Conflict, FieldError, NotFound
 from serve.api.schemas import PatrolsToday, ReportIn, ReportOut, Suggestion
 from serve.repo import activity, audit
 from serve.repo.grids import get_grid, load_grids
 from serve.repo.patrols import record_report
-from serve.repo.reviews import list_items
+from serve.repo.reviews import get_items, list_items
 from serve.repo.users import list_users
 
 router = APIRouter(prefix="/patrols", tags=["patrols"])
@@ -60,7 +60,14 @@ def today(user: CurrentUser, session: SessionDep, settings: SettingsDep, now: No
     date = pd.Timestamp(now).tz_convert(settings.tz).date().isoformat()
     grids = load_grids(session)
     known = set(grids["grid_id"])
-    items, _ = list_items(session, state=ReviewState.APPROVED.value, scope=user.scope, limit=None)
+    items, _ = list_items(
+        session,
+        state=ReviewState.APPROVED.value,
+        scope=user.scope,
+        window_open_at=now,
+        newest_only=True,
+        limit=None,
+    )
     live = [i for i in items if i.window_end > now and i.grid_id in known]
     if user.role is Role.GRID_WORKER:
         workers = {user.username: user.scope}
@@ -71,7 +78,14 @@ def today(user: CurrentUser, session: SessionDep, settings: SettingsDep, now: No
             if u.role is Role.GRID_WORKER
         }
     if not live or not workers:
-        return PatrolsToday(date=date, suggestions=[])
+        _, waiting = list_items(
+            session,
+            state=[ReviewState.PENDING.value, ReviewState.ESCALATED.value],
+            scope=user.scope,
+            window_open_at=now,
+            limit=0,
+        )
+        return PatrolsToday(date=date, suggestions=[], waiting_review=waiting)
     grids[["centroid_lon", "centroid_lat"]] = (
         grids[["centroid_lon", "centroid_lat"]].astype(float).fillna(0.0)
     )
@@ -80,6 +94,21 @@ def today(user: CurrentUser, session: SessionDep, settings: SettingsDep, now: No
     )
     rows = [{k: _plain(v) for k, v in r.items()} for r in plan.to_dict("records")]
     return PatrolsToday(date=date, suggestions=[Suggestion(**r) for r in rows])
+
+
+def _items_of_grid(session: Session, item_ids: list[str], grid_id: str) -> list[str]:
+    """``item_ids`` without repeats, if each names a review item of ``grid_id``; else a 422
+    listing the others (missing and other grids' ids alike: nothing about them is revealed)."""
+    ids = list(dict.fromkeys(item_ids))
+    grid_of_item = {i.item_id: i.grid_id for i in get_items(session, ids)}
+    wrong = [i for i in ids if grid_of_item.get(i) != grid_id]
+    if wrong:
+        raise FieldError(
+            "item_ids",
+            f"no warning of grid {grid_id} has the id(s) {', '.join(map(repr, wrong))}; "
+            "send only the item_ids of this grid's patrol suggestion",
+        )
+    return ids
 
 
 @router.post(
@@ -91,13 +120,18 @@ def today(user: CurrentUser, session: SessionDep, settings: SettingsDep, now: No
 def report(
     body: ReportIn, response: Response, user: CurrentUser, session: SessionDep, now: Now
 ) -> ReportOut:
-    """Record what a patrol found on one of the worker's own grids (once per client id)."""
+    """Record what a patrol found on one of the worker's own grids (once per client id).
+
+    A grid outside the worker's scope is "not found", like a missing one; ``item_ids`` must
+    name warnings of the report's grid; ``at`` must lie in the last 30 days (`check_report_time`).
+    """
     check(user, Action.REPORT_OUTCOME)
     grid = get_grid(session, body.grid_id)
-    if grid is None:
+    if grid is None or not user.scope.covers(grid):
         raise NotFound("grid", body.grid_id)
+    item_ids = _items_of_grid(session, body.item_ids, body.grid_id)
     outcome = record_outcome(
-        user.username, user.scope, grid, body.outcome, body.at or now, body.note, body.item_ids
+        user.username, user.scope, grid, body.outcome, body.at or now, body.note, item_ids, now=now
     )
     stored, created = record_report(session, outcome, body.client_report_id, received_at=now)
     if not created and stored.report.worker_id != user.username:

@@ -19,7 +19,7 @@ from risk.review import OPEN_STATES, RejectReason, ReviewInputError, ReviewItem,
 from risk.scopes import Action, allowed
 from serve.api.access import actionable_item, check, grid_of, readable_item
 from serve.api.deps import CurrentUser, Now, SessionDep
-from serve.api.errors import FieldError
+from serve.api.errors import FieldError, NotFound
 from serve.api.schemas import (
     AdjustIn,
     ApproveIn,
@@ -294,10 +294,17 @@ def _bulk_params(body: BulkIn) -> dict[str, Any]:
 
 @router.post("/bulk", response_model=BulkOut)
 def bulk(body: BulkIn, user: CurrentUser, session: SessionDep, now: Now) -> BulkOut:
-    """One action on many items; each succeeds or fails on its own, in the order given."""
+    """One action on many items; each entry succeeds or fails on its own, in the order given.
+
+    One result per entry: an item outside the caller's scope is ``not_found`` exactly like a
+    missing one, and an id listed again is ``duplicate`` (acted on once, at its first entry).
+    """
     check(user, BULK_ACTIONS[body.action])
     params = _bulk_params(body)
-    expected = {t.item_id: t.expected_version for t in body.items}
+    first: dict[str, int] = {}  # item id -> its first entry
+    for n, target in enumerate(body.items):
+        first.setdefault(target.item_id, n)
+    expected = {item_id: body.items[n].expected_version for item_id, n in first.items()}
     found = {i.item_id: i for i in get_items(session, expected)}
     mine = [i for i in found.values() if user.scope.covers(grid_of(session, i.grid_id))]
     outcome = {
@@ -307,13 +314,20 @@ def bulk(body: BulkIn, user: CurrentUser, session: SessionDep, now: Now) -> Bulk
         )
     }
     results = []
-    for item_id in expected:
-        if item_id not in found:
-            results.append(BulkResultOut(item_id=item_id, ok=False, code="not_found"))
+    for n, target in enumerate(body.items):
+        item_id = target.item_id
+        if first[item_id] != n:
+            message = f"entry {first[item_id] + 1} already names this item; it is acted on once"
+            results.append(
+                BulkResultOut(item_id=item_id, ok=False, code="duplicate", message=message)
+            )
             continue
         r = outcome.get(item_id)
-        if r is None:
-            results.append(BulkResultOut(item_id=item_id, ok=False, code="not_in_scope"))
+        if r is None:  # missing or out of scope: the same answer
+            message = str(NotFound("review item", item_id))
+            results.append(
+                BulkResultOut(item_id=item_id, ok=False, code="not_found", message=message)
+            )
             continue
         if not r.ok:
             results.append(BulkResultOut(item_id=item_id, ok=False, code=r.code, message=r.message))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from risk.patrol import PatrolOutcome
 from risk.review import RejectReason, ReviewItem
@@ -34,6 +34,12 @@ def _in_range(value: datetime) -> datetime:
 ReportTime = Annotated[AwareDatetime, AfterValidator(_in_range)]
 
 
+class Body(BaseModel):
+    """A request body: an unknown field is a 422 naming it, never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 class Page(BaseModel, Generic[T]):
     total: int
     limit: int
@@ -57,9 +63,14 @@ class Me(BaseModel):
     response_target_minutes: int  # a waiting warning escalates this long after it was created
 
 
-class LoginIn(BaseModel):
+class LoginIn(Body):
     username: Ident
     password: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+
+
+class TokenOut(BaseModel):
+    token: str  # shown once: only its hash is stored
+    expires_at: datetime
 
 
 # --------------------------------------------------------------------------- review
@@ -95,6 +106,9 @@ class ReviewItemOut(BaseModel):
     dispatched_by: str | None = None
     dispatched_at: datetime | None = None
     completed_at: datetime | None = None
+    follows: str | None = Field(
+        None, description="the decided warning this one re-raises at a higher level"
+    )
 
     @classmethod
     def of(cls, item: ReviewItem) -> ReviewItemOut:
@@ -104,6 +118,7 @@ class ReviewItemOut(BaseModel):
 class Revision(BaseModel):
     revision: int
     at: datetime
+    window_start: datetime | None = None  # the window this revision forecast
     prob: float
     level: str
     model_version: str
@@ -114,53 +129,53 @@ class ReviewItemDetail(ReviewItemOut):
     revisions: list[Revision] = []
 
 
-class ApproveIn(BaseModel):
+class ApproveIn(Body):
     expected_version: Version
     level: Level | None = Field(None, description="approve at another level (adjusts it)")
     note: FreeText | None = None
 
 
-class RejectIn(BaseModel):
+class RejectIn(Body):
     expected_version: Version
     reason: RejectReason
     text: FreeText | None = Field(None, description="required when reason is 'other'")
 
 
-class EscalateIn(BaseModel):
+class EscalateIn(Body):
     expected_version: Version
     note: FreeText | None = None
 
 
-class AdjustIn(BaseModel):
+class AdjustIn(Body):
     expected_version: Version
     level: Level
 
 
-class ClaimIn(BaseModel):
+class ClaimIn(Body):
     expected_version: Version | None = None
     lease_minutes: Annotated[int, Field(ge=1, le=480)] = 30
 
 
-class ReleaseIn(BaseModel):
+class ReleaseIn(Body):
     expected_version: Version
 
 
-class AssignIn(BaseModel):
+class AssignIn(Body):
     expected_version: Version
     assignee: Ident = Field(description="an active reviewer whose scope covers the item's grid")
     lease_minutes: Annotated[int, Field(ge=1, le=480)] = 60
 
 
-class VersionIn(BaseModel):
+class VersionIn(Body):
     expected_version: Version
 
 
-class BulkTarget(BaseModel):
+class BulkTarget(Body):
     item_id: Ident
     expected_version: Version
 
 
-class BulkIn(BaseModel):
+class BulkIn(Body):
     action: Literal["approve", "reject", "escalate", "adjust_level", "release"]
     items: Annotated[list[BulkTarget], Field(min_length=1, max_length=500)]
     level: Level | None = None
@@ -195,6 +210,19 @@ class VerdictRow(BaseModel):
 class ReviewStats(BaseModel):
     by_reviewer: list[VerdictRow]
     by_model_version: list[VerdictRow]
+
+
+class LiveAccuracyRow(BaseModel):
+    model_version: str
+    level: str  # the model's level
+    n: int  # warnings whose window closed in the period
+    came_true: int
+    precision: float | None
+
+
+class LiveAccuracy(BaseModel):
+    days: int
+    rows: list[LiveAccuracyRow]
 
 
 # --------------------------------------------------------------------------- forecasts and grids
@@ -284,6 +312,8 @@ class Kpis(BaseModel):
     approved_open: int  # approved or dispatched, window still open
     hit_rate_last_week: float | None  # approved warnings whose window closed in the last 7 days
     hit_rate_n: int  # ... and how many such warnings (events known to the latest run)
+    red_came_true_4w: float | None = None  # model-red warnings closed in 28 days that came true
+    red_n_4w: int = 0  # ... and how many such warnings
     last_run: LastRun | None
 
 
@@ -312,9 +342,12 @@ class Suggestion(BaseModel):
 class PatrolsToday(BaseModel):
     date: str
     suggestions: list[Suggestion]
+    waiting_review: int = Field(
+        0, description="warnings in the caller's grids still waiting for a reviewer's decision"
+    )
 
 
-class ReportIn(BaseModel):
+class ReportIn(Body):
     client_report_id: Ident = Field(description="made on the device; a retry sends it again")
     grid_id: Ident
     outcome: PatrolOutcome
@@ -362,7 +395,7 @@ class ModelCard(BaseModel):
     html: str
 
 
-class PromoteIn(BaseModel):
+class PromoteIn(Body):
     approved_by: Ident | None = Field(None, description="defaults to the admin's username")
 
 
@@ -390,6 +423,7 @@ class AuditEntryOut(BaseModel):
     score: dict[str, Any] | None = None
     prev_hash: str
     hash: str
+    key_id: str | None = Field(None, description="audit key fingerprint; null: before keying")
 
 
 class VerifyOut(BaseModel):
@@ -397,6 +431,7 @@ class VerifyOut(BaseModel):
     checked: int
     first_bad_seq: int | None = None
     reason: str = ""
+    unkeyed: int = Field(0, description="checked entries written before the chain was keyed")
 
 
 class Health(BaseModel):

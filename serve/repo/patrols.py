@@ -2,7 +2,8 @@
 
 A phone that lost its connection retries the same report with the same client id; the
 unique constraint plus `record_report` returning the first row make the retry harmless.
-The report itself (scope check, outcome) is built by `risk.patrol.record_outcome`.
+The report itself (scope check, outcome) is built by `risk.patrol.record_outcome`. The note
+is sealed at rest (`serve.repo.sealing`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 from risk.errors import ConfigError
 from risk.patrol import PatrolOutcome, PatrolReport
 from serve.db import atomic
+from serve.repo.sealing import open_row, seal_row
 from serve.tables import PatrolReportRow
 
 REPORTS = PatrolReportRow.__table__
@@ -31,13 +33,14 @@ class StoredReport:
     received_at: datetime
 
 
-def _stored(row: Row[Any]) -> StoredReport:
+def _stored(session: Session, row: Row[Any]) -> StoredReport:
+    opened = open_row(session, "patrol_reports", row.client_report_id, {"note": row.note})
     report = PatrolReport(
         worker_id=row.worker,
         grid_id=row.grid_id,
         outcome=PatrolOutcome(row.outcome),
         at=row.reported_at,
-        note=row.note,
+        note=opened["note"],
         item_ids=tuple(row.item_ids or ()),
     )
     return StoredReport(row.id, row.client_report_id, report, row.received_at)
@@ -47,7 +50,7 @@ def _by_client_id(session: Session, client_report_id: str) -> StoredReport | Non
     row = session.execute(
         select(REPORTS).where(REPORTS.c.client_report_id == client_report_id)
     ).first()
-    return None if row is None else _stored(row)
+    return None if row is None else _stored(session, row)
 
 
 def record_report(
@@ -75,6 +78,7 @@ def record_report(
         "reported_at": report.at,
         "received_at": datetime.now(UTC) if received_at is None else received_at,
     }
+    values = seal_row(session, "patrol_reports", client_report_id, values)
     try:
         with atomic(session):
             session.execute(insert(REPORTS).values(**values))
@@ -97,7 +101,7 @@ def reports_for(
         stmt = stmt.where(REPORTS.c.worker == worker)
     if since is not None:
         stmt = stmt.where(REPORTS.c.reported_at >= since)
-    return [_stored(r) for r in session.execute(stmt)]
+    return [_stored(session, r) for r in session.execute(stmt)]
 
 
 __all__ = ["StoredReport", "record_report", "reports_for"]

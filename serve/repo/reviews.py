@@ -16,30 +16,34 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from risk.errors import RiskError
 from risk.review import (
+    OPEN_STATES,
     RejectReason,
     ReviewEvent,
     ReviewItem,
     ReviewState,
+    Route,
     StaleVersion,
-    item_key,
+    route_scoring,
     upsert_from_scoring,
 )
 from risk.scopes import Scope
 from serve.db import atomic
 from serve.repo.filters import level_rank, where
 from serve.repo.jsonvalues import plain
+from serve.repo.sealing import open_row, seal_row
 from serve.tables import ReviewItemRow, ReviewRevisionRow
 
 ITEMS = ReviewItemRow.__table__
 REVISIONS = ReviewRevisionRow.__table__
 FIELDS = tuple(f.name for f in dataclasses.fields(ReviewItem))
 DEFAULT_LIMIT = 50
+REVISION_FIELDS = ("revision", "at", "window_start", "prob", "level", "model_version", "run_id")
 
 
 class ItemNotFound(RiskError, LookupError):
@@ -54,16 +58,19 @@ class DuplicateItem(RiskError):
     """An item for this (grid, target, window) already exists: update it, never add a second."""
 
 
-def _values(item: ReviewItem) -> dict[str, Any]:
+def _values(session: Session, item: ReviewItem) -> dict[str, Any]:
+    """The row of ``item``, free text sealed (`serve.repo.sealing`)."""
     values = {name: getattr(item, name) for name in FIELDS}
     values["state"] = ReviewState(item.state).value
     values["reject_reason"] = None if item.reject_reason is None else item.reject_reason.value
     values["reasons"] = plain(list(item.reasons))
-    return values
+    return seal_row(session, "review_items", item.item_id, values)
 
 
-def _item(row: Row[Any]) -> ReviewItem:
+def _item(session: Session, row: Row[Any]) -> ReviewItem:
+    """The item of a stored row, free text opened (`serve.repo.sealing`)."""
     values = {name: getattr(row, name) for name in FIELDS}
+    values = open_row(session, "review_items", row.item_id, values)
     values["state"] = ReviewState(row.state)
     values["reject_reason"] = None if row.reject_reason is None else RejectReason(row.reject_reason)
     values["reasons"] = tuple(row.reasons or ())
@@ -72,7 +79,7 @@ def _item(row: Row[Any]) -> ReviewItem:
 
 def get_item(session: Session, item_id: str) -> ReviewItem | None:
     row = session.execute(select(ITEMS).where(ITEMS.c.item_id == item_id)).first()
-    return None if row is None else _item(row)
+    return None if row is None else _item(session, row)
 
 
 def require_item(session: Session, item_id: str) -> ReviewItem:
@@ -87,7 +94,7 @@ def get_items(session: Session, item_ids: Iterable[str]) -> list[ReviewItem]:
     """The items that exist among ``item_ids``, in the order asked (for bulk actions)."""
     ids = list(dict.fromkeys(item_ids))
     rows = session.execute(select(ITEMS).where(ITEMS.c.item_id.in_(ids))).all()
-    by_id = {row.item_id: _item(row) for row in rows}
+    by_id = {row.item_id: _item(session, row) for row in rows}
     return [by_id[i] for i in ids if i in by_id]
 
 
@@ -103,6 +110,7 @@ def list_items(
     scope: Scope | None = None,
     window_open_at: datetime | None = None,
     by_risk: bool = False,
+    newest_only: bool = False,
     limit: int | None = DEFAULT_LIMIT,
     offset: int = 0,
 ) -> tuple[list[ReviewItem], int]:
@@ -112,7 +120,9 @@ def list_items(
     and a street/community ``scope`` match through the ``grids`` table, so an item whose grid
     is not stored there is left out of such a query. ``window_open_at`` keeps items whose
     window ends after that time. ``by_risk`` orders by level, then probability (ranked
-    pages) instead of level, then age (the queue). ``limit=None`` returns every match.
+    pages) instead of level, then age (the queue). ``newest_only`` leaves out a decision that a
+    later item re-raising it (``follows``) also matches, so a list shows each grid and target
+    once. ``limit=None`` returns every match.
     """
     equal = {"state": state, "target": target, "level": level, "grid_id": grid_ids}
     scoped = {"street": street, "community": community, "scope": scope}
@@ -121,6 +131,17 @@ def list_items(
     if window_open_at is not None:
         count = count.where(ITEMS.c.window_end > window_open_at)
         stmt = stmt.where(ITEMS.c.window_end > window_open_at)
+    if newest_only:
+        later = ITEMS.alias("later")
+        superseded = where(
+            select(later.c.item_id).where(later.c.follows == ITEMS.c.item_id),
+            later,
+            {"state": state},
+        )
+        if window_open_at is not None:
+            superseded = superseded.where(later.c.window_end > window_open_at)
+        count = count.where(~superseded.exists())
+        stmt = stmt.where(~superseded.exists())
     total = session.scalar(count) or 0
     tiebreak = (ITEMS.c.prob.desc(),) if by_risk else (ITEMS.c.created_at.asc(),)
     stmt = stmt.order_by(
@@ -130,14 +151,14 @@ def list_items(
         stmt = stmt.limit(limit)
     if offset:
         stmt = stmt.offset(offset)
-    return [_item(row) for row in session.execute(stmt)], int(total)
+    return [_item(session, row) for row in session.execute(stmt)], int(total)
 
 
 def insert_item(session: Session, item: ReviewItem) -> None:
     """Add a new item; `DuplicateItem` if its id or its (grid, target, window) is taken."""
     try:
         with atomic(session):
-            session.execute(insert(ITEMS).values(**_values(item)))
+            session.execute(insert(ITEMS).values(**_values(session, item)))
     except IntegrityError:
         raise DuplicateItem(
             f"a review item for ({item.grid_id}, {item.target}, {item.window_start.isoformat()}) "
@@ -156,7 +177,7 @@ def save_item(session: Session, new_item: ReviewItem, expected_version: int) -> 
             f"item {new_item.item_id!r} at version {new_item.version} cannot replace version "
             f"{expected_version}: the review functions return version + 1"
         )
-    values = _values(new_item)
+    values = _values(session, new_item)
     del values["item_id"]
     result = session.execute(
         update(ITEMS)
@@ -178,6 +199,7 @@ def record_revision(session: Session, item: ReviewItem) -> None:
             item_id=item.item_id,
             revision=item.revision,
             at=item.updated_at,
+            window_start=item.window_start,
             prob=item.prob,
             level=item.original_level,
             model_version=item.model_version,
@@ -191,10 +213,25 @@ def revisions(session: Session, item_id: str) -> list[dict[str, Any]]:
     rows = session.execute(
         select(REVISIONS).where(REVISIONS.c.item_id == item_id).order_by(REVISIONS.c.revision)
     )
-    return [
-        {k: getattr(r, k) for k in ("revision", "at", "prob", "level", "model_version", "run_id")}
-        for r in rows
-    ]
+    return [{k: getattr(r, k) for k in REVISION_FIELDS} for r in rows]
+
+
+def items_for_pair(
+    session: Session, grid_id: str, target: str, window_start: datetime
+) -> list[ReviewItem]:
+    """The stored items `route_scoring` needs for one (grid, target): the open ones and those
+    whose window reaches past ``window_start`` (at most a few: one open, a few decided)."""
+    rows = session.execute(
+        select(ITEMS).where(
+            ITEMS.c.grid_id == grid_id,
+            ITEMS.c.target == target,
+            or_(
+                ITEMS.c.state.in_([s.value for s in OPEN_STATES]),
+                ITEMS.c.window_end > window_start,
+            ),
+        )
+    )
+    return [_item(session, r) for r in rows]
 
 
 def apply_scoring(
@@ -211,15 +248,24 @@ def apply_scoring(
     at: datetime,
     expected_count: float | None = None,
     run_id: str | None = None,
-) -> tuple[ReviewItem, ReviewEvent | None]:
-    """`risk.review.upsert_from_scoring` against the stored item, written back with a revision.
+) -> tuple[ReviewItem | None, ReviewEvent | None]:
+    """A new score for one (grid, target), routed by `risk.review.route_scoring` and written
+    back with a revision: the open item is revised (its window moves forward), a decided one
+    is re-raised only at a higher level (a new item that ``follows`` it), else a new item.
 
-    Returns the item and its event (None when the item had left pending and was not touched);
-    the caller appends the event to the audit log in the same transaction.
+    Returns the item and its event; the event is None when nothing changed (a decided item
+    left as it was, or a hold: then the item is the decision that holds the warning back).
+    The caller appends the event to the audit log in the same transaction.
     """
-    existing = get_item(session, item_key(grid_id, target, window_start))
+    route, existing = route_scoring(
+        items_for_pair(session, grid_id, target, window_start),
+        window_start=window_start,
+        level=level,
+    )
+    if route is Route.HOLD:
+        return existing, None
     new, event = upsert_from_scoring(
-        existing,
+        existing if route is Route.UPDATE else None,
         grid_id=grid_id,
         target=target,
         window_start=window_start,
@@ -231,10 +277,11 @@ def apply_scoring(
         at=at,
         expected_count=expected_count,
         run_id=run_id,
+        follows=existing.item_id if route is Route.RAISE and existing is not None else None,
     )
     if event is None:
         return new, None
-    if existing is None:
+    if existing is None or route is Route.RAISE:
         insert_item(session, new)
     else:
         save_item(session, new, existing.version)
@@ -249,6 +296,7 @@ __all__ = [
     "get_item",
     "get_items",
     "insert_item",
+    "items_for_pair",
     "list_items",
     "record_revision",
     "require_item",

@@ -4,6 +4,11 @@ Secrets never reach the database in clear: a token is shown once, when issued, a
 SHA-256 is stored (a token has 256 random bits, so a fast hash is enough and a lookup by hash
 needs no constant-time compare); a password is stored as salted scrypt, checked with
 `hmac.compare_digest`. Authentication refuses revoked and expired tokens and disabled users.
+
+Every token expires: a session after `DEFAULT_SESSION_TTL`, an API token after
+`DEFAULT_API_TTL` unless issued with another lifetime; a live API token can be exchanged for a
+fresh one (`renew_token`). A failed password check costs one scrypt whether or not the user
+exists, so the time taken does not tell which usernames exist.
 """
 
 from __future__ import annotations
@@ -29,10 +34,14 @@ from serve.tables import TokenRow, UserRow
 USERS = UserRow.__table__
 TOKENS = TokenRow.__table__
 DEFAULT_SESSION_TTL = timedelta(hours=12)
+DEFAULT_API_TTL = timedelta(days=90)
 TOKEN_BYTES = 32
 # scrypt cost: 2**14 × 8 × 128 B = 16 MiB and ~50 ms a check (OWASP's minimum for scrypt).
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 MIN_PASSWORD_LENGTH = 8
+# Checked against when there is no real hash (unknown or disabled user, no password): same
+# cost as a real check; its digest is no password's.
+_DUMMY_HASH = f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${'A' * 22}${'A' * 43}"
 
 
 class TokenKind(StrEnum):
@@ -48,6 +57,24 @@ class UserNotFound(RiskError, LookupError):
 
 class UserExists(RiskError):
     """A user with this name already exists."""
+
+
+class TokenRefused(RiskError):
+    """A token that does not authenticate, and why in plain words (unknown, revoked,
+    expired, user disabled)."""
+
+
+class NotRenewable(RiskError):
+    """Only a live API token can be renewed (a session ends with a new login)."""
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A token in clear (shown once) with its row id and expiry."""
+
+    token: str
+    id: int
+    expires_at: datetime
 
 
 @dataclass(frozen=True)
@@ -179,9 +206,13 @@ def set_password(session: Session, username: str, password: str) -> None:
 
 
 def verify_password(session: Session, username: str, password: str) -> User | None:
-    """The user if the password matches and the user is active, else None (no hint which)."""
+    """The user if the password matches and the user is active, else None (no hint which).
+
+    Costs one scrypt in every case, so the time taken does not reveal whether the user exists.
+    """
     row = session.execute(select(USERS).where(USERS.c.username == username)).first()
     if row is None or row.password_hash is None or row.disabled_at is not None:
+        _check_password(password, _DUMMY_HASH)
         return None
     return _user(row) if _check_password(password, row.password_hash) else None
 
@@ -206,60 +237,134 @@ def issue_token(
 ) -> str:
     """A new random token for the user, returned in clear this once; only its hash is stored.
 
-    ``ttl`` None means no expiry for an API token and `DEFAULT_SESSION_TTL` for a session.
+    ``ttl`` None means `DEFAULT_API_TTL` for an API token and `DEFAULT_SESSION_TTL` for a
+    session.
     """
+    return issue(session, username, kind, ttl, at).token
+
+
+def issue(
+    session: Session,
+    username: str,
+    kind: TokenKind | str = TokenKind.API,
+    ttl: timedelta | None = None,
+    at: datetime | None = None,
+) -> IssuedToken:
+    """`issue_token`, also returning the new token's row id and expiry."""
     try:
         kind = TokenKind(kind)
     except ValueError:
         raise ConfigError(
             f"unknown token kind {kind!r}; accepted: {', '.join(k.value for k in TokenKind)}"
         ) from None
-    if ttl is None and kind is TokenKind.SESSION:
-        ttl = DEFAULT_SESSION_TTL
-    if ttl is not None and ttl <= timedelta(0):
+    if ttl is None:
+        ttl = DEFAULT_SESSION_TTL if kind is TokenKind.SESSION else DEFAULT_API_TTL
+    if ttl <= timedelta(0):
         raise ConfigError(f"token lifetime must be positive (got {ttl})")
     row = _row_by_name(session, username)
     if row.disabled_at is not None:
         raise ConfigError(f"user {username!r} is disabled; fix: enable or add another user")
     now = _now(at)
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    session.execute(
+    expires_at = now + ttl
+    result = session.execute(
         insert(TOKENS).values(
             user_id=row.id,
             token_sha256=hash_token(token),
             kind=kind.value,
             created_at=now,
-            expires_at=None if ttl is None else now + ttl,
+            expires_at=expires_at,
             revoked_at=None,
             last_used_at=None,
         )
     )
-    return token
+    return IssuedToken(token, int(result.inserted_primary_key[0]), expires_at)
+
+
+def _live_token(session: Session, token: str, now: datetime) -> Row[Any]:
+    """The token's row joined with its user's, or `TokenRefused` saying why."""
+    if not token:
+        raise TokenRefused("no token; log in, or send the token you were given")
+    row = session.execute(
+        select(
+            TOKENS.c.id.label("token_id"),
+            TOKENS.c.kind,
+            TOKENS.c.created_at.label("token_created_at"),
+            TOKENS.c.expires_at,
+            TOKENS.c.revoked_at,
+            USERS,
+        )
+        .join(USERS, USERS.c.id == TOKENS.c.user_id)
+        .where(TOKENS.c.token_sha256 == hash_token(token))
+    ).first()
+    if row is None:
+        raise TokenRefused("the token is unknown; log in, or send the token you were given")
+    if row.disabled_at is not None:
+        raise TokenRefused("the token's user is disabled; ask an admin")
+    fix = (
+        "log in again"
+        if row.kind == TokenKind.SESSION
+        else "ask an admin for a new API token (`risk users token NAME`)"
+    )
+    if row.revoked_at is not None:
+        raise TokenRefused(f"the token was revoked; {fix}")
+    # tokens issued before API tokens expired (NULL) get the default lifetime
+    expires_at = row.expires_at or row.token_created_at + DEFAULT_API_TTL
+    if now >= expires_at:
+        raise TokenRefused(f"token expired at {expires_at:%Y-%m-%d %H:%M} UTC; {fix}")
+    return row
+
+
+def check_token(
+    session: Session, token: str, at: datetime | None = None, touch: bool = True
+) -> User:
+    """The active user holding this unrevoked, unexpired token; `TokenRefused` otherwise.
+
+    A token expires at ``expires_at`` (at that instant it no longer works); one stored without
+    (issued before API tokens expired) `DEFAULT_API_TTL` after it was created. ``touch``
+    records ``last_used_at``.
+    """
+    now = _now(at)
+    row = _live_token(session, token, now)
+    if touch:
+        session.execute(update(TOKENS).where(TOKENS.c.id == row.token_id).values(last_used_at=now))
+    return _user(row)
 
 
 def authenticate(
     session: Session, token: str, at: datetime | None = None, touch: bool = True
 ) -> User | None:
-    """The active user holding this unrevoked, unexpired token, or None.
+    """`check_token`, but None instead of `TokenRefused`."""
+    try:
+        return check_token(session, token, at, touch)
+    except TokenRefused:
+        return None
 
-    A token expires at ``expires_at`` (at that instant it no longer works). ``touch`` records
-    ``last_used_at``.
+
+def renew_token(
+    session: Session, token: str, ttl: timedelta | None = None, at: datetime | None = None
+) -> tuple[IssuedToken, int, datetime | None]:
+    """Exchange a live API token for a new one (``ttl``, default `DEFAULT_API_TTL`).
+
+    The old token is revoked in the same transaction, so exactly one of the two works once the
+    caller commits. Returns the new token, and the old token's id and expiry (for the audit).
     """
-    if not token:
-        return None
     now = _now(at)
-    row = session.execute(
-        select(TOKENS.c.id.label("token_id"), TOKENS.c.expires_at, TOKENS.c.revoked_at, USERS)
-        .join(USERS, USERS.c.id == TOKENS.c.user_id)
-        .where(TOKENS.c.token_sha256 == hash_token(token))
-    ).first()
-    if row is None or row.revoked_at is not None or row.disabled_at is not None:
-        return None
-    if row.expires_at is not None and now >= row.expires_at:
-        return None
-    if touch:
-        session.execute(update(TOKENS).where(TOKENS.c.id == row.token_id).values(last_used_at=now))
-    return _user(row)
+    row = _live_token(session, token, now)
+    if row.kind != TokenKind.API:
+        raise NotRenewable(
+            "only an API token can be renewed; this is a web session token: log in again "
+            "for a new session"
+        )
+    result = session.execute(
+        update(TOKENS)
+        .where(TOKENS.c.id == row.token_id, TOKENS.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        raise TokenRefused("the token was revoked while renewing it; ask an admin for a new one")
+    new = issue(session, row.username, TokenKind.API, ttl, now)
+    return new, int(row.token_id), row.expires_at
 
 
 def revoke_token(session: Session, token: str, at: datetime | None = None) -> bool:
@@ -284,19 +389,26 @@ def revoke_user_tokens(session: Session, username: str, at: datetime | None = No
 
 
 __all__ = [
+    "DEFAULT_API_TTL",
     "DEFAULT_SESSION_TTL",
+    "IssuedToken",
+    "NotRenewable",
     "TokenKind",
+    "TokenRefused",
     "User",
     "UserExists",
     "UserNotFound",
     "add_user",
     "authenticate",
+    "check_token",
     "disable_user",
     "get_user",
     "hash_password",
     "hash_token",
+    "issue",
     "issue_token",
     "list_users",
+    "renew_token",
     "revoke_token",
     "revoke_user_tokens",
     "set_password",

@@ -1,4 +1,8 @@
-"""`risk backtest` -> `risk train` -> `risk model promote/list/rollback` on a small city."""
+"""`risk backtest` -> `risk train` -> `risk model promote/list/rollback` on a small city.
+
+The approver is an admin account of the service database in the data dir ("Li Wei"); every
+promotion, refusal and rollback is in its audit log.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from risk.cli import EXIT_CONFIG, EXIT_REFUSED, app
+from serve.db import session_factory
+from serve.repo.audit import list_entries, verify
 
 runner = CliRunner()
 FAST_TOML = """
@@ -52,7 +58,13 @@ def work(tmp_path_factory):
         ],
     )
     assert result.exit_code == 0, result.output
+    added = runner.invoke(app, ["users", "add", "Li Wei", "--role", "admin", *_db(root)])
+    assert added.exit_code == 0, added.output
     return root, args, result.output
+
+
+def _db(root) -> list[str]:
+    return ["--database-url", f"sqlite:///{root / 'data' / 'risk.db'}"]
 
 
 def test_backtest_writes_outputs_with_the_oracle(work):
@@ -117,7 +129,7 @@ def _passing_copy(root):
 
 def test_train_registers_challengers_and_promotion_is_gated(work):
     root, _, _ = work
-    data = ["--data-dir", str(root / "data")]
+    data = ["--data-dir", str(root / "data"), *_db(root)]
     first = _train(work, root / "bt")
     assert first.exit_code == 0, first.output
     assert "version 1 as challenger" in first.output
@@ -138,6 +150,11 @@ def test_train_registers_challengers_and_promotion_is_gated(work):
 
     blank = runner.invoke(app, ["model", "promote", "--version", "2", "--approved-by", " ", *data])
     assert blank.exit_code == EXIT_CONFIG
+    stranger = runner.invoke(
+        app, ["model", "promote", "--version", "2", "--approved-by", "Zhang San", *data]
+    )
+    assert stranger.exit_code == EXIT_CONFIG
+    assert "'Zhang San' is not a user account" in " ".join(stranger.output.split())
 
     promoted = runner.invoke(
         app, ["model", "promote", "--version", "2", "--approved-by", "Li Wei", *data]
@@ -145,7 +162,7 @@ def test_train_registers_challengers_and_promotion_is_gated(work):
     assert promoted.exit_code == 0, promoted.output
     assert "champion: v2 (was none), approved by Li Wei" in promoted.output
 
-    listing = runner.invoke(app, ["model", "list", *data])
+    listing = runner.invoke(app, ["model", "list", "--data-dir", str(root / "data")])
     assert listing.exit_code == 0
     # the row whose first cell is "2" (a wrapped time such as "20:10" also starts with a 2)
     row2 = next(
@@ -185,6 +202,17 @@ def test_train_registers_challengers_and_promotion_is_gated(work):
     back = runner.invoke(app, ["model", "rollback", "--to", "2", "--approved-by", "Li Wei", *data])
     assert back.exit_code == 0, back.output
     assert "champion: v2 (was v1)" in back.output
+
+    with session_factory(_db(root)[1])() as session:
+        logged, _ = list_entries(session, object_type="model_version", limit=10)
+        assert verify(session).ok
+    assert [(e.action, e.actor, e.object_id) for e in reversed(logged)] == [
+        ("promotion_refused", "Li Wei", "1"),
+        ("promote_model", "Li Wei", "2"),
+        ("rollback_refused", "Li Wei", "1"),
+        ("promote_model", "Li Wei", "1"),
+        ("rollback_model", "Li Wei", "2"),
+    ]
 
 
 def test_train_without_backtest_metrics_is_one_line_error(work, tmp_path):

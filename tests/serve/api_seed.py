@@ -22,6 +22,8 @@ import shapely
 from fastapi.testclient import TestClient
 from sqlalchemy import insert, text
 
+from models.reason_texts import DictFacts, describe, reason_texts
+from risk.labels import load_labels
 from risk.review import approve, claim, reject, upsert_from_scoring
 from risk.scopes import Scope
 from risk.settings import Settings
@@ -39,15 +41,58 @@ T0 = datetime(2024, 5, 1, 8, tzinfo=SHANGHAI)  # issue time of run r1
 NOW = T0 + timedelta(hours=1)  # the app's clock in every API test
 WINDOW = timedelta(hours=72)
 PASSWORD = "correct horse battery"
-REASONS = [
-    {
-        "family": "history",
-        "value": 9,
-        "delta_pts": 12.0,
-        "base_prob": 0.05,
-        "en": "28-day theft count 9",
-    }
-]
+BASE_PROB = 0.05
+# The seeded reasons (`reasons_for`): (group, family, aspects, share of the forecast's points
+# above the base); the other factors hold the remaining 20 %.
+SEEDED_GROUPS = (
+    ("recent", "history", [("", 1.0)], 0.45),
+    ("place", "area", [("grid_type", 0.3), ("attr_shops", 0.2)], 0.25),
+    ("people", "population", [("elderly_alone_per_1000", 1.0)], 0.10),
+)
+
+
+def reasons_for(target: str, prob: float) -> list[dict]:
+    """Three reasons of a `target` warning at `prob`, in the stored shape and worded by the
+    real code (`models.reason_texts`): 9 events of the target here in the past 28 days (3 in
+    the past 7; a typical grid has 1); an old residential compound with 128 shops (a typical
+    grid has 25); 18.2 elderly living alone per 1,000 residents (a typical grid has 6)."""
+    facts = DictFacts(
+        {
+            f"events_28d_{target}": 9.0,
+            f"events_7d_{target}": 3.0,
+            "grid_type": "old_residential",  # every seeded grid's type
+            "attr_shops": 128.0,
+            "elderly_alone_per_1000": 18.24,
+        },
+        {f"events_28d_{target}": 1.0, "attr_shops": 25.0, "elderly_alone_per_1000": 6.04},
+    )
+    total = 100 * (prob - BASE_PROB)
+    labels = load_labels()
+    out = []
+    for rank, (group, family, aspects, share) in enumerate(SEEDED_GROUPS, start=1):
+        words = describe(group, target, facts, aspects, labels)
+        points = round(share * total, 2)
+        en, zh = reason_texts(words.en, words.zh, points)
+        out.append(
+            {
+                "rank": rank,
+                "group": group,
+                "family": family,
+                "feature": words.feature,
+                "value": None if isinstance(words.value, str) else words.value,
+                "value_text": words.value_text,
+                "median": None if words.median != words.median else words.median,
+                "points": points,
+                "other_points": round(0.2 * total, 2),
+                "base_prob": BASE_PROB,
+                "words_en": words.en,
+                "words_zh": words.zh,
+                "text_en": en,
+                "text_zh": zh,
+            }
+        )
+    return out
+
 
 GRIDS = pd.DataFrame(
     {
@@ -116,7 +161,7 @@ def forecasts() -> pd.DataFrame:
     rows = []
     levels = ["blue", "yellow", "orange", "red", "red"]
     for k, grid in enumerate(GRIDS["grid_id"], start=1):
-        rows.append((grid, "any", 0.1 * k, 0.2 * k, levels[k - 1], REASONS))
+        rows.append((grid, "any", 0.1 * k, 0.2 * k, levels[k - 1], reasons_for("any", 0.1 * k)))
         rows.append((grid, "theft", 0.05 * k, 0.1 * k, levels[k - 2] if k > 1 else "blue", []))
     return pd.DataFrame(
         rows, columns=["grid_id", "target", "prob", "expected_count", "level", "reasons"]
@@ -144,7 +189,7 @@ def seed(url: str, passwords: bool = False) -> Seed:
                     window_end=T0 + WINDOW,
                     prob=prob,
                     level=level,
-                    reasons=REASONS,
+                    reasons=reasons_for(target, prob),
                     model_version="m1",
                     at=T0,
                     run_id="r1",

@@ -42,12 +42,12 @@ CASES: list[tuple[str, str, str, Any, dict[str, int]]] = [
         {"expected_version": 1},
         E(401, 403, 403, 403, 403, 200),
     ),
-    (
+    (  # out of scope answers like a missing item (404), the other roles may not approve (403)
         "approve_outside",
         "POST",
         "/review/items/{outside}/approve",
         {"expected_version": 1},
-        E(401, 403, 403, 403, 403, 403),
+        E(401, 403, 403, 403, 403, 404),
     ),
     (
         "reject_in",
@@ -56,12 +56,12 @@ CASES: list[tuple[str, str, str, Any, dict[str, int]]] = [
         {"expected_version": 1, "reason": "false_alarm"},
         E(401, 403, 403, 403, 403, 200),
     ),
-    (  # g1 is outside the commander's community
+    (  # g1 is outside the commander's community: "not found" for them
         "escalate_reviewer",
         "POST",
         "/review/items/{escalate_me}/escalate",
         {"expected_version": 1},
-        E(401, 403, 403, 403, 403, 200),
+        E(401, 403, 403, 403, 404, 200),
     ),
     (  # g3: the commander escalates first, so the reviewer's version 1 is stale
         "escalate_commander",
@@ -91,12 +91,12 @@ CASES: list[tuple[str, str, str, Any, dict[str, int]]] = [
         {"expected_version": 2},
         E(401, 403, 403, 403, 200, 403),
     ),
-    (  # w1's scope is g1 only
+    (  # w1's scope is g1 only: g3's item is "not found" for them
         "complete",
         "POST",
         "/review/items/{approved_g3}/complete",
         {"expected_version": 3},
-        E(401, 403, 403, 403, 200, 403),
+        E(401, 403, 404, 403, 200, 403),
     ),
     (
         "adjust",
@@ -121,6 +121,7 @@ CASES: list[tuple[str, str, str, Any, dict[str, int]]] = [
         E(401, 403, 403, 403, 403, 200),
     ),
     ("review_stats", "GET", "/review/stats", None, E(401, 200, 403, 200, 403, 403)),
+    ("live_accuracy", "GET", "/review/live-accuracy", None, E(401, 200, 403, 200, 403, 403)),
     ("patrols_today", "GET", "/patrols/today", None, E(401, 403, 200, 200, 200, 403)),
     (
         "report_own_grid",
@@ -129,12 +130,12 @@ CASES: list[tuple[str, str, str, Any, dict[str, int]]] = [
         {"client_report_id": "m-1", "grid_id": "g1", "outcome": "nothing_found"},
         E(401, 403, 201, 403, 403, 403),
     ),
-    (
+    (  # g4 is not w1's: "not found", like a missing grid
         "report_other_grid",
         "POST",
         "/patrols/reports",
         {"client_report_id": "m-2", "grid_id": "g4", "outcome": "found_issue"},
-        E(401, 403, 403, 403, 403, 403),
+        E(401, 403, 404, 403, 403, 403),
     ),
     ("models", "GET", "/models", None, E(401, 200, 403, 200, 403, 403)),
     ("model_card", "GET", "/models/1/card", None, E(401, 404, 403, 404, 403, 403)),
@@ -194,8 +195,10 @@ def test_every_route_of_the_api_is_in_the_matrix(matrix):
         for method in ops
     }
     covered = {(m, _template(p)) for _, m, p, _, _ in CASES}
-    # logout / login revoke or mint tokens: covered in test_api_auth.py
-    missing = routes - covered - {("POST", "/auth/logout"), ("POST", "/auth/login")}
+    # logout / login / renewal revoke or mint tokens: covered in test_api_auth.py and
+    # tests/security/test_token_expiry.py
+    mint = {("POST", "/auth/logout"), ("POST", "/auth/login"), ("POST", "/auth/tokens/renew")}
+    missing = routes - covered - mint
     assert missing == set()
 
 

@@ -63,6 +63,7 @@ def test_approve_reject_adjust_escalate_leave_a_verifying_audit_chain(api):
         "checked": before + 4,
         "first_bad_seq": None,
         "reason": "",
+        "unkeyed": 0,
     }
 
 
@@ -133,7 +134,7 @@ def test_bulk_reports_each_item(api):
     assert [x["code"] for x in out["results"]] == [
         "ok",
         "stale_version",
-        "not_in_scope",
+        "not_found",  # out of scope: exactly like a missing item
         "not_found",
         "invalid_transition",
     ]
@@ -174,7 +175,7 @@ def test_a_dispatched_warning_is_completed_by_the_grid_s_own_worker_only(api):
         save_item(session, new, 2)
         audit.append_review_event(session, event)
     engine.dispose()
-    assert post(c, s, "w4", item, "complete", {"expected_version": 3}).status_code == 403
+    assert post(c, s, "w4", item, "complete", {"expected_version": 3}).status_code == 404
     done = post(c, s, "w1", item, "complete", {"expected_version": 3})
     assert done.status_code == 200
     assert (done.json()["state"], done.json()["version"]) == ("completed", 4)

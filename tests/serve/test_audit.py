@@ -1,9 +1,15 @@
-"""The hash-chained audit log: a clean chain verifies; edits, deletions, reordering do not."""
+"""The hash-chained audit log: a clean chain verifies; edits, deletions, reordering do not.
+
+Tampering goes straight to the table, as someone with write access to the database would; on
+PostgreSQL that someone must first disable the append-only trigger (migration 0003).
+"""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import os
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +21,18 @@ from serve.repo.audit import append, append_review_event, list_entries, verify
 from serve.tables import GENESIS_HASH
 
 T0 = datetime(2024, 5, 1, 0, 0, tzinfo=UTC)
+
+
+def tamper(factory, *statements: str) -> None:
+    """Run ``statements`` against the audit table with its append-only trigger disabled."""
+    with transaction(factory) as s:
+        postgres = s.get_bind().dialect.name == "postgresql"
+        if postgres:
+            s.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
+        for statement in statements:
+            s.execute(text(statement))
+        if postgres:
+            s.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"))
 
 
 def chain(factory, n=5):
@@ -34,9 +52,11 @@ def chain(factory, n=5):
             )
 
 
-def test_the_first_entry_hashes_genesis_plus_its_canonical_json(factory):
+def test_the_first_entry_is_the_hmac_of_genesis_plus_its_canonical_json(factory):
     with transaction(factory) as s:
         entry = append(s, "admin", "login", "user", "admin", at=T0)
+    key = bytes.fromhex(os.environ["RISK_KEY_AUDIT"])  # the suite's key (tests/conftest.py)
+    key_id = hashlib.sha256(key).hexdigest()[:16]
     payload = {
         "action": "login",
         "actor": "admin",
@@ -48,10 +68,11 @@ def test_the_first_entry_hashes_genesis_plus_its_canonical_json(factory):
         "object_type": "user",
         "score": None,
         "seq": 1,
+        "key_id": key_id,
     }
     text_ = GENESIS_HASH + json.dumps(payload, sort_keys=True, separators=(",", ":"))
-    assert (entry.seq, entry.prev_hash) == (1, GENESIS_HASH)
-    assert entry.hash == hashlib.sha256(text_.encode()).hexdigest()
+    assert (entry.seq, entry.prev_hash, entry.key_id) == (1, GENESIS_HASH, key_id)
+    assert entry.hash == hmac.new(key, text_.encode(), hashlib.sha256).hexdigest()
 
 
 def test_a_clean_chain_verifies(factory):
@@ -72,8 +93,7 @@ def test_an_empty_chain_verifies(factory):
 
 def test_editing_one_entry_fails_verify_naming_it(factory):
     chain(factory, 5)
-    with transaction(factory) as s:
-        s.execute(text("""UPDATE audit_log SET "after" = '{"state": "rejected"}' WHERE seq = 3"""))
+    tamper(factory, """UPDATE audit_log SET "after" = '{"state": "rejected"}' WHERE seq = 3""")
     with factory() as s:
         result = verify(s)
     assert (result.ok, result.checked, result.first_bad_seq) == (False, 2, 3)
@@ -82,8 +102,7 @@ def test_editing_one_entry_fails_verify_naming_it(factory):
 
 def test_deleting_a_middle_entry_fails_verify_naming_it(factory):
     chain(factory, 5)
-    with transaction(factory) as s:
-        s.execute(text("DELETE FROM audit_log WHERE seq = 3"))
+    tamper(factory, "DELETE FROM audit_log WHERE seq = 3")
     with factory() as s:
         result = verify(s)
     assert (result.ok, result.first_bad_seq) == (False, 3)
@@ -92,8 +111,7 @@ def test_deleting_a_middle_entry_fails_verify_naming_it(factory):
 
 def test_deleting_the_newest_entry_fails_verify(factory):
     chain(factory, 5)
-    with transaction(factory) as s:
-        s.execute(text("DELETE FROM audit_log WHERE seq = 5"))
+    tamper(factory, "DELETE FROM audit_log WHERE seq = 5")
     with factory() as s:
         result = verify(s)
     assert (result.ok, result.checked, result.first_bad_seq) == (False, 4, 5)
@@ -101,10 +119,12 @@ def test_deleting_the_newest_entry_fails_verify(factory):
 
 def test_swapping_two_entries_fails_verify_at_the_first_of_them(factory):
     chain(factory, 5)
-    with transaction(factory) as s:
-        s.execute(text("UPDATE audit_log SET seq = 100 WHERE seq = 2"))
-        s.execute(text("UPDATE audit_log SET seq = 2 WHERE seq = 3"))
-        s.execute(text("UPDATE audit_log SET seq = 3 WHERE seq = 100"))
+    tamper(
+        factory,
+        "UPDATE audit_log SET seq = 100 WHERE seq = 2",
+        "UPDATE audit_log SET seq = 2 WHERE seq = 3",
+        "UPDATE audit_log SET seq = 3 WHERE seq = 100",
+    )
     with factory() as s:
         result = verify(s)
     assert (result.ok, result.first_bad_seq) == (False, 2)

@@ -43,7 +43,7 @@ def test_upgrade_from_empty_creates_every_table_at_head(empty_db_url):
     assert table_names(empty_db_url) == set()
     upgrade(empty_db_url)
     assert table_names(empty_db_url) == TABLES | {"alembic_version"}
-    assert current_revision(empty_db_url) == "0002"
+    assert current_revision(empty_db_url) == "0004"
 
 
 def test_upgrade_seeds_the_audit_chain_head(empty_db_url):
@@ -52,12 +52,12 @@ def test_upgrade_seeds_the_audit_chain_head(empty_db_url):
     with engine.connect() as conn:
         head = conn.execute(select(AuditHeadRow.__table__)).all()
     engine.dispose()
-    assert [tuple(r) for r in head] == [(1, 0, GENESIS_HASH)]
+    assert [tuple(r) for r in head] == [(1, 0, GENESIS_HASH, 0)]  # legacy_until 0 (0003)
 
 
 def test_upgrade_twice_is_a_no_op(db_url):
     upgrade(db_url)
-    assert current_revision(db_url) == "0002"
+    assert current_revision(db_url) == "0004"
 
 
 def test_migrations_match_the_models(db_url):

@@ -18,6 +18,7 @@ from models.explain import AdditivityError
 from models.forecaster import LightGBMForecaster
 from models.persist import save_forecaster
 from models.training import train_forecaster
+from risk.levels import LEVELS
 from risk.review import approve
 from risk.synth import synthesise
 from serve.repo import audit, reviews, runs
@@ -181,6 +182,8 @@ def test_reasons_name_the_grids_real_feature_values(factory, model_dir, city):
                 assert (reason["value"], reason["value_text"]) == (None, "—")
                 continue
             assert reason["value"] == pytest.approx(float(actual), rel=1e-6)
+            if reason["group"] == "when":  # the calendar is said in words (winter, weekend)
+                continue
             assert reason["value_text"] in reason["text_en"]
             assert reason["value_text"] in reason["text_zh"]
 
@@ -248,6 +251,52 @@ def test_an_approved_item_is_untouched_by_rescoring(factory, model_dir, city):
     assert kept == approved
     assert second.items_unchanged == 1
     assert second.items_rescored == second.warnings - 1
+
+
+def test_seven_daily_runs_keep_one_open_item_per_grid_and_target(factory, model_dir, city):
+    """Daily runs with overlapping 72-hour windows: one open item per (grid, target), revised
+    and moved forward each day; every day some items are decided, and a decided pair comes back
+    only at a higher level, as a new item following the decision."""
+    day = pd.Timedelta(days=1)
+    decided_levels = {}
+    for d in range(7):
+        at = pd.Timestamp(AT, tz=TZ) + d * day
+        now = NOW + timedelta(days=d)
+        score(
+            at,
+            city.grids,
+            city.events,
+            factory=factory,
+            model_dir=model_dir,
+            tz=TZ,
+            thresholds=THRESHOLDS,
+            now=now,
+        )
+        with factory() as s:
+            everything, _ = reviews.list_items(s, limit=None)
+        open_pairs = [(i.grid_id, i.target) for i in everything if i.state.value == "pending"]
+        assert len(open_pairs) == len(set(open_pairs)), f"day {d}: a pair open twice"
+        for item in everything:
+            if item.follows is not None:  # re-raised: above the decision it follows
+                assert LEVELS.index(item.original_level) > LEVELS.index(
+                    decided_levels[item.follows]
+                )
+        # decide the first two pending items of the day
+        pending = sorted(
+            (i for i in everything if i.state.value == "pending"), key=lambda i: i.item_id
+        )
+        with factory.begin() as s:
+            for item in pending[:2]:
+                approved, _ = approve(item, "reviewer:li", now + timedelta(minutes=5), item.version)
+                reviews.save_item(s, approved, item.version)
+                decided_levels[item.item_id] = item.level
+    with factory() as s:
+        everything, _ = reviews.list_items(s, limit=None)
+        moved = [i for i in everything if i.revision > 0 and i.state.value == "pending"]
+        history = reviews.revisions(s, moved[0].item_id) if moved else []
+    assert moved, "some pending item was revised across days"
+    starts = [h["window_start"] for h in history]
+    assert starts == sorted(starts) and len(set(starts)) == len(starts) > 1
 
 
 # ----------------------------------------------------------------------------- all or nothing

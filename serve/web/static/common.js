@@ -216,6 +216,8 @@
       if (name === 'class') node.className = value;
       else if (name === 'text') node.textContent = value;
       else if (name === 'dataset') Object.assign(node.dataset, value);
+      // through the CSSOM: a style *attribute* is inline style, which the CSP refuses
+      else if (name === 'style') node.style.cssText = value;
       else if (name.startsWith('on') && typeof value === 'function') {
         node.addEventListener(name.slice(2), value);
       } else node.setAttribute(name, value === true ? '' : value);
@@ -401,11 +403,14 @@
     return item;
   }
 
-  function reasonText(reason) {
+  /** A stored reason in the page's language: its words with the points ('… : +12 pts'), or
+   *  with `{ plain: true }` its words only (records from before issue 15 have no words). */
+  function reasonText(reason, opts) {
     if (reason === null || reason === undefined) return '';
     if (typeof reason === 'string') return reason;
-    const zh = reason.text_zh || reason.zh;
-    const en = reason.text_en || reason.en;
+    const plain = Boolean(opts && opts.plain);
+    const zh = (plain && reason.words_zh) || reason.text_zh || reason.zh;
+    const en = (plain && reason.words_en) || reason.text_en || reason.en;
     const text = Risk.lang === 'zh' ? zh || en : en || zh;
     if (text) return text;
     const family = reason.family ? t('family.' + reason.family) : '';

@@ -9,6 +9,9 @@
   A module that needs other data overrides ``live_data_dir`` (a model registry) or
   ``live_extra`` (a function of the database URL run after seeding, e.g. `add_history`).
 * ``page`` — a fresh browser context and page (1280×900, Chinese by default).
+  Test contexts bypass the Content-Security-Policy (`BYPASS_CSP`): Playwright's
+  ``wait_for_function`` evaluates its expression with ``eval``, which the policy refuses.
+  test_csp.py opens the pages under the policy.
 * ``open_as(username, path)`` — a page already logged in (one session per user and module,
   through the login API) showing ``path``: quicker than the form.
 * ``login(page, base_url, username)`` logs in through the form; ``shot(page, name)`` saves
@@ -23,6 +26,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -52,6 +56,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 HALF = 0.005  # half the side of each grid's square, degrees
+BYPASS_CSP = {"bypass_csp": True}  # see the module docstring
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -131,7 +136,9 @@ def browser(chromium_path: str):
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, locale="zh-CN", **BYPASS_CSP
+    )
     p = context.new_page()
     p.set_default_timeout(10_000)
     try:
@@ -166,6 +173,7 @@ def open_as(browser, live_server, _sessions):
             viewport={"width": width, "height": 900},
             locale="zh-CN",
             storage_state=_sessions[username],
+            **BYPASS_CSP,
         )
         contexts.append(ctx)
         if lang:
@@ -212,33 +220,44 @@ def live_extra() -> Callable[[str], None] | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def live_server(tmp_path_factory, live_data_dir: Path, live_extra) -> Iterator[LiveServer]:
+@contextmanager
+def served(app, name: str, **config) -> Iterator[int]:
+    """Serve ``app`` with uvicorn in a background thread on a free 127.0.0.1 port (extra
+    ``config`` goes to `uvicorn.Config`, e.g. TLS files); yields the port.
+
+    Stops gracefully: requests still running finish first. (Forcing the exit would leave,
+    say, MLflow's first-use migration running in a worker thread while the next module
+    migrates its database: alembic's global context is not thread-safe.)"""
     import uvicorn
 
-    url, out = seeded_url(tmp_path_factory.mktemp("live-db"))
-    if live_extra is not None:
-        live_extra(url)
-    settings = Settings(data_dir=live_data_dir, database_url=url, scheduler=False)
-    app = create_app(settings, clock=lambda: NOW)
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="live-server", daemon=True)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", **config
+        )
+    )
+    thread = threading.Thread(target=server.run, name=name, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the live server did not start within 20 s")
+            raise RuntimeError(f"the {name} server did not start within 20 s")
         time.sleep(0.02)
     try:
-        yield LiveServer(f"http://127.0.0.1:{port}", out, live_data_dir)
+        yield port
     finally:
-        # Graceful: requests still running finish first. (Forcing the exit would leave, say,
-        # MLflow's first-use migration running in a worker thread while the next module
-        # migrates its database: alembic's global context is not thread-safe.)
         server.should_exit = True
         thread.join(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory, live_data_dir: Path, live_extra) -> Iterator[LiveServer]:
+    url, out = seeded_url(tmp_path_factory.mktemp("live-db"))
+    if live_extra is not None:
+        live_extra(url)
+    settings = Settings(data_dir=live_data_dir, database_url=url, scheduler=False)
+    with served(create_app(settings, clock=lambda: NOW), "live") as port:
+        yield LiveServer(f"http://127.0.0.1:{port}", out, live_data_dir)
 
 
 def login(page, base_url: str, username: str, to: str | None = None, password: str = PASSWORD):

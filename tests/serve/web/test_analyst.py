@@ -153,7 +153,7 @@ def test_an_admin_promotion_failing_a_gate_is_refused_then_a_good_one_succeeds(o
     """Last in the module: it promotes v1."""
     page = open_as("adm", "/analyst")
     loaded(page)
-    page.fill("#approver", "Li Wei")
+    page.fill("#approver", "adm")  # the signed-in admin's account
     page.check("#confirm")
     page.click("#promote-submit")
     refused = page.locator("#promote-refused")
@@ -165,17 +165,17 @@ def test_an_admin_promotion_failing_a_gate_is_refused_then_a_good_one_succeeds(o
     shot(page, "analyst_promotion_refused_zh")
     page.locator('#versions tr[data-version="1"] button').click()
     assert page.locator("#promote-result").inner_text() == ""  # v2's refusal stays with v2
-    page.fill("#approver", "Li Wei")
+    page.fill("#approver", "adm")  # the signed-in admin's account
     page.check("#confirm")
     page.click("#promote-submit")
     page.locator("#promote-result .alert-ok").wait_for()
-    assert page.locator("#promote-result").inner_text() == "v1 已上线，批准人 Li Wei。"
+    assert page.locator("#promote-result").inner_text() == "v1 已上线，批准人 adm。"
     v1 = page.locator('#versions tr[data-version="1"] td').all_inner_texts()
     assert v1[1] == "正式模型"
-    assert v1[4].startswith("Li Wei，")
+    assert v1[4].startswith("adm，")
     assert page.locator("#promote-fields").is_hidden()
     shot(page, "analyst_promoted_zh")
     page.reload()
     loaded(page)
     assert page.locator("#detail-heading").inner_text() == "版本 v1"  # the champion
-    assert page.locator("#promote-status").inner_text().startswith("v1 已是正式模型，由 Li Wei 于 ")
+    assert page.locator("#promote-status").inner_text().startswith("v1 已是正式模型，由 adm 于 ")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.serve.web.conftest import login, no_horizontal_scroll, shot
+from tests.serve.web.conftest import BYPASS_CSP, login, no_horizontal_scroll, shot
 
 pytestmark = pytest.mark.browser
 
@@ -38,7 +38,8 @@ def test_login_goes_to_the_page_asked_for_and_logout_ends_the_session(live_serve
 def test_each_role_lands_on_its_home_page(live_server, browser):
     homes = {"cmd": "/commander", "rev": "/reviewer", "w1": "/worker", "ana": "/analyst"}
     for user, home in homes.items():
-        context = browser.new_context()  # a fresh browser each: no page of the last user left
+        # a fresh browser each: no page of the last user left
+        context = browser.new_context(**BYPASS_CSP)
         try:
             page = login(context.new_page(), live_server.url, user)
             assert page.url == live_server.url + home

@@ -13,8 +13,8 @@ import pytest
 
 from serve.db import make_engine, session_factory
 from serve.repo.patrols import reports_for
-from tests.serve.api_seed import bearer
-from tests.serve.web.conftest import login, no_horizontal_scroll, shot
+from tests.serve.api_seed import NOW, bearer
+from tests.serve.web.conftest import BYPASS_CSP, login, no_horizontal_scroll, shot
 
 pytestmark = pytest.mark.browser
 
@@ -33,8 +33,13 @@ def stored_reports(live_server, worker: str) -> list:
 @pytest.fixture
 def phone(browser):
     """A phone-sized context (its own service workers, caches and IndexedDB)."""
-    context = browser.new_context(viewport=PHONE, locale="zh-CN", is_mobile=True, has_touch=True)
+    context = browser.new_context(
+        viewport=PHONE, locale="zh-CN", is_mobile=True, has_touch=True, **BYPASS_CSP
+    )
     context.set_default_timeout(10_000)
+    # The phone's clock agrees with the service's (fixed at NOW): a report is dated by the
+    # phone, and the service refuses one dated after its now (issue 14).
+    context.clock.set_system_time(NOW)
     try:
         yield context
     finally:
@@ -68,7 +73,12 @@ def test_offline_report_is_queued_then_stored_exactly_once(phone, live_server):
     assert card.locator(".wk-window").inner_text() == (window or "全天任意时间")
     assert card.locator(".badge").inner_text() == "红色"
     assert card.locator(".wk-actions li").all_inner_texts() == ["网格常规巡查"]
-    assert card.locator(".wk-reasons li").all_inner_texts() == ["28-day theft count 9"]
+    # the facts without the points (api_seed.reasons_for)
+    assert card.locator(".wk-reasons li").all_inner_texts() == [
+        "本网格近28天各类事件9起（一般网格1起），其中近7天3起",
+        "老旧小区，商铺128家（一般网格商铺25家）",
+        "每千人中独居老人18.2人（一般网格6人）",
+    ]
     assert no_horizontal_scroll(page)
     shot(page, "worker-zh-360")
     assert stored_reports(live_server, "w1") == []
@@ -152,13 +162,13 @@ def test_a_worker_sees_only_their_own_grids(phone, live_server):
     grids = page.locator("li.wk-visit").evaluate_all("els => els.map(e => e.dataset.gridId)")
     assert grids == ["g4"]
     assert "g1" not in page.locator("#wk-visits").inner_text()
-    # and the API refuses a report on another worker's grid
+    # and the API refuses a report on another worker's grid: "not found", like a missing one
     r = httpx.post(
         f"{live_server.url}/api/v1/patrols/reports",
         headers=bearer(live_server.seed.tokens["w1"]),
         json={"client_report_id": "x-1", "grid_id": "g4", "outcome": "nothing_found"},
     )
-    assert r.status_code == 403, r.text
+    assert r.status_code == 404, r.text
 
 
 def test_the_page_in_english_fits_a_phone(phone, live_server):
