@@ -38,7 +38,7 @@ from serve.cache import PageCache
 from serve.db import make_engine, session_factory, upgrade
 from serve.security_headers import SecurityHeaders
 from serve.throttle import LoginThrottle
-from serve.web import pages
+from serve.web import apidocs, pages
 
 API_PREFIX = "/api/v1"
 DEFAULT_HOST = "127.0.0.1"
@@ -99,7 +99,7 @@ def create_app(
         version="1",
         description="72-hour grid risk forecasts, human review, patrol suggestions.",
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        docs_url=None,  # serve.web.apidocs: the same page from local files
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -113,6 +113,7 @@ def create_app(
     app.add_middleware(SecurityHeaders)  # outermost: every answer, 413 included
     app.include_router(api_router())
     pages.install(app)  # web pages, /static and /sw.js (serve/web)
+    apidocs.install(app)  # Swagger UI from local files at /api/v1/docs
     return app
 
 

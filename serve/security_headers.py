@@ -3,9 +3,8 @@
 * ``Content-Security-Policy``: scripts, styles, fetches and frames from this origin only — no
   inline script or style (but the model card's own ``<style>``, by its hash), no ``eval``, no
   plugins, and no framing (``frame-ancestors 'none'``).
-  The pages keep every script in ``/static`` for this reason. The API docs page
-  (`DOCS_PATH`, FastAPI's Swagger UI) loads its scripts from a CDN and starts them inline, so it
-  alone gets `DOCS_POLICY`.
+  The pages keep every script in ``/static`` for this reason, the API docs page included
+  (Swagger UI from local files, `serve.web.apidocs`).
 * ``X-Frame-Options: DENY`` (older browsers' frame-ancestors), ``X-Content-Type-Options:
   nosniff``, ``Referrer-Policy: same-origin`` (browsers still send ``Origin`` on the pages'
   own changes, which `serve.api.csrf` checks).
@@ -47,19 +46,6 @@ POLICY = "; ".join(
         "frame-ancestors 'none'",
     )
 )
-DOCS_PATH = "/api/v1/docs"
-DOCS_POLICY = "; ".join(
-    (
-        "default-src 'self'",
-        "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net",
-        "style-src 'self' https://cdn.jsdelivr.net",
-        "img-src 'self' data: https://fastapi.tiangolo.com",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "frame-ancestors 'none'",
-    )
-)
 HSTS = "max-age=31536000"
 COMMON = (
     ("x-frame-options", "DENY"),
@@ -70,8 +56,7 @@ COMMON = (
 
 def headers_for(path: str, tls: bool) -> list[tuple[str, str]]:
     """The security headers of a response to ``path``, over TLS or not."""
-    policy = DOCS_POLICY if path == DOCS_PATH else POLICY
-    headers = [("content-security-policy", policy), *COMMON]
+    headers = [("content-security-policy", POLICY), *COMMON]
     if tls:
         headers.append(("strict-transport-security", HSTS))
     return headers
@@ -100,4 +85,4 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-__all__ = ["DOCS_PATH", "POLICY", "SecurityHeaders", "headers_for"]
+__all__ = ["POLICY", "SecurityHeaders", "headers_for"]

@@ -99,3 +99,23 @@ def test_logout_from_a_page_passes_the_origin_check(live_server, page):
     page.goto(f"{live_server.url}/commander")
     assert page.url == f"{live_server.url}/login?next=%2Fcommander"  # the session is gone
     assert problems == []
+
+
+def test_the_api_docs_render_offline_under_the_policy(live_server, page):
+    """Swagger UI from local files: with every outside address refused, the docs still list
+    the API's operations, with no policy violation."""
+    problems = watch(page)
+    outside: list[str] = []
+
+    def only_local(route):
+        if route.request.url.startswith(live_server.url):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    page.goto(f"{live_server.url}/api/v1/docs")
+    until(page, "document.querySelectorAll('.opblock').length > 20", timeout_s=20)
+    assert "Grid-risk early warning" in page.inner_text(".info .title")
+    assert outside == [] and problems == []
