@@ -36,6 +36,7 @@ import asyncio
 import json
 import os
 import platform
+import secrets
 import signal
 import socket
 import subprocess
@@ -59,6 +60,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from risk.contract import ANY_TARGET
+from risk.keys import PURPOSES
 from risk.levels import LEVELS
 from risk.review import approve
 from risk.scopes import Scope
@@ -536,6 +538,10 @@ async def conflicts(base: str, seeded: Seeded, n_items: int, racers: int) -> dic
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    # The seeding here and the server below must share the keys (audit chain, sealed notes):
+    # throw-away ones for this run, through the environment the server inherits.
+    for purpose in PURPOSES:
+        os.environ.setdefault(f"RISK_KEY_{purpose.upper()}", secrets.token_hex(32))
     with tempfile.TemporaryDirectory(prefix="api-load-") as tmp:
         folder = Path(tmp)
         database = postgres_schema(args.pg_url) if args.db == "postgresql" else _sqlite(folder)

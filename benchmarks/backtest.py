@@ -85,6 +85,7 @@ def quality_bars(metrics: dict) -> dict:
         }
     mt = lgb["miss_rate_true@10"]
     bars["any miss_rate_true@10"] = {"value": mt, "bar": "< 0.10", "passed": mt < 0.10}
+    bars.update(red_precision_bars(metrics))
     gates = check_gates(metrics, load_gate_config())
     bars["production gates"] = {
         "value": [g.as_dict() for g in gates],
@@ -158,6 +159,7 @@ def main() -> None:
         "configuration": result.metrics.get("configuration"),
         "any": table,
         "targets": target_table(result.metrics),
+        "levels": level_rows(result.metrics),
         "quality_bars": bars,
         "all_bars_passed": all(b["passed"] for b in bars.values()),
         "notes": result.notes,
@@ -172,6 +174,41 @@ def main() -> None:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(json_ready(summary), indent=2))
     print(json.dumps(json_ready(summary), indent=2))
+
+
+RED_PRECISION = 0.80  # the planning document's accuracy target (issue 15)
+
+
+def red_precision_bars(metrics: dict) -> dict:
+    """Per target where red was issued on the evaluation: its measured precision >= 0.80
+    (issue 15). A target whose red level was never issued has no bar (ADR 013)."""
+    bars = {}
+    for target, block in metrics["targets"].items():
+        red = (block.get("levels") or {}).get("measured", {}).get("red") or {}
+        if red.get("flagged"):
+            value = red["precision"]
+            bars[f"{target} red precision"] = {
+                "value": value,
+                "flagged": red["flagged"],
+                "bar": f">= {RED_PRECISION}",
+                "passed": value >= RED_PRECISION,
+            }
+    return bars
+
+
+def level_rows(metrics: dict) -> dict:
+    """Per target: each level's share of grid-windows, precision and recall on the evaluation
+    issue times (None where the level was not issued)."""
+    out = {}
+    for target, block in metrics["targets"].items():
+        measured = (block.get("levels") or {}).get("measured")
+        if measured:
+            out[target] = {
+                level: {k: measured[level][k] for k in ("flagged", "share", "precision", "recall")}
+                for level in ("red", "orange", "yellow", "orange_or_above")
+                if level in measured
+            }
+    return out
 
 
 def target_table(metrics: dict) -> dict:

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from benchmarks.backtest import red_precision_bars
 from models.backtest import LIGHTGBM, BacktestResult, peak_rss_mb, run_backtest, write_outputs
 from risk.contract import ANY_TARGET
 from risk.errors import ContractError
@@ -234,6 +235,7 @@ def quality_bars(
             "bar": f"<= {ECE_BAR}",
             "passed": lgb["ece"] is not None and lgb["ece"] <= ECE_BAR,
         }
+    bars.update(red_precision_bars(metrics))
     bars["wall_time_s"] = {
         "value": elapsed_s,
         "bar": f"< {TARGET_S}",
