@@ -211,6 +211,26 @@ def level_rows(metrics: dict) -> dict:
     return out
 
 
+def levels_markdown(rows: dict[str, dict]) -> str:
+    """The README's table of levels: per benchmark and target (as `level_rows` gives them),
+    each level's share of grid-windows and precision ('—' where the level was not issued)."""
+
+    def cell(level: dict | None) -> str:
+        if not level or not level.get("flagged"):
+            return "—"
+        return f"{level['share']:.1%} · {level['precision']:.2f}"
+
+    lines = [
+        "| benchmark | target | red: share · precision | orange | yellow |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for name, targets in rows.items():
+        for target, levels in targets.items():
+            cells = " | ".join(cell(levels.get(k)) for k in ("red", "orange", "yellow"))
+            lines.append(f"| {name} | {target} | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
 def target_table(metrics: dict) -> dict:
     """Per target: LightGBM, the best classic method and the oracle on pr_auc and pei@5."""
     out = {}
