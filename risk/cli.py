@@ -678,6 +678,11 @@ def demo(
         settings = Settings(data_dir=out_dir, scheduler=True, city_grids=g, city_events=e)
         out.print(f"Web pages: http://127.0.0.1:{port}/login (the logins above)", markup=False)
         out.print(
+            f"To manage this demo's users and models, point the commands at its folder: "
+            f"RISK_DATA_DIR={out_dir} risk users list",
+            markup=False,
+        )
+        out.print(
             f"API: http://127.0.0.1:{port}/api/v1/docs — e.g. curl -H 'Authorization: Bearer <token>' "
             f"http://127.0.0.1:{port}/api/v1/forecasts/ranked",
             markup=False,

@@ -110,7 +110,7 @@ def test_the_form_asks_for_a_name_and_a_confirmation(open_as):
     page = open_as("adm", "/analyst")
     loaded(page)
     page.click("#promote-submit")
-    assert page.locator("#promote-result").inner_text() == "请填写批准人姓名。"
+    assert page.locator("#promote-result").inner_text() == "请填写批准人账号。"
     page.fill("#approver", "Li Wei")
     page.click("#promote-submit")
     assert page.locator("#promote-result").inner_text() == "请勾选确认。"
