@@ -552,6 +552,7 @@ def demo(
     from models.registry import PromotionRefused
     from serve import promotions
     from serve.db import transaction
+    from serve.demo_day import play_demo_day
     from serve.repo.users import add_user, issue_token
 
     if out_dir.exists():
@@ -605,13 +606,9 @@ def demo(
     grid_ids = pd.read_parquet(backtest_dir / "predictions.parquet", columns=["grid_id"])[
         "grid_id"
     ].unique()
-    worker_grids = ",".join(sorted(map(str, grid_ids))[:3])
     logins = []
     with transaction(factory) as session:
-        for name, role, scope_text, password in (
-            *DEMO_USERS,
-            ("worker", "grid_worker", f"grids:{worker_grids}", "demo-worker-pass"),
-        ):
+        for name, role, scope_text, password in DEMO_USERS:
             add_user(session, name, role, _scope(scope_text), password=password)
             logins.append((name, role, scope_text, password, issue_token(session, name, "api")))
     out.rule("5. train on all history -> model version (challenger)")
@@ -659,6 +656,20 @@ def demo(
         data_dir=out_dir,
         database_url=None,
     )
+    out.rule("8. a first day of work on the queue (demo only: played by the demo users)")
+    day = play_demo_day(factory, datetime.now(UTC))
+    out.print(
+        f"reviewer approved {day.approved} and rejected {day.rejected} warnings (the rest wait in "
+        f"the queue); commander dispatched {day.dispatched}; worker reported {day.reports} "
+        f"patrols; commander completed {day.completed}",
+        markup=False,
+    )
+    worker_grids = ",".join(day.worker_grids or sorted(map(str, grid_ids))[:3])
+    with transaction(factory) as session:
+        scope_text = f"grids:{worker_grids}"
+        add_user(session, "worker", "grid_worker", _scope(scope_text), password="demo-worker-pass")
+        token = issue_token(session, "worker", "api")
+        logins.append(("worker", "grid_worker", scope_text, "demo-worker-pass", token))
     out.print("demo logins (demo only; never reuse these passwords):", markup=False)
     for name, role, scope_text, password, token in logins:
         # plain print: tokens must never be cut to the terminal width

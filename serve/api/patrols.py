@@ -1,8 +1,9 @@
 """Patrol suggestions and reports, for grid workers (issue 5, item 4).
 
-Suggestions come only from approved warnings whose window is still open, planned by
-`risk.patrol.plan_patrols` within the daily capacity. A worker gets their own grids only; a
-commander or admin sees the plan of every active grid worker, limited to their own scope.
+Suggestions come only from approved (or dispatched, not yet completed) warnings whose window
+is still open, planned by `risk.patrol.plan_patrols` within the daily capacity. A worker gets
+their own grids only; a commander or admin sees the plan of every active grid worker, limited
+to their own scope.
 Reports are idempotent on ``client_report_id``: a retry returns the stored report (200).
 """
 
@@ -60,9 +61,10 @@ def today(user: CurrentUser, session: SessionDep, settings: SettingsDep, now: No
     date = pd.Timestamp(now).tz_convert(settings.tz).date().isoformat()
     grids = load_grids(session)
     known = set(grids["grid_id"])
+    # approved warnings, and those a commander has dispatched (sent out) but not completed
     items, _ = list_items(
         session,
-        state=ReviewState.APPROVED.value,
+        state=[ReviewState.APPROVED.value, ReviewState.DISPATCHED.value],
         scope=user.scope,
         window_open_at=now,
         newest_only=True,
