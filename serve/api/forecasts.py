@@ -152,6 +152,7 @@ def _ranked_warnings(
             expected_count=i.expected_count,
             reasons=list(i.reasons),
             state=i.state.value,
+            version=i.version,
             window_start=i.window_start,
             window_end=i.window_end,
         )

@@ -237,6 +237,7 @@ class RankedRow(BaseModel):
     reasons: list[Any] = []
     item_id: str | None = None
     state: str | None = None
+    version: int | None = None  # the item's version, for dispatch and complete
     window_start: datetime | None = None
     window_end: datetime | None = None
     prev_prob: float | None = None  # the same grid and target in the run before

@@ -32,6 +32,10 @@
       'cmd.total': '共 {n} 条',
       'cmd.shown': '显示前 {shown} 条，共 {n} 条',
       'cmd.source.approved': '仅显示已批准的预警',
+      'cmd.dispatch': '派出巡查',
+      'cmd.complete': '标记完成',
+      'cmd.dispatched': '已派出 {grid} 的巡查。',
+      'cmd.completed': '{grid} 的预警已完成。',
       'cmd.source.forecasts': '最新预测（含未审核）',
       'cmd.empty': '当前筛选条件下没有预警。',
       'cmd.empty.none': '目前没有可显示的预警。',
@@ -80,6 +84,10 @@
       'cmd.total': '{n} in all',
       'cmd.shown': 'First {shown} of {n}',
       'cmd.source.approved': 'Approved warnings only',
+      'cmd.dispatch': 'Dispatch',
+      'cmd.complete': 'Mark done',
+      'cmd.dispatched': 'Patrol sent to {grid}.',
+      'cmd.completed': 'Warning for {grid} done.',
       'cmd.source.forecasts': 'Latest forecasts (including unreviewed)',
       'cmd.empty': 'No warnings match these filters.',
       'cmd.empty.none': 'No warnings to show at the moment.',
@@ -322,6 +330,36 @@
 
   // An empty list with warnings waiting for review says so, and links to the queue for
   // those who may review (the server checks the role again on the queue page).
+  // The commander closes the loop from the list: dispatch an approved warning, mark a
+  // dispatched one done (the server checks the role, the scope and the version again).
+  const NEXT = { approved: ['dispatch', 'cmd.dispatch', 'cmd.dispatched'], dispatched: ['complete', 'cmd.complete', 'cmd.completed'] };
+
+  function closeButton(r) {
+    const next = NEXT[r.state];
+    if (!next || state.role !== 'commander' || !r.item_id) return null;
+    const [action, label, done] = next;
+    return Risk.el('button', {
+      type: 'button',
+      class: 'btn btn-small',
+      'data-action': action,
+      text: Risk.t(label),
+      onclick: async (event) => {
+        event.target.disabled = true;
+        try {
+          const path = r.item_id.split('/').map(encodeURIComponent).join('/');
+          await Risk.api('/review/items/' + path + '/' + action, {
+            body: { expected_version: r.version },
+          });
+          Risk.toast(Risk.t(done, { grid: r.grid_id }), 'ok');
+          refresh('all');
+        } catch (err) {
+          event.target.disabled = false;
+          Risk.toast(Risk.errorText(err), 'error');
+        }
+      },
+    });
+  }
+
   function mayReview() {
     return state.role === 'reviewer' || state.role === 'admin';
   }
@@ -353,6 +391,7 @@
           r.state && page.source === 'approved_warnings'
             ? Risk.el('div', { class: 'muted small', text: Risk.stateLabel(r.state) })
             : null,
+          page.source === 'approved_warnings' ? closeButton(r) : null,
         ),
         Risk.el('td', { class: 'c-target', text: Risk.targetLabel(r.target) }),
         Risk.el('td', { class: 'c-level' }, Risk.levelBadge(r.level)),

@@ -56,7 +56,7 @@ def test_a_commander_sees_only_the_approved_warning_in_scope(open_as):
     assert rows(page) == [("g3", "any", "orange")]
     row = page.locator("#ranked tbody tr").first
     cells = row.locator("td").all_inner_texts()
-    assert cells[1].split("\n") == ["g3", "已批准"]
+    assert cells[1].split("\n") == ["g3", "已批准", "派出巡查"]  # state and the next step
     assert cells[2:4] == ["任意事件", "橙色"]
     # The warning's 0.45 against g3/any's 0.20 in the run before r1 (r0): up 25 points.
     trend = row.locator("[data-trend]")
@@ -158,7 +158,7 @@ def test_the_language_switch_translates_the_page_and_is_remembered(open_as):
     heads = page.locator("#ranked thead th").all_inner_texts()
     assert heads == ["#", "Grid", "Category", "Level", "Probability", "Main reasons"]
     cells = page.locator("#ranked tbody tr").first.locator("td").all_inner_texts()
-    assert cells[1:4] == ["g3\nApproved", "Any event", "Orange"]
+    assert cells[1:4] == ["g3\nApproved\nDispatch", "Any event", "Orange"]
     assert page.locator("#kpi-pending .kpi-label").inner_text() == "Pending warnings"
     assert page.locator("#filters-heading").inner_text() == "Filters"
     assert page.locator("#f-level option").all_inner_texts() == [
