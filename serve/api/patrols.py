@@ -10,6 +10,7 @@ Reports are idempotent on ``client_report_id``: a retry returns the stored repor
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -17,16 +18,16 @@ import pandas as pd
 from fastapi import APIRouter, Response, status
 from sqlalchemy.orm import Session
 
-from risk.patrol import plan_patrols, record_outcome, warnings_frame
+from risk.patrol import PatrolOutcome, plan_patrols, record_outcome, warnings_frame
 from risk.review import ReviewItem, ReviewState
 from risk.scopes import Action, Role
 from serve.api.access import check
 from serve.api.deps import CurrentUser, Now, SessionDep, SettingsDep
 from serve.api.errors import Conflict, FieldError, NotFound
-from serve.api.schemas import PatrolsToday, ReportIn, ReportOut, Suggestion
+from serve.api.schemas import PatrolsToday, ReportedToday, ReportIn, ReportOut, Suggestion
 from serve.repo import activity, audit
 from serve.repo.grids import get_grid, load_grids
-from serve.repo.patrols import record_report
+from serve.repo.patrols import record_report, reports_for
 from serve.repo.reviews import get_items, list_items
 from serve.repo.users import list_users
 
@@ -95,7 +96,23 @@ def today(user: CurrentUser, session: SessionDep, settings: SettingsDep, now: No
         warnings_frame(live), grids, workers, hour_profiles=_profiles(session, live, grids)
     )
     rows = [{k: _plain(v) for k, v in r.items()} for r in plan.to_dict("records")]
+    reported = _reported_today(session, now, settings.tz)
+    for row in rows:
+        row["reported"] = reported.get((row["worker_id"], row["grid_id"]))
     return PatrolsToday(date=date, suggestions=[Suggestion(**r) for r in rows])
+
+
+def _reported_today(session: Session, now: datetime, tz: str) -> dict[tuple[str, str], Any]:
+    """(worker, grid) -> the latest report stored since the start of the city's day, so a
+    worker's list shows what the server has, whichever phone sent it."""
+    start = pd.Timestamp(now).tz_convert(tz).normalize().tz_convert("UTC").to_pydatetime()
+    latest: dict[tuple[str, str], Any] = {}
+    for stored in reports_for(session, since=start):  # oldest first: the last one wins
+        r = stored.report
+        latest[(r.worker_id, r.grid_id)] = ReportedToday(
+            outcome=PatrolOutcome(r.outcome).value, at=r.at, note=r.note
+        )
+    return latest
 
 
 def _items_of_grid(session: Session, item_ids: list[str], grid_id: str) -> list[str]:

@@ -321,6 +321,14 @@ class Kpis(BaseModel):
 # --------------------------------------------------------------------------- patrols
 
 
+class ReportedToday(BaseModel):
+    """The worker's latest report on the grid today, as the server holds it."""
+
+    outcome: str
+    at: datetime
+    note: str | None = None
+
+
 class Suggestion(BaseModel):
     worker_id: str
     visit_order: int
@@ -338,6 +346,7 @@ class Suggestion(BaseModel):
     actions_zh: list[str]
     actions_en: list[str]
     leg_km: float
+    reported: ReportedToday | None = None
 
 
 class PatrolsToday(BaseModel):

@@ -101,6 +101,23 @@ def test_a_patrol_report_is_stored_once_per_client_report_id(api):
     assert log["total"] == 1
 
 
+def test_todays_list_carries_the_report_the_server_holds(api):
+    c, s = api
+    before = get(c, s, "w1", "/patrols/today").json()["suggestions"][0]
+    body = {"client_report_id": "dev-7", "grid_id": "g1", "outcome": "nothing_found", "note": "ok"}
+    assert (
+        c.post("/api/v1/patrols/reports", json=body, headers=bearer(s.tokens["w1"])).status_code
+        == 201
+    )
+    after = get(c, s, "w1", "/patrols/today").json()["suggestions"][0]
+    seen_by_admin = get(c, s, "adm", "/patrols/today").json()["suggestions"]
+    assert before["reported"] is None
+    assert (after["reported"]["outcome"], after["reported"]["note"]) == ("nothing_found", "ok")
+    assert [x["reported"] is not None for x in seen_by_admin] == [
+        x["grid_id"] == "g1" for x in seen_by_admin
+    ]
+
+
 def test_a_report_id_of_another_worker_is_a_conflict_not_a_leak(api, db_url):
     from risk.scopes import Scope
     from serve.db import session_factory, transaction

@@ -193,10 +193,14 @@
     page.reports = mine;
   }
 
+  // This phone's latest report on the grid today, else the one the server holds (sent from
+  // another phone or browser): the list shows the truth, not only this device's memory.
   function latestReport(gridId) {
     const date = page.today && page.today.date;
     const found = page.reports.filter((r) => r.grid_id === gridId && r.date === date);
-    return found.length ? found[found.length - 1] : null;
+    if (found.length) return found[found.length - 1];
+    const s = page.today && (page.today.suggestions || []).find((x) => x.grid_id === gridId && x.reported);
+    return s ? { outcome: s.reported.outcome, at: s.reported.at, note: s.reported.note, status: 'sent' } : null;
   }
 
   async function report(suggestion, outcome, note) {
