@@ -18,6 +18,7 @@ from risk.accuracy import LevelAccuracy, accuracy_by_level, closed_windows
 from risk.levels import LEVELS
 from risk.review import ReviewItem, ReviewState
 from risk.scopes import Action, allowed
+from risk.service_levels import service_levels
 from serve.api.access import check
 from serve.api.deps import CurrentUser, Now, SessionDep, SettingsDep
 from serve.api.schemas import Ident, Kpis, LastRun, MapFeature, RiskMap
@@ -35,6 +36,7 @@ DONE = [*APPROVED, ReviewState.COMPLETED.value]
 RANK = {name: i for i, name in enumerate(LEVELS)}
 HIT_DAYS = 7
 RED_DAYS = 28  # the commander's "red warnings came true" tile
+SERVICE_DAYS = 7  # response and completion rates over warnings queued in the last week
 # Every warning a person saw through to the end of its window (undecided ones expire).
 JUDGED = [*DONE, ReviewState.REJECTED.value, ReviewState.EXPIRED.value]
 
@@ -174,6 +176,8 @@ def kpis(user: CurrentUser, session: SessionDep, settings: SettingsDep, now: Now
         session, state=APPROVED, scope=user.scope, window_open_at=now, newest_only=True, limit=0
     )
     rate, n = _hit_rate(session, user, now)
+    everything, _ = list_items(session, scope=user.scope, limit=None)
+    levels = service_levels(everything, now, since=now - timedelta(days=SERVICE_DAYS))
     red = [r for r in live_accuracy(session, user, now, RED_DAYS) if r.level == "red"]
     red_n, red_true = sum(r.n for r in red), sum(r.came_true for r in red)
     run = latest_run(session)
@@ -186,6 +190,11 @@ def kpis(user: CurrentUser, session: SessionDep, settings: SettingsDep, now: Now
         hit_rate_n=n,
         red_came_true_4w=red_true / red_n if red_n else None,
         red_n_4w=red_n,
+        response_2h_rate=levels.response_rate,
+        timeout_rate=levels.timeout_rate,
+        completion_24h_rate=levels.completion_rate,
+        closure_rate=levels.closure_rate,
+        service_days=SERVICE_DAYS,
         last_run=None
         if run is None
         else LastRun(run_id=run.run_id, issue_time=run.issue_time, model_version=run.model_version),

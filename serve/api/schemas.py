@@ -315,6 +315,12 @@ class Kpis(BaseModel):
     hit_rate_n: int  # ... and how many such warnings (events known to the latest run)
     red_came_true_4w: float | None = None  # model-red warnings closed in 28 days that came true
     red_n_4w: int = 0  # ... and how many such warnings
+    # warnings queued in the last `service_days` days (risk.service_levels)
+    response_2h_rate: float | None = None  # first human action within 2 h
+    timeout_rate: float | None = None  # no human action within 2 h
+    completion_24h_rate: float | None = None  # approved and completed within 24 h
+    closure_rate: float | None = None  # approved and completed at all (24 h passed)
+    service_days: int = 7
     last_run: LastRun | None
 
 

@@ -88,10 +88,16 @@ def test_kpis_count_waiting_breached_and_open_warnings_in_scope(db_url, tmp_path
         assert k == {"pending": 2, "escalated": 0, "sla_breaches": 0, "approved_open": 1,
                      "hit_rate_last_week": None, "hit_rate_n": 0,
                      "red_came_true_4w": None, "red_n_4w": 0,
+                     "response_2h_rate": 1.0, "timeout_rate": 0.0,
+                     "completion_24h_rate": None, "closure_rate": None, "service_days": 7,
                      "last_run": {"run_id": "r1", "issue_time": "2024-05-01T00:00:00Z",
                                   "model_version": "m1"}}  # fmt: skip
         clock[0] = T0 + timedelta(hours=2)  # exactly at the response target: breached
-        assert get(c, s, "cmd", "/dashboard/kpis").json()["sla_breaches"] == 2
+        late = get(c, s, "cmd", "/dashboard/kpis").json()
+        assert late["sla_breaches"] == 2
+        # approved_g3 was decided in time; the two still waiting at 2 h are timeouts now
+        assert late["response_2h_rate"] == pytest.approx(1 / 3)
+        assert late["timeout_rate"] == pytest.approx(2 / 3)
         city = get(c, s, "adm", "/dashboard/kpis").json()
         assert (city["pending"], city["approved_open"]) == (9, 3)
         assert get(c, s, "w1", "/dashboard/kpis").status_code == 403

@@ -56,6 +56,11 @@
       'kpi.hit_rate_n': '基于 {n} 条已批准预警',
       'kpi.hit_rate_none': '上周没有可评估的预警',
       'kpi.red_true': '近4周红色预警应验率',
+      'kpi.response': '2小时内响应',
+      'kpi.response_note': '近{d}天入队的预警 · 超时 {t}',
+      'kpi.completion': '24小时内办结',
+      'kpi.completion_note': '近{d}天批准的预警 · 办结率 {c}',
+      'kpi.none_yet': '近{d}天还没有可评估的预警',
       'kpi.red_true_n': '共 {n} 条红色预警窗口已结束',
       'kpi.red_true_none': '近4周没有已结束的红色预警',
       'kpi.last_run': '最近一次预测',
@@ -108,6 +113,11 @@
       'kpi.hit_rate_n': 'Over {n} approved warnings',
       'kpi.hit_rate_none': 'No warnings to check last week',
       'kpi.red_true': 'Red warnings that came true, last 4 weeks',
+      'kpi.response': 'Responded within 2 h',
+      'kpi.response_note': 'Warnings queued in the last {d} days · timeouts {t}',
+      'kpi.completion': 'Completed within 24 h',
+      'kpi.completion_note': 'Approved in the last {d} days · closure {c}',
+      'kpi.none_yet': 'Nothing to judge in the last {d} days yet',
       'kpi.red_true_n': 'Of {n} red warnings whose window has ended',
       'kpi.red_true_none': 'No red warning has ended in the last 4 weeks',
       'kpi.last_run': 'Latest forecast',
@@ -206,6 +216,10 @@
     );
   }
 
+  function pctOrDash(value) {
+    return value === null || value === undefined ? '—' : Risk.fmtPct(value);
+  }
+
   function renderKpis() {
     const box = $('kpis');
     if (state.kpisMissing) {
@@ -231,6 +245,24 @@
         hit === null || hit === undefined ? '—' : Risk.fmtPct(hit),
         'kpi.hit_rate',
         k.hit_rate_n ? Risk.t('kpi.hit_rate_n', { n: k.hit_rate_n }) : Risk.t('kpi.hit_rate_none'),
+      ),
+      tile(
+        'response',
+        pctOrDash(k.response_2h_rate),
+        'kpi.response',
+        k.response_2h_rate === null || k.response_2h_rate === undefined
+          ? Risk.t('kpi.none_yet', { d: k.service_days })
+          : Risk.t('kpi.response_note', { d: k.service_days, t: pctOrDash(k.timeout_rate) }),
+        k.timeout_rate > 0.05,
+      ),
+      tile(
+        'completion',
+        pctOrDash(k.completion_24h_rate),
+        'kpi.completion',
+        k.completion_24h_rate === null || k.completion_24h_rate === undefined
+          ? Risk.t('kpi.none_yet', { d: k.service_days })
+          : Risk.t('kpi.completion_note', { d: k.service_days, c: pctOrDash(k.closure_rate) }),
+        k.closure_rate !== null && k.closure_rate !== undefined && k.closure_rate < 0.95,
       ),
       tile(
         'red_true',

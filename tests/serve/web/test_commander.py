@@ -82,6 +82,8 @@ def test_a_commander_sees_only_the_approved_warning_in_scope(open_as):
         "sla": "0",
         "approved_open": "1",
         "hit_rate": "—",
+        "response": "100%",
+        "completion": "—",
         "red_true": "—",
         "last_run": "2024-05-01 08:00",
     }
