@@ -17,12 +17,12 @@ import argparse
 import dataclasses
 import json
 import os
-import platform
 import time
 from pathlib import Path
 
 import pandas as pd
 
+from benchmarks.machine import machine
 from models.backtest import ORACLE, run_backtest, write_outputs
 from models.gates import all_passed, check_gates, load_gate_config
 from risk.metrics import json_ready
@@ -164,12 +164,7 @@ def main() -> None:
         "all_bars_passed": all(b["passed"] for b in bars.values()),
         "notes": result.notes,
         "outputs": {k: str(v) for k, v in paths.items() if not k.startswith("plot:")},
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "load_average_before": load_before,
-            "load_average_after": os.getloadavg(),
-        },
+        "machine": machine(load_before),
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(json_ready(summary), indent=2))

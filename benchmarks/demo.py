@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import signal
 import statistics
 import subprocess
@@ -21,6 +20,8 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+from benchmarks.machine import machine
 
 RESULTS = Path(__file__).resolve().parent / "results"
 RISK = Path(sys.executable).with_name("risk")
@@ -79,12 +80,7 @@ def main() -> None:
         "runs_s": runs,
         "target_s": TARGET_S,
         "within_target": median < TARGET_S,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "load_average_before": load_before,
-            "load_average_after": os.getloadavg(),
-        },
+        "machine": machine(load_before),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -15,13 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import time
 from pathlib import Path
 
 import pandas as pd
 
+from benchmarks.machine import machine
 from models.backtest import peak_rss_mb
 from models.training import train_forecaster
 from risk.synth import synthesise
@@ -61,12 +61,7 @@ def main() -> None:
         "target_s": TARGET_S,
         "within_target": median < TARGET_S,
         "peak_rss_mb": round(peak_rss_mb(), 1),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "load_average_before": load_before,
-            "load_average_after": os.getloadavg(),
-        },
+        "machine": machine(load_before),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))

@@ -56,6 +56,8 @@ _RATIOS = {
         "户均人口：{value}",
     ),
 }
+# every feature this family can make, in the order it makes them
+FEATURES = (*_AS_GIVEN, *_RATIOS)
 
 
 def ratio(numerator: np.ndarray, denominator: np.ndarray, scale: float) -> np.ndarray:

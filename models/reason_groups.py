@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import re
 
+from features import population
+
 GROUPS = (
     "long_term",
     "recent",
@@ -85,16 +87,7 @@ HOUR = ("issue_hour",)
 _WHEN = {**dict.fromkeys(SEASON, "season"), **dict.fromkeys(WEEK, "week")}
 _WHEN |= {**dict.fromkeys(HOLIDAY, "holiday"), **dict.fromkeys(HOUR, "hour")}
 PLACE = ("grid_type", "area_km2", "density_per_km2")
-PEOPLE = (
-    "population",
-    "households",
-    "elderly_share",
-    "floating_share",
-    "rental_share",
-    "elderly_alone_per_1000",
-    "special_care_per_1000",
-    "persons_per_household",
-)
+PEOPLE = population.FEATURES
 _FAMILY_GROUP = {
     "time": "when",
     "calendar": "when",
