@@ -46,6 +46,18 @@ from risk.synth.oracle import oracle_expected_counts, oracle_targets
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def evaluation_city(grids: int, days: int, weeks: int, seed: int, tz: str = "Asia/Shanghai"):
+    """The benchmark's synthetic city, its events with zone-aware times, and the daily issue
+    times (08:00) of the last `weeks` weeks whose 72-hour windows the record covers."""
+    city = synthesise(grids, days, seed)
+    events = city.events.copy()
+    events["occurred_at"] = _aware(events["occurred_at"], tz)
+    events["reported_at"] = _aware(events["reported_at"], tz)
+    last = pd.Timestamp("2024-01-01") + pd.Timedelta(days=days - 4)
+    first = last - pd.Timedelta(days=7 * weeks - 1)
+    return city, events, daily_issue_times(first.date(), last.date(), 8, tz)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--grids", type=int, default=2000)
@@ -55,15 +67,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS / "headroom.json")
     args = parser.parse_args()
 
-    tz = "Asia/Shanghai"
-    city = synthesise(args.grids, args.days, args.seed)
+    city, events, times = evaluation_city(args.grids, args.days, args.weeks, args.seed)
     truth, grids = city.truth, city.grids
-    events = city.events.copy()
-    events["occurred_at"] = _aware(events["occurred_at"], tz)
-    events["reported_at"] = _aware(events["reported_at"], tz)
-    last = pd.Timestamp("2024-01-01") + pd.Timedelta(days=args.days - 4)
-    first = last - pd.Timedelta(days=7 * args.weeks - 1)
-    times = daily_issue_times(first.date(), last.date(), 8, tz)
+    first, last = times[0].normalize(), times[-1].normalize()
     start = events["occurred_at"].min()
     names = oracle_targets(truth)
     cats = list(truth.categories)

@@ -30,6 +30,7 @@ OFFSETS = ("blend", "none")
 BLEND_KINDS = (
     "citymean",
     "eb",
+    "pooled",
     "rate",
     "recent",
     "self",

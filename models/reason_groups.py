@@ -58,11 +58,12 @@ _NEIGHBOURHOOD = (
     re.compile(r"^community_share_\d+d_(?P<c>.+)$"),
 )
 _CLASSIC = re.compile(
-    r"^classic_(?P<k>rate|eb|citymean|recent|self|nbr|seppexp|kde|prospective)_(?P<c>.+)$"
+    r"^classic_(?P<k>rate|eb|pooled|citymean|recent|self|nbr|seppexp|kde|prospective)_(?P<c>.+)$"
 )
 _CLASSIC_GROUP = {
     "rate": "long_term",
     "eb": "long_term",
+    "pooled": "long_term",
     "citymean": "long_term",
     "seppexp": "long_term",
     "recent": "recent",

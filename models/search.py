@@ -42,7 +42,9 @@ SEARCH_SPACE: dict[str, dict[str, Any]] = {
     "binary": {"lightgbm": {"objective": "binary"}},
     "larger_trees": {"lightgbm": {"num_leaves": 31, "min_data_in_leaf": 200, "learning_rate": 0.1}},
     "wide_blend": {
-        "stacking": {"blend": ["eb", "self", "nbr", "cross", "recent", "kde", "prospective"]}
+        "stacking": {
+            "blend": ["eb", "pooled", "self", "nbr", "cross", "recent", "kde", "prospective"]
+        }
     },
 }
 

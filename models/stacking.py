@@ -8,6 +8,10 @@ expected count in the window `(t, t + horizon]`:
   times the horizon (`historical_rate`);
 * `classic_eb_<c>` — the same rate shrunk towards the mean of grids of the same `grid_type`
   (empirical Bayes, gamma–Poisson, moments at `t`; see :func:`shrunk_rates`);
+* `classic_pooled_<c>` — the same rate shrunk instead towards what the grid's *other*
+  categories say: the category's share (per `grid_type`) of the grid's steadied rate of every
+  other event (a grid busy with everything is busier with each thing; see
+  :func:`pooled_rates`); for `any`, the sum of the categories' pooled rates;
 * `classic_citymean_<c>` — the city-wide mean rate (one value per issue time);
 * `classic_recent_<c>` — known events of the last 30 days, per day, times the horizon;
 * `classic_self_<c>` — the self-exciting trigger per unit of branching ratio:
@@ -68,6 +72,10 @@ KINDS: dict[str, tuple[str, str]] = {
     "eb": (
         "long-run rate of {en} here, steadied by similar grids: {value}",
         "参照同类网格后的{zh}长期水平:{value}",
+    ),
+    "pooled": (
+        "long-run rate of {en} here, steadied by this grid's other events: {value}",
+        "参照本网格其他事件后的{zh}长期水平:{value}",
     ),
     "citymean": ("city-wide average of {en}: {value}", "全市{zh}平均水平:{value}"),
     "recent": (
@@ -205,6 +213,58 @@ def shrunk_rates(
     return (counts + a[:, codes]) / (days + b[:, codes])
 
 
+def pooled_rates(
+    counts: np.ndarray,
+    other: np.ndarray,
+    days: np.ndarray,
+    groups: np.ndarray,
+    dispersion: float,
+    other_dispersion: float,
+    own: np.ndarray | None = None,
+) -> np.ndarray:
+    """(T, G) empirical-Bayes rates per day of one category, shrunk towards the grid's other
+    events: a gamma prior whose mean is `m = s · r`, with `r` the grid's steadied rate of every
+    other event (:func:`shrunk_rates` of `other`) and `s` the category's share of those events
+    among grids of the same group, and whose relative variance `V` per group is the mean of
+    `((N/T − m)² − dispersion · m / T) / m²`, floored at `MIN_VARIANCE_SHARE`; then
+    `(N + 1/V) / (T + 1/(V m))`.
+
+    Categories share much of a grid's risk (its people, its buildings, its management), and
+    the other events are many more than one category's: the prior is far closer to the grid's
+    own rate than its group's mean is, so rare categories gain most. Everything is computed
+    from the counts known at each `t`. `own`: :func:`shrunk_rates` of `counts` if already
+    computed (the fallback where the group has no other event)."""
+    n_t, n_g = counts.shape
+    if n_g == 0:
+        return np.zeros((n_t, 0))
+    codes = np.asarray(groups, dtype=np.int64)
+    sizes = np.bincount(codes)
+    codes = np.where(sizes[codes] < MIN_GROUP, sizes.size, codes)
+    codes = pd.factorize(codes)[0]
+    k = int(codes.max()) + 1
+    member = sp.csr_matrix((np.ones(n_g), (np.arange(n_g), codes)), shape=(n_g, k))
+    steady = shrunk_rates(other, days, groups, other_dispersion)
+    own_sum = np.asarray(member.T @ counts.T).T
+    other_sum = np.asarray(member.T @ other.T).T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(other_sum > 0, own_sum / other_sum, 0.0)
+    m = share[:, codes] * steady
+    rate = counts / days
+    usable = m > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(usable, ((rate - m) ** 2 - dispersion * m / days) / m**2, 0.0)
+    n_used = np.asarray(member.T @ usable.T.astype(float)).T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = np.where(n_used > 0, np.asarray(member.T @ rel.T).T / n_used, 0.0)
+    v = np.maximum(v, MIN_VARIANCE_SHARE)[:, codes]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pooled = (counts + 1.0 / v) / (days + 1.0 / (v * m))
+    # no prior to speak of (no other event in the group): the grid's own steadied rate
+    if own is None:
+        own = shrunk_rates(counts, days, groups, dispersion)
+    return np.where(usable, pooled, own)
+
+
 def _groups(grids: pd.DataFrame) -> np.ndarray:
     if "grid_type" not in grids.columns:
         return np.zeros(len(grids), dtype=np.int64)
@@ -244,7 +304,14 @@ def classic_components(
 
     block = FeatureBlock()
     f32 = np.float32
-    for category, trigger in triggers.items():
+    every = age_band_counts(index_events(events, grid_ids, start_ns), times, 0, None)
+    every_theta = triggers[ANY_TARGET].theta if ANY_TARGET in triggers else 0.0
+    pooled_sum = np.zeros_like(every, dtype=np.float64)
+    categories = [c for c in triggers if c != ANY_TARGET]
+    # `any` last: its pooled rate is the sum of the categories' (when it has categories)
+    ordered = [*categories, *([ANY_TARGET] if ANY_TARGET in triggers else [])]
+    for category in ordered:
+        trigger = triggers[category]
         chosen = _category_events(events, category)
         idx = index_events(chosen, grid_ids, start_ns)
         n = age_band_counts(idx, times, 0, None)
@@ -252,10 +319,21 @@ def classic_components(
         gain = -np.expm1(-trigger.omega * h)
         rate = n / days
         own = decayed * gain
-        shrunk = shrunk_rates(n, days, groups, 1.0 / (1.0 - trigger.theta) ** 2) * h
+        dispersion = 1.0 / (1.0 - trigger.theta) ** 2
+        steadied = shrunk_rates(n, days, groups, dispersion)
+        shrunk = steadied * h
+        if category != ANY_TARGET:
+            pooled = pooled_rates(
+                n, every - n, days, groups, dispersion, 1.0 / (1.0 - every_theta) ** 2, steadied
+            )
+            pooled_sum += pooled
+            pooled = pooled * h
+        else:
+            pooled = pooled_sum * h if categories else shrunk
         values = {
             "rate": rate * h,
             "eb": shrunk,
+            "pooled": pooled,
             "citymean": np.repeat(rate.mean(axis=1, keepdims=True), len(grids), axis=1) * h,
             "recent": age_band_counts(idx, times, 0, RECENT_DAYS * NS_PER_DAY) / RECENT_DAYS * h,
             "self": own,

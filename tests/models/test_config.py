@@ -18,7 +18,7 @@ def test_packaged_config_is_version_3_stacked_deterministic_on_two_threads():
     assert (params["objective"], params["metric"]) == ("poisson", "average_precision")
     assert cfg.section("stacking") == {
         "offset": "blend",
-        "blend": ["eb", "self", "nbr", "cross"],
+        "blend": ["eb", "pooled", "self", "nbr", "cross"],
         "features": "target",
         "classic_features": True,
     }

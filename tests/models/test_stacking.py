@@ -17,6 +17,7 @@ from models.stacking import (
     classic_components,
     column,
     fit_triggers,
+    pooled_rates,
     shrunk_rates,
 )
 from tests.models.test_baselines import TZ, line_grids, make_events, random_events
@@ -80,6 +81,35 @@ def test_small_groups_share_the_city_prior():
     np.testing.assert_allclose(eb_alone, eb_city)  # groups under MIN_GROUP grids: one prior
 
 
+def test_pooled_rates_shrink_towards_the_grids_other_events():
+    # Four grids (one city-wide group), 10 days. Other events [10, 10, 30, 30]: their steadied
+    # rates are (n + 5) / 12.5 (mean 2, variance 5 - 4 - 0.2 = 0.8, b = 2.5, a = 5), i.e.
+    # [1.2, 1.2, 2.8, 2.8]. The category is 8 / 80 = 0.1 of the other events, so the prior
+    # means are m = [0.12, 0.12, 0.28, 0.28]; the relative spread of the rates
+    # [0.2, 0, 0.4, 0.2] around them is below the counting noise (mean -0.168), so V is the
+    # floor 0.05 and each rate is (n + 20) / (10 + 20 / m).
+    counts = np.array([[2.0, 0.0, 4.0, 2.0]])
+    other = np.array([[10.0, 10.0, 30.0, 30.0]])
+    out = pooled_rates(counts, other, np.array([[10.0]]), np.zeros(4, int), 1.0, 1.0)
+    np.testing.assert_allclose(
+        out[0],
+        [
+            22 / (10 + 20 / 0.12),
+            20 / (10 + 20 / 0.12),
+            24 / (10 + 20 / 0.28),
+            22 / (10 + 20 / 0.28),
+        ],
+    )
+    # the grid with no event of its own still inherits its other events' level
+    assert out[0, 1] > 0.11 and out[0, 3] > 2 * out[0, 0]
+
+
+def test_pooled_rates_fall_back_to_the_grids_own_rate_without_other_events():
+    counts = np.array([[3.0, 1.0]])
+    out = pooled_rates(counts, np.zeros((1, 2)), np.array([[10.0]]), np.zeros(2, int), 1.0, 1.0)
+    np.testing.assert_allclose(out, shrunk_rates(counts, np.array([[10.0]]), np.zeros(2, int), 1.0))
+
+
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 10_000), hour=st.integers(0, 24 * 80))
 def test_components_at_t_use_only_what_is_known_at_t(seed, hour):
@@ -113,7 +143,7 @@ def test_fit_triggers_per_category_and_a_category_without_events():
     again = ClassicStack.from_dict(stack.to_dict())
     assert again.triggers_ == stack.triggers_ and again.until_ == stack.until_
     names = [i.name for i in again.info()]
-    assert column("eb", "fraud") in names and len(names) == 3 * 9
+    assert column("eb", "fraud") in names and len(names) == 3 * 10
 
 
 def test_fit_triggers_names_the_failure_as_unfitted():
