@@ -25,6 +25,7 @@ import pandas as pd
 from benchmarks.machine import machine
 from models.backtest import ORACLE, run_backtest, write_outputs
 from models.gates import all_passed, check_gates, load_gate_config
+from models.report import write_report
 from risk.metrics import json_ready
 from risk.synth import synthesise
 from risk.synth.params import SynthParams
@@ -134,7 +135,7 @@ def main() -> None:
         progress=progress,
     )
     backtest_s = time.perf_counter() - run_started
-    paths = write_outputs(result, args.out)
+    paths = write_outputs(result, args.out, report=write_report)
 
     wall_s = time.perf_counter() - started
     any_models = result.metrics["targets"]["any"]["models"]

@@ -43,6 +43,7 @@ import pandas as pd
 
 from benchmarks.backtest import red_precision_bars
 from models.backtest import LIGHTGBM, BacktestResult, peak_rss_mb, run_backtest, write_outputs
+from models.report import write_report
 from risk.contract import ANY_TARGET
 from risk.errors import ContractError
 from risk.gridmake import make_grid
@@ -385,7 +386,8 @@ def main() -> None:
             "load_average_before": load_before,
         },
     }
-    paths = write_outputs(result, args.out)  # metrics.json rewritten below with the totals
+    # metrics.json is rewritten below with the totals
+    paths = write_outputs(result, args.out, report=write_report)
     elapsed = time.perf_counter() - started
     metrics["benchmark"]["wall_s"] = round(elapsed, 1)
     metrics["benchmark"]["target_s"] = TARGET_S

@@ -20,6 +20,7 @@ from models.backtest import (
     training_rows,
     write_outputs,
 )
+from models.report import write_report
 from risk.errors import ConfigError
 from risk.metrics import pr_auc
 from risk.synth import synthesise
@@ -74,7 +75,7 @@ def result(city, steps):
 
 @pytest.fixture(scope="module")
 def outputs(result, tmp_path_factory):
-    return write_outputs(result, tmp_path_factory.mktemp("backtest"))
+    return write_outputs(result, tmp_path_factory.mktemp("backtest"), report=write_report)
 
 
 # ----------------------------------------------------------------------------- pure helpers

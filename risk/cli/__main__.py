@@ -1,0 +1,7 @@
+"""`python -m risk.cli`: the `risk` command."""
+
+import sys
+
+from risk.cli import main
+
+sys.exit(main())
