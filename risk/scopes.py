@@ -34,6 +34,12 @@ class Role(StrEnum):
     COMMANDER = "commander"
     GRID_WORKER = "grid_worker"
     ADMIN = "admin"
+    # A system feeding events in (a city's case system, a sensor hub): its API token may post
+    # events and nothing else; it has no web login (`web_login_allowed`).
+    INTEGRATION = "integration"
+    # A monitoring system (Prometheus): its API token may read `/metrics` and nothing else;
+    # no web login either.
+    MONITOR = "monitor"
 
 
 class ScopeKind(StrEnum):
@@ -126,15 +132,19 @@ class Action(StrEnum):
     COMPLETE = "complete"
     VIEW_PATROLS = "view_patrols"
     REPORT_OUTCOME = "report_outcome"
+    REPORT_EVENT = "report_event"  # a grid worker reports an event seen in their own grid
     VIEW_REVIEW_STATS = "view_review_stats"  # agreement / override rates
     VIEW_MODELS = "view_models"
     PROPOSE_MODEL = "propose_model"
     PROMOTE_MODEL = "promote_model"
     MANAGE_USERS = "manage_users"
     VIEW_AUDIT = "view_audit"
+    POST_EVENTS = "post_events"  # add events to the service's event store (POST /events)
+    VIEW_METRICS = "view_metrics"  # city-wide operational counts at /metrics (no person data)
 
 
 _A, _R, _C, _W, _ADM = Role.ANALYST, Role.REVIEWER, Role.COMMANDER, Role.GRID_WORKER, Role.ADMIN
+_INT, _MON = Role.INTEGRATION, Role.MONITOR
 
 PERMISSIONS: Mapping[Action, frozenset[Role]] = {
     Action.VIEW_FORECASTS: frozenset({_A, _ADM}),
@@ -150,12 +160,17 @@ PERMISSIONS: Mapping[Action, frozenset[Role]] = {
     Action.COMPLETE: frozenset({_C, _W}),
     Action.VIEW_PATROLS: frozenset({_W, _C, _ADM}),
     Action.REPORT_OUTCOME: frozenset({_W}),
+    Action.REPORT_EVENT: frozenset({_W}),
     Action.VIEW_REVIEW_STATS: frozenset({_A, _ADM}),
     Action.VIEW_MODELS: frozenset({_A, _ADM}),
     Action.PROPOSE_MODEL: frozenset({_A}),
     Action.PROMOTE_MODEL: frozenset({_ADM}),
     Action.MANAGE_USERS: frozenset({_ADM}),
     Action.VIEW_AUDIT: frozenset({_ADM}),
+    # Only integrations: events reach the store from the city's systems, each with its own
+    # token and audit trail (an admin manages users, it does not feed data).
+    Action.POST_EVENTS: frozenset({_INT}),
+    Action.VIEW_METRICS: frozenset({_ADM, _MON}),
 }
 
 
@@ -189,6 +204,12 @@ def check_role_scope(role: Role | str, scope: Scope) -> None:
             f"a grid worker's scope must be a grid list (got {scope.kind.value}); "
             "fix: give the worker's own grid ids"
         )
+
+
+def web_login_allowed(role: Role | str) -> bool:
+    """Whether accounts of this role may have a web password (an integration or a monitor
+    uses its API token only)."""
+    return _role(role) not in (Role.INTEGRATION, Role.MONITOR)
 
 
 def authorize(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from risk.contract import DEFAULT_TZ
@@ -26,15 +26,24 @@ class Settings(BaseSettings):
         default=None, description="MLflow tracking URI; SQLite in data_dir when unset."
     )
     # The service's scheduler (`risk serve` turns it on): the escalation/expiry sweep always,
-    # daily scoring when both city files are set.
+    # daily scoring when the grids file is set: events from the file when one is set, else
+    # from the service's event store (issue 16, item 1).
     scheduler: bool = Field(default=False, description="Run the scheduler inside the service.")
     city_grids: Path | None = Field(default=None, description="Grids file scored daily.")
-    city_events: Path | None = Field(default=None, description="Events file scored daily.")
+    city_events: Path | None = Field(
+        default=None,
+        description="Events file scored daily; unset: the events stored in the service database.",
+    )
     score_hour: int = Field(default=8, ge=0, le=23, description="Daily scoring hour, city time.")
     labels_file: Path | None = Field(
         default=None,
         description="The city's label table (grid types, attributes, categories; zh/en), "
         "merged over risk/labels.toml for the reasons of the daily scoring.",
+    )
+    health_file: Path | None = Field(
+        default=None,
+        description="Model health thresholds of scoring runs (PSI, inputs, ECE); unset: "
+        "risk/health.toml.",
     )
     response_target_minutes: int = Field(
         default=120, ge=1, description="Pending warnings escalate after this many minutes."
@@ -43,6 +52,9 @@ class Settings(BaseSettings):
         default=64 * 1024,
         ge=1024,
         description="Largest request body the API reads (413 beyond; bulk review: 1 MiB).",
+    )
+    events_batch_max: int = Field(
+        default=1000, ge=1, le=100_000, description="Most events one POST /api/v1/events takes."
     )
     # Logins and tokens (docs/adr/016-login-and-browser-defences.md).
     login_account_failures: int = Field(
@@ -56,6 +68,11 @@ class Settings(BaseSettings):
     )
     api_token_days: int = Field(
         default=90, ge=1, description="Lifetime of a new or renewed API token, in days."
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Scrape token of /metrics (Prometheus), at least 32 characters, or "
+        "'sha256:<hex>' of it; unset: only admin and monitor accounts' tokens read /metrics.",
     )
     trusted_origins: list[str] = Field(
         default=[],

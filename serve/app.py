@@ -25,11 +25,15 @@ from serve.api import (
     auth,
     dashboard,
     errors,
+    events,
     forecasts,
     health,
+    metrics,
+    model_health,
     models,
     patrols,
     review,
+    worker,
 )
 from serve.api.body_limit import BULK_MAX_BODY_BYTES, BodyLimit
 from serve.api.deps import utc_now
@@ -57,7 +61,10 @@ def api_router() -> APIRouter:
         analytics.router,  # /review/stats before /review/items/{id}
         review.router,
         patrols.router,
+        worker.router,  # POST /worker/events (issue 16, item 2)
+        events.router,
         models.router,
+        model_health.router,
         audit.router,
     ):
         api.include_router(router)
@@ -109,27 +116,31 @@ def create_app(
     app.state.login_throttle = LoginThrottle.from_settings(settings)  # in memory, per process
     errors.install(app)
     bulk = {f"{API_PREFIX}/review/bulk": BULK_MAX_BODY_BYTES}  # 500 entries need more
+    bulk[f"{API_PREFIX}/events"] = events.events_body_bytes(settings.events_batch_max)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, larger=bulk)
     app.add_middleware(SecurityHeaders)  # outermost: every answer, 413 included
     app.include_router(api_router())
+    metrics.install(app)  # GET /metrics for Prometheus (scrape token, admin or monitor)
     pages.install(app)  # web pages, /static and /sw.js (serve/web)
     apidocs.install(app)  # Swagger UI from local files at /api/v1/docs
     return app
 
 
 def _scheduler(settings: Settings, factory):
-    """Daily scoring (when the city files are configured) and the escalation/expiry sweep."""
+    """Daily scoring (when the city's grids file is configured; events from RISK_CITY_EVENTS
+    when set, else from the event store) and the escalation/expiry sweep."""
     from datetime import time as clock_time
     from datetime import timedelta
 
     from serve.jobs import Scheduler, city_score_job
 
     job = None
-    if settings.city_grids and settings.city_events:
+    if settings.city_grids:
         job = city_score_job(factory=factory, grids_path=settings.city_grids,
                              events_path=settings.city_events, data_dir=settings.data_dir,
                              tz=settings.tz, calendar=settings.calendar,
-                             labels_file=settings.labels_file)  # fmt: skip
+                             labels_file=settings.labels_file,
+                             health_file=settings.health_file)  # fmt: skip
     return Scheduler(factory, job, tz=settings.tz, score_at=clock_time(settings.score_hour, 0),
                      response_target=timedelta(minutes=settings.response_target_minutes))  # fmt: skip
 

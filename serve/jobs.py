@@ -226,23 +226,25 @@ def city_score_job(
     *,
     factory: sessionmaker[Session],
     grids_path: str | Path,
-    events_path: str | Path,
+    events_path: str | Path | None = None,
     data_dir: str | Path | None = None,
     model_dir: str | Path | None = None,
     tz: str = DEFAULT_TZ,
     calendar: str = "CN",
     **score_options: Any,
 ) -> ScoreJob:
-    """The production scoring job: re-read and validate the city files (new events count),
-    then `serve.scoring.score` with the champion of ``data_dir`` (or ``model_dir``) and the
-    files' fingerprint. ``score_options``: thresholds, min_level, top_percent, base_rates,
+    """The production scoring job: re-read and validate the city's grids file, take the events
+    (`city_events`), then `serve.scoring.score` with the champion of ``data_dir`` (or
+    ``model_dir``). ``score_options``: thresholds, min_level, top_percent, base_rates,
     labels_file."""
-    from risk.loaders import load_events, load_grids
+    from risk.loaders import load_grids
     from serve.scoring import score
 
     def job(issue_time: pd.Timestamp, now: datetime) -> Any:
         grids = load_grids(grids_path).valid
-        events = load_events(events_path, grids, tz=tz).valid
+        events = city_events(factory, grids, issue_time, events_path, tz=tz)
+        # the files' fingerprint, as training's; the frames' for events from the store
+        paths = None if events_path is None else [grids_path, events_path]
         return score(
             issue_time,
             grids,
@@ -252,12 +254,74 @@ def city_score_job(
             data_dir=data_dir,
             tz=tz,
             calendar=calendar,
-            data_paths=[grids_path, events_path],
+            data_paths=paths,
             now=now,
             **score_options,
         )
 
-    return job
+    return recorded(factory, job)
+
+
+def recorded(factory: sessionmaker[Session], job: ScoreJob) -> ScoreJob:
+    """``job``, each attempt written to ``scoring_attempts`` (`serve.repo.attempts`): its start
+    (the job's ``now``), its wall time, ``complete`` with the run (a result's ``run_id``) or
+    ``failed`` with the exception's class name; the exception is then raised as before.
+    `/metrics` counts and times runs from these rows, the same for every worker process."""
+    from time import perf_counter
+
+    from serve.repo import attempts
+
+    def write(now: datetime, issue: pd.Timestamp, started: float, **outcome: Any) -> None:
+        try:
+            with transaction(factory) as session:
+                attempts.record_attempt(
+                    session,
+                    started_at=now,
+                    seconds=perf_counter() - started,
+                    issue_time=pd.Timestamp(issue).to_pydatetime(),
+                    **outcome,
+                )
+        except Exception:  # telemetry must never hide the job's own outcome
+            log.exception("could not record the scoring attempt at %s", now.isoformat())
+
+    def run(issue_time: pd.Timestamp, now: datetime) -> Any:
+        started = perf_counter()
+        try:
+            result = job(issue_time, now)
+        except Exception as exc:
+            write(now, issue_time, started, status=attempts.FAILED, error=type(exc).__name__)
+            raise
+        run_id = getattr(result, "run_id", None)
+        write(now, issue_time, started, status=attempts.COMPLETE, run_id=run_id)
+        return result
+
+    return run
+
+
+def city_events(
+    factory: sessionmaker[Session],
+    grids: pd.DataFrame,
+    issue_time: pd.Timestamp,
+    events_path: str | Path | None = None,
+    *,
+    tz: str = DEFAULT_TZ,
+) -> pd.DataFrame:
+    """The events a daily run at ``issue_time`` scores from.
+
+    With ``events_path`` (RISK_CITY_EVENTS): that file, validated as before the event store
+    (the store is not read). Without: the event store (`serve.repo.events`), only the events
+    known at ``issue_time`` (occurred and reported by then, as the features require) and only
+    those in ``grids``."""
+    if events_path is not None:
+        from risk.loaders import load_events
+
+        return load_events(events_path, grids, tz=tz).valid
+    from serve.repo.events import load_events as stored_events
+
+    with factory() as session:
+        events = stored_events(session, tz=tz, known_at=issue_time)
+    known = events["grid_id"].isin(grids["grid_id"].astype(str)).to_numpy()
+    return events[known].reset_index(drop=True)
 
 
 __all__ = [
@@ -265,6 +329,8 @@ __all__ = [
     "ScoreJob",
     "Scheduler",
     "SweepCounts",
+    "city_events",
     "city_score_job",
+    "recorded",
     "sweep_queue",
 ]

@@ -249,6 +249,84 @@ class HourProfileRow(Base):
     run_id: Mapped[str] = mapped_column(String(ID))
 
 
+class EventRow(Base):
+    """One validated event of the data contract (DESIGN §3; issue 16, item 1): what happened,
+    where (the grid) and when it was known — never who. ``batch`` names the load or API batch
+    that stored it (the object of that batch's audit entry)."""
+
+    __tablename__ = "events"
+
+    event_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    occurred_at: Mapped[datetime]
+    reported_at: Mapped[datetime] = mapped_column(index=True)
+    category: Mapped[str] = mapped_column(String(100))
+    grid_id: Mapped[str] = mapped_column(String(ID), index=True)
+    source: Mapped[str | None] = mapped_column(String(20))
+    severity: Mapped[int | None] = mapped_column(Integer)
+    batch: Mapped[str] = mapped_column(String(40))
+    received_at: Mapped[datetime]
+    # A grid worker's note on the event they reported, sealed at rest (`serve.repo.sealing`;
+    # issue 16, item 2; 0008). Never read by scoring.
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class PatrolVisitRow(Base):
+    """Patrol exposure (issue 16, item 2; `serve.repo.exposure`): one row per patrol report —
+    which grid was looked at, when, by which role and with what outcome — never who. Kept
+    for the feedback-loop analysis (issue 17): a patrolled grid may record more events."""
+
+    __tablename__ = "patrol_visits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    report_id: Mapped[int] = mapped_column(
+        ForeignKey("patrol_reports.id", ondelete="CASCADE"), unique=True
+    )
+    grid_id: Mapped[str] = mapped_column(String(ID), index=True)
+    visited_at: Mapped[datetime] = mapped_column(index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    outcome: Mapped[str] = mapped_column(String(30))
+    recorded_at: Mapped[datetime]
+
+
+class RunHealthRow(Base):
+    """Model health of one scoring run (issue 17, item 1; `serve.run_health`): drift against
+    the model's training window, event volumes by source, the thresholds passed, and — once
+    the run's window has closed and a later run knows its events — realised calibration and
+    precision by level (``realised``, measured by run ``realised_by``)."""
+
+    __tablename__ = "run_health"
+
+    run_id: Mapped[str] = mapped_column(
+        ForeignKey("forecast_runs.run_id", ondelete="CASCADE"), primary_key=True
+    )
+    computed_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(10))  # ok, warn, alert, unknown
+    drift: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    volumes: Mapped[dict[str, Any]] = mapped_column(JSON)
+    breaches: Mapped[list[Any]] = mapped_column(JSON)
+    realised: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    realised_at: Mapped[datetime | None]
+    realised_by: Mapped[str | None] = mapped_column(String(ID))
+
+
+class ScoringAttemptRow(Base):
+    """One attempt of the service's scheduled scoring (issue 17, item 5; `serve.repo.attempts`):
+    when it ran, how long it took, and whether it stored a run (``complete``, with the run)
+    or failed (``failed``, with the exception's class name, never its message). `/metrics`
+    reads these; an attempt is telemetry, not a change of anything, so it is not audited."""
+
+    __tablename__ = "scoring_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    started_at: Mapped[datetime] = mapped_column(index=True)
+    finished_at: Mapped[datetime]
+    seconds: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(10))  # complete, failed
+    issue_time: Mapped[datetime | None]
+    run_id: Mapped[str | None] = mapped_column(String(ID))
+    error: Mapped[str | None] = mapped_column(String(100))
+
+
 class AuditEntryRow(Base):
     __tablename__ = "audit_log"
 
@@ -291,13 +369,17 @@ __all__ = [
     "AuditHeadRow",
     "Base",
     "EventCountRow",
+    "EventRow",
     "ForecastRow",
     "ForecastRunRow",
     "GridRow",
     "HourProfileRow",
     "PatrolReportRow",
+    "PatrolVisitRow",
     "ReviewItemRow",
     "ReviewRevisionRow",
+    "RunHealthRow",
+    "ScoringAttemptRow",
     "TokenRow",
     "UTCDateTime",
     "UserRow",

@@ -125,8 +125,16 @@ class Revision(BaseModel):
     run_id: str | None = None
 
 
+class ItemPatrolReport(BaseModel):
+    """A patrol report that answered a review item: what the patrol found, and when."""
+
+    at: datetime
+    outcome: str
+
+
 class ReviewItemDetail(ReviewItemOut):
     revisions: list[Revision] = []
+    patrol_reports: list[ItemPatrolReport] = []  # newest first (issue 16, item 3)
 
 
 class ApproveIn(Body):
@@ -275,12 +283,34 @@ class DayCount(BaseModel):
     count: int
 
 
+class FieldPatrolReport(BaseModel):
+    """A patrol report on a grid's page: the worker as the review history names people (the
+    username), and the note only for a caller who may read it (else None)."""
+
+    at: datetime
+    outcome: str
+    worker: str
+    note: str | None = None
+
+
+class FieldEvent(BaseModel):
+    """An event a grid worker or a patrol reported (``source`` grid_worker or patrol)."""
+
+    occurred_at: datetime
+    category: str
+    source: str
+    note: str | None = None
+
+
 class GridDetail(BaseModel):
     grid: GridOut
     latest: list[HistoryPoint]
     history: list[HistoryPoint]
     reviews: list[ReviewItemOut]
     recent_events: list[DayCount] = []  # last 28 days known to the latest run, newest first
+    # issue 16, item 3: the last 30 days from the field, newest first, at most 50 each
+    patrol_reports: list[FieldPatrolReport] = []
+    field_events: list[FieldEvent] = []
 
 
 class MapFeature(BaseModel):
@@ -324,6 +354,42 @@ class Kpis(BaseModel):
     last_run: LastRun | None
 
 
+class RollupRowOut(BaseModel):
+    """One street, community or grid of the roll-up (`risk.rollup`): warnings queued in the
+    period by state now, breaches of the 2 h / 24 h targets, and the hit rate of approved
+    warnings whose window closed in the period (``hits / closed``)."""
+
+    key: str  # the street, community or grid id ("" on the total row)
+    street_id: str
+    community_id: str | None
+    grids: int
+    pending: int  # pending or escalated
+    approved: int
+    dispatched: int
+    completed: int
+    breaches: int
+    closed: int
+    hits: int
+    hit_rate: float | None
+
+
+class Rollup(BaseModel):
+    level: Literal["street", "community", "grid"]
+    parent: str | None
+    days: int
+    since: datetime
+    rows: list[RollupRowOut]
+    total: RollupRowOut
+
+
+class Outlines(BaseModel):
+    """The caller's grids dissolved: one feature per street (properties street_id) and per
+    community (community_id, street_id)."""
+
+    streets: list[MapFeature]
+    communities: list[MapFeature]
+
+
 # --------------------------------------------------------------------------- patrols
 
 
@@ -361,6 +427,9 @@ class PatrolsToday(BaseModel):
     waiting_review: int = Field(
         0, description="warnings in the caller's grids still waiting for a reviewer's decision"
     )
+    categories: list[str] = Field(
+        [], description="the categories a grid worker may report an event in (POST /worker/events)"
+    )
 
 
 class ReportIn(Body):
@@ -370,6 +439,11 @@ class ReportIn(Body):
     note: FreeText | None = None
     item_ids: Annotated[list[Ident], Field(max_length=50)] = []
     at: ReportTime | None = Field(None, description="when the patrol ended; default now")
+    category: Ident | None = Field(
+        None,
+        description="found_issue only: what kind of issue (PatrolsToday.categories); default "
+        "the answered warnings' category, else 'other'",
+    )
 
 
 class ReportOut(BaseModel):
@@ -382,6 +456,29 @@ class ReportOut(BaseModel):
     reported_at: datetime
     received_at: datetime
     created: bool
+    event_id: str | None = Field(None, description="found_issue: the event it became")
+
+
+class WorkerEventIn(Body):
+    """An event a grid worker saw in one of their own grids (issue 16, item 2)."""
+
+    client_event_id: Ident = Field(description="made on the device; a retry sends it again")
+    grid_id: Ident
+    category: Ident = Field(description="one of PatrolsToday.categories")
+    occurred_at: ReportTime | None = Field(None, description="when it happened; default now")
+    note: FreeText | None = None
+
+
+class WorkerEventOut(BaseModel):
+    client_event_id: str
+    event_id: str
+    grid_id: str
+    category: str
+    source: str
+    occurred_at: datetime
+    reported_at: datetime
+    note: str | None = None
+    created: bool = Field(description="false: a retry, answered with the event stored first")
 
 
 # --------------------------------------------------------------------------- models
@@ -409,6 +506,9 @@ class ModelCard(BaseModel):
     version: int
     markdown: str
     html: str
+    health: list[CardHealthMark] = Field(
+        [], description="scoring runs of this version past a health threshold, newest first"
+    )
 
 
 class PromoteIn(Body):
@@ -453,3 +553,142 @@ class VerifyOut(BaseModel):
 class Health(BaseModel):
     status: Literal["ok"]
     database: Literal["ok"]
+
+
+# --------------------------------------------------------------------------- events
+
+# Event values arrive as text (times ISO 8601, as in a CSV): the contract's validation checks
+# them row by row (`serve.intake`), so a bad value rejects its row, not the batch.
+EventText = Annotated[str, StringConstraints(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
+
+
+class EventIn(Body):
+    """One event (DESIGN §3); never anything about a person."""
+
+    event_id: EventText | None = Field(
+        None, description="the sender's id: a retry sends the same id (absent: made from the row)"
+    )
+    occurred_at: EventText | None = Field(None, description="ISO 8601; naive = city time")
+    reported_at: EventText | None = Field(None, description="ISO 8601; default occurred_at")
+    category: EventText | None = None
+    grid_id: EventText | None = Field(None, description="or lon + lat (WGS84 degrees)")
+    lon: float | EventText | None = None
+    lat: float | EventText | None = None
+    source: EventText | None = None
+    severity: int | EventText | None = Field(None, description="1 to 5")
+
+
+class EventsIn(Body):
+    events: Annotated[list[EventIn], Field(min_length=1)] = Field(
+        description="at most RISK_EVENTS_BATCH_MAX (1,000) events per request"
+    )
+
+
+class EventFieldOut(BaseModel):
+    field: str
+    message: str
+
+
+class EventResultOut(BaseModel):
+    index: int = Field(description="position in the request's events (0 = first)")
+    event_id: str | None
+    status: Literal["stored", "duplicate", "conflict", "rejected"]
+    reason: str | None = Field(None, description="why rejected (a contract reason) or conflict")
+    message: str = ""
+    fields: list[EventFieldOut] = []
+
+
+class EventsOut(BaseModel):
+    batch: str = Field(description="the batch's id: the object of its audit entry")
+    received: int
+    stored: int
+    duplicates: int
+    conflicts: int
+    rejected: int
+    results: list[EventResultOut]
+
+
+# --------------------------------------------------------------------------- model health (issue 17)
+
+
+class HealthBreachOut(BaseModel):
+    metric: Literal["score_psi", "family_psi", "missing_share", "out_of_range_share", "ece"]
+    key: str | None = Field(description="the target or the feature family")
+    value: float
+    severity: Literal["warn", "alert"]
+    threshold: float
+    run_id: str | None = Field(None, description="the run measured, when an earlier one (ECE)")
+    text: str
+
+
+class HealthLevelOut(BaseModel):
+    n: int = Field(description="grids given this level whose window has closed")
+    came_true: int
+    precision: float | None
+
+
+class HealthRealisedOut(BaseModel):
+    measured_by: str | None = Field(description="the later run that knew the window's events")
+    ece: dict[str, float | None] = Field(description="per target")
+    n: dict[str, int] = Field(description="grids per target")
+    levels: dict[str, HealthLevelOut] = Field(description="per model level, all targets")
+
+
+class HealthRunOut(BaseModel):
+    run_id: str
+    issue_time: datetime
+    model_version: str
+    status: Literal["ok", "warn", "alert", "unknown"]
+    score_psi: dict[str, float] = Field(description="per target; empty without a reference")
+    family_psi: dict[str, float] = Field(description="per feature family: its largest PSI")
+    missing_share: float | None
+    out_of_range_share: float | None
+    features_checked: int | None
+    top_features: list[tuple[str, float]]
+    volumes: dict[str, int] = Field(description="events of the last 7 days per source")
+    realised: HealthRealisedOut | None
+    breaches: list[HealthBreachOut]
+
+
+class HealthLimitOut(BaseModel):
+    warn: float
+    alert: float
+
+
+class ReliabilityBinOut(BaseModel):
+    n: int
+    mean_prob: float
+    observed: float
+
+
+class ReliabilityOut(BaseModel):
+    run_id: str
+    issue_time: datetime
+    targets: dict[str, list[ReliabilityBinOut]]
+
+
+class VersionHealthOut(BaseModel):
+    warn: int = Field(description="runs of this version marked warn")
+    alert: int
+    last_flagged: datetime | None
+
+
+class ModelHealth(BaseModel):
+    status: Literal["ok", "warn", "alert", "unknown"] | None = Field(
+        description="the latest run's; null before any run with a health record"
+    )
+    latest: HealthRunOut | None
+    runs: list[HealthRunOut] = Field(description="oldest first")
+    thresholds: dict[str, HealthLimitOut]
+    ece_min_rows: int
+    reliability: ReliabilityOut | None = Field(
+        description="reliability bins of the latest run whose window has closed"
+    )
+    versions: dict[str, VersionHealthOut] = Field(description="model versions with flagged runs")
+
+
+class CardHealthMark(BaseModel):
+    run_id: str
+    issue_time: datetime
+    status: Literal["warn", "alert"]
+    summary: list[str]

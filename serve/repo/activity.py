@@ -1,5 +1,6 @@
-"""What the service keeps of the events themselves: counts per grid, hour and category, and
-the hour-of-day profiles of warned grids. Never an event row, never a person.
+"""What the scoring runs keep of the events they used: counts per grid, hour and category, and
+the hour-of-day profiles of warned grids. Never a person. (The events themselves, when they
+come through the service, are in the event store: `serve.repo.events`.)
 
 Each scoring run replaces both from the events known at its issue time
 (`known_events`): the counts of the last `KEEP_DAYS` days (grid pages, the hit rate of

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from risk.errors import ConfigError, RiskError
-from risk.scopes import Role, Scope, check_role_scope
+from risk.scopes import Role, Scope, check_role_scope, web_login_allowed
 from serve.db import atomic
 from serve.tables import TokenRow, UserRow
 
@@ -168,6 +168,11 @@ def add_user(
     if not username:
         raise ConfigError("a user needs a non-blank username")
     check_role_scope(role, scope)  # also rejects an unknown role
+    if password is not None and not web_login_allowed(role):
+        raise ConfigError(
+            f"a {Role(role).value} account has no web login; fix: leave out the password "
+            "(its API token is its only credential)"
+        )
     values = {
         "username": username,
         "role": Role(role).value,
@@ -197,7 +202,9 @@ def list_users(session: Session, include_disabled: bool = True) -> list[User]:
 
 
 def set_password(session: Session, username: str, password: str) -> None:
-    _row_by_name(session, username)
+    row = _row_by_name(session, username)
+    if not web_login_allowed(row.role):
+        raise ConfigError(f"a {row.role} account has no web login; it uses its API token only")
     session.execute(
         update(USERS)
         .where(USERS.c.username == username)

@@ -49,6 +49,8 @@ HOME: dict[Role, str] = {
     _W: "/worker",
     _A: "/analyst",
     _ADM: "/analyst",
+    Role.INTEGRATION: "/api/v1/docs",  # no page of its own (and no web login: risk.scopes)
+    Role.MONITOR: "/api/v1/docs",  # reads /metrics only (no web login either)
 }
 NO_STORE = {"Cache-Control": "no-store"}
 TZ_PLACEHOLDER = "__RISK_TZ__"

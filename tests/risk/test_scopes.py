@@ -69,12 +69,15 @@ EXPECTED = {
     "view_queue": {"reviewer", "analyst", "admin"},
     "view_patrols": {"grid_worker", "commander", "admin"},
     "report_outcome": {"grid_worker"},
+    "report_event": {"grid_worker"},
     "view_review_stats": {"analyst", "admin"},
     "view_models": {"analyst", "admin"},
     "propose_model": {"analyst"},
     "promote_model": {"admin"},
     "manage_users": {"admin"},
     "view_audit": {"admin"},
+    "post_events": {"integration"},
+    "view_metrics": {"admin", "monitor"},
 }
 
 
