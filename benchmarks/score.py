@@ -62,8 +62,8 @@ def main() -> None:
             t0 = time.perf_counter()
             trained = train_forecaster(city.grids, city.events, tz=DEFAULT_TZ)
             train_s = round(time.perf_counter() - t0, 2)
-            extra = {"targets_trained": list(trained.targets), "until": trained.until}
-            save_forecaster(trained.model, folder, extra=extra)
+            # as `risk train` saves it: the drift reference too, so runs measure their health
+            save_forecaster(trained.model, folder, extra=trained.manifest_extra())
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
         last_day = pd.Timestamp(manifest["until"]).tz_convert(DEFAULT_TZ).date()
         issue = pd.Timestamp(f"{last_day} 08:00", tz=DEFAULT_TZ)

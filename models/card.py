@@ -1,7 +1,9 @@
 """Model card of one registered version, as Markdown and as self-contained HTML (pure).
 
 Both renderings come from one list of sections, so they always say the same thing. The HTML
-has inline CSS only (no CDN, no script) and every value is escaped.
+has inline CSS only (no CDN, no script) and every value is escaped. A version whose scoring
+runs passed a health threshold (issue 17) is marked when the card is served: `with_health`
+puts a "Health in service" section right under the title.
 """
 
 from __future__ import annotations
@@ -272,7 +274,11 @@ def _md_cell(text: str) -> str:
 
 
 def _markdown(title: str, sections: list[Section]) -> str:
-    lines = [f"# {title}", ""]
+    return "\n".join([f"# {title}", "", *_markdown_sections(sections)])
+
+
+def _markdown_sections(sections: list[Section]) -> list[str]:
+    lines: list[str] = []
     for s in sections:
         lines += [f"## {s.title}", ""]
         for p in s.paragraphs:
@@ -286,7 +292,7 @@ def _markdown(title: str, sections: list[Section]) -> str:
             lines.append("|" + "---|" * len(t.header))
             lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in t.rows]
             lines.append("")
-    return "\n".join(lines)
+    return lines
 
 
 # The card's one inline style. The analyst page shows the card in an iframe that inherits the
@@ -307,7 +313,15 @@ def _html(title: str, sections: list[Section]) -> str:
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{e(title)}</title><style>{CARD_CSS}</style></head><body>",
         f"<h1>{e(title)}</h1>",
+        *_html_sections(sections),
+        "</body></html>",
     ]
+    return "\n".join(out)
+
+
+def _html_sections(sections: list[Section]) -> list[str]:
+    e = html_lib.escape
+    out: list[str] = []
     for s in sections:
         out.append(f"<h2>{e(s.title)}</h2>")
         out += [f"<p>{e(p)}</p>" for p in s.paragraphs]
@@ -320,5 +334,46 @@ def _html(title: str, sections: list[Section]) -> str:
             out.append("<tr>" + "".join(f"<th>{e(h)}</th>" for h in t.header) + "</tr>")
             out += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in t.rows]
             out.append("</table>")
-    out.append("</body></html>")
-    return "\n".join(out)
+    return out
+
+
+# ----------------------------------------------------------------------------- health marks
+
+HEALTH_TITLE = "Health in service"
+
+
+def health_section(marks: Sequence[Mapping[str, Any]]) -> Section:
+    """The scoring runs of this version past a health threshold (issue 17): each mark has
+    ``run_id``, ``issue_time``, ``status`` (warn / alert) and ``summary`` (lines of words)."""
+    alerts = sum(m.get("status") == "alert" for m in marks)
+    verdict = (
+        f"ALERT: {alerts} of the latest {len(marks)} flagged scoring runs passed an alert "
+        "threshold of risk/health.toml; check the inputs and the model before relying on it."
+        if alerts
+        else "WARNING: scoring runs passed a warning threshold of risk/health.toml "
+        f"({len(marks)} listed below)."
+    )
+    rows = [
+        [str(m.get("issue_time", "")), str(m.get("run_id", "")), str(m.get("status", "")),
+         "; ".join(m.get("summary") or [])]
+        for m in marks
+    ]  # fmt: skip
+    return Section(
+        HEALTH_TITLE,
+        paragraphs=[verdict],
+        tables=[("", Table(["issue time", "run", "status", "past thresholds"], rows))],
+    )
+
+
+def with_health(markdown: str, html: str, marks: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
+    """The card with a `health_section` right under its title; unchanged without marks."""
+    if not marks:
+        return markdown, html
+    section = [health_section(marks)]
+    head, _, rest = markdown.partition("\n\n")
+    markdown = "\n".join([head, "", *_markdown_sections(section), rest])
+    title_end = html.find("</h1>")
+    if title_end >= 0:
+        cut = title_end + len("</h1>")
+        html = html[:cut] + "\n" + "\n".join(_html_sections(section)) + html[cut:]
+    return markdown, html

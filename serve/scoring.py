@@ -10,7 +10,10 @@ per (grid, target) → store, in ONE database transaction:
   ``(at, at + horizon]``) via `repo.reviews.apply_scoring` — re-scoring updates a pending item
   (revision + 1), never duplicates, and leaves a decided item alone,
 * an audit entry per created or re-scored item (actor ``system:scoring``, model version, score
-  snapshot) and one for the run itself.
+  snapshot) and one for the run itself,
+* the run's model health (`serve.run_health`: drift against the training window, volumes by
+  source, realised calibration of earlier runs whose window closed; an audited
+  ``health_alert`` when a threshold of `risk/health.toml` is passed).
 
 If anything fails, nothing of the run is kept. One transaction rather than run-then-queue:
 a run whose warnings never reached the queue would be invisible to reviewers yet look
@@ -54,12 +57,15 @@ from features.build import build_features
 from models.explain import check_additivity, explain, reason_lists
 from models.persist import load_forecaster
 from risk.contract import DEFAULT_TZ, HORIZON_HOURS
+from risk.drift import RunDrift
 from risk.errors import ConfigError, ContractError
+from risk.health import Breach, HealthConfig, load_health_config
 from risk.issue_guard import check_issue_time, parse_issue_time
 from risk.labels import LabelTable, load_labels
 from risk.levels import LEVELS, levels_at, risk_level, validate_thresholds, warning_mask
 from risk.patrol import hour_profiles
 from risk.review import StaleVersion
+from serve import run_health
 from serve.db import transaction
 from serve.repo import activity, audit, reviews, runs
 from serve.repo import grids as grid_repo
@@ -90,6 +96,7 @@ class ScoredCity:
     base_rate_sources: dict[str, str]
     max_additivity_error: float
     timings: dict[str, float]
+    drift: RunDrift | None = None  # against the model's training window (None: no reference)
 
 
 @dataclass(frozen=True)
@@ -114,6 +121,8 @@ class ScoreSummary:
     base_rate_sources: dict[str, str]
     levels: dict[str, dict[str, int]]  # target -> level -> grids
     timings_s: dict[str, float] = field(default_factory=dict)
+    health_status: str = "unknown"  # ok / warn / alert / unknown (serve.run_health)
+    health_breaches: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -307,7 +316,10 @@ def score_city(
             )
         )
     forecasts = pd.concat(parts, ignore_index=True)
-    return ScoredCity(issue, forecasts, rates, sources, max_error, timings)
+    t0 = time.perf_counter()
+    drift = run_health.measure(loaded.manifest, frame, probs)
+    timings["drift"] = time.perf_counter() - t0
+    return ScoredCity(issue, forecasts, rates, sources, max_error, timings, drift)
 
 
 def frame_fingerprint(grids: pd.DataFrame, events: pd.DataFrame, at: pd.Timestamp) -> str:
@@ -409,12 +421,15 @@ def store_scored(
     fingerprint: str,
     now: datetime,
     events: pd.DataFrame | None = None,
-) -> tuple[runs.RunInfo, dict[str, int], dict[str, float]]:
+    health: HealthConfig | None = None,
+) -> tuple[runs.RunInfo, dict[str, int], dict[str, float], run_health.HealthOutcome]:
     """Store the run, the grids and the warnings in one transaction (module docstring).
 
     With ``events``, the same transaction replaces the stored event counts and the warned
     grids' hour profiles with those of the events known at the issue time
-    (`serve.repo.activity`)."""
+    (`serve.repo.activity`). The run's health is judged against ``health`` (default
+    `risk/health.toml`) and stored last."""
+    health = load_health_config() if health is None else health
     issue = scored.issue_time
     horizon = int(loaded.manifest.get("horizon_hours", HORIZON_HOURS))
     window = (
@@ -468,7 +483,19 @@ def store_scored(
             t2 = time.perf_counter()
             _store_activity(session, events, grids, warnings, issue, run.run_id)
             timings["activity"] = time.perf_counter() - t2
-    return stored, counts, timings
+        t3 = time.perf_counter()
+        outcome = run_health.record_health(
+            session,
+            run=stored,
+            drift=scored.drift,
+            events=events,
+            config=health,
+            now=now,
+            actor=SCORING_ACTOR,
+            horizon_hours=horizon,
+        )
+        timings["health"] = time.perf_counter() - t3
+    return stored, counts, timings, outcome
 
 
 def score(
@@ -491,6 +518,7 @@ def score(
     model: LoadedModel | None = None,
     force: bool = False,
     labels_file: str | Path | None = None,
+    health_file: str | Path | None = None,
 ) -> ScoreSummary:
     """Score every grid of the validated ``grids``/``events`` at issue time ``at`` and store
     the run and its warnings (module docstring).
@@ -504,12 +532,14 @@ def score(
     An issue time after ``now``, before the first event or more than the horizon after the
     newest is refused (`risk.issue_guard.check_issue_time`) unless ``force``.
     ``labels_file``: the city's label table for the reasons' words (`risk.labels`).
+    ``health_file``: the model health thresholds (default `risk/health.toml`).
     """
     now = datetime.now(UTC) if now is None else now
     if now.tzinfo is None or now.utcoffset() is None:
         raise ConfigError(f"now {now!r} must be timezone-aware")
     # Before the model is loaded, so a refused run costs nothing; DESIGN's 72 h horizon.
     check_issue_time(issue_timestamp(at, tz), events, now=pd.Timestamp(now), force=force)
+    health = load_health_config(health_file)  # a bad file stops the run before any work
     t_start = time.perf_counter()
     loaded = model or load_model(
         model_dir=model_dir, data_dir=data_dir, model_version=model_version
@@ -538,8 +568,15 @@ def score(
     else:
         fingerprint = frame_fingerprint(grids, events, scored.issue_time)
     t_fp = time.perf_counter() - t0
-    stored, counts, store_timings = store_scored(
-        factory, loaded, scored, grids, fingerprint=fingerprint, now=now, events=events
+    stored, counts, store_timings, outcome = store_scored(
+        factory,
+        loaded,
+        scored,
+        grids,
+        fingerprint=fingerprint,
+        now=now,
+        events=events,
+        health=health,
     )
     f = scored.forecasts
     levels = {
@@ -572,6 +609,8 @@ def score(
         base_rate_sources=scored.base_rate_sources,
         levels=levels,
         timings_s={k: round(v, 4) for k, v in timings.items()},
+        health_status=outcome.status,
+        health_breaches=outcome.breaches,
     )
 
 
@@ -598,6 +637,14 @@ def summary_lines(summary: ScoreSummary, tz: str = DEFAULT_TZ) -> list[str]:
         f"{summary.items_rescored} re-scored, {summary.items_unchanged} already decided"
         + (f", {summary.conflicts} changed by a reviewer meanwhile" if summary.conflicts else "")
     )
+    health = f"model health: {summary.health_status}"
+    if summary.health_breaches:
+        health += (
+            " — "
+            + "; ".join(Breach(**b).text() for b in summary.health_breaches[:5])
+            + (" …" if len(summary.health_breaches) > 5 else "")
+        )
+    lines.append(health)
     t = summary.timings_s
     lines.append(
         "time: "

@@ -15,20 +15,31 @@ from fastapi import APIRouter, Body, Path
 from mlflow.exceptions import MlflowException
 
 from models import registry
+from models.card import with_health
 from models.registry import VersionRow
 from models.tracking import client
 from risk.four_eyes import IdentityRefused, same_account
+from risk.health import Breach
 from risk.scopes import Action, check_four_eyes
 from serve import promotions
 from serve.api.access import check
 from serve.api.deps import CurrentUser, Now, SessionDep, SettingsDep
 from serve.api.errors import NotFound
-from serve.api.schemas import GateOut, ModelCard, ModelVersionOut, PromoteIn, PromotionOut
+from serve.api.schemas import (
+    CardHealthMark,
+    GateOut,
+    ModelCard,
+    ModelVersionOut,
+    PromoteIn,
+    PromotionOut,
+)
+from serve.repo.health import flagged_runs
 
 router = APIRouter(prefix="/models", tags=["models"])
 
 VersionPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
 CARD_FILES = {"markdown": "model_card.md", "html": "model_card.html"}
+CARD_MARKS = 10  # flagged runs listed on a card, newest first
 
 
 def _out(row: VersionRow) -> ModelVersionOut:
@@ -60,8 +71,11 @@ def versions(user: CurrentUser, settings: SettingsDep) -> list[ModelVersionOut]:
 
 
 @router.get("/{version}/card", response_model=ModelCard)
-def card(version: VersionPath, user: CurrentUser, settings: SettingsDep) -> ModelCard:
-    """The version's model card as Markdown and as self-contained HTML."""
+def card(
+    version: VersionPath, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> ModelCard:
+    """The version's model card as Markdown and as self-contained HTML; marked with a "Health
+    in service" section (and ``health``) when its scoring runs passed a health threshold."""
     check(user, Action.VIEW_MODELS)
     row = _version(settings.data_dir, version)
     c = client(settings.data_dir)
@@ -73,7 +87,19 @@ def card(version: VersionPath, user: CurrentUser, settings: SettingsDep) -> Mode
             except (MlflowException, OSError):
                 raise NotFound("model card for version", version) from None
             texts[key] = FilePath(local).read_text(encoding="utf-8")
-    return ModelCard(version=version, **texts)
+    marks = [
+        CardHealthMark(
+            run_id=r.run_id,
+            issue_time=r.issue_time,
+            status=r.status,
+            summary=[Breach(**b).text() for b in r.breaches],
+        )
+        for r in flagged_runs(session, str(version), CARD_MARKS)
+    ]
+    texts["markdown"], texts["html"] = with_health(
+        texts["markdown"], texts["html"], [m.model_dump(mode="json") for m in marks]
+    )
+    return ModelCard(version=version, health=marks, **texts)
 
 
 @router.post("/{version}/promote", response_model=PromotionOut)

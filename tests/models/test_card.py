@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from features.base import FeatureInfo
-from models.card import model_card
+from models.card import model_card, with_health
 from models.gates import GateResult
 
 METRICS = {
@@ -158,3 +158,36 @@ def test_the_configuration_search_is_shown_with_its_scores():
         {"version": 1}, {"configuration": {"chosen": "given"}}, [], ("a", "b"), []
     )
     assert "Settings given by the analyst" in given
+
+
+def test_a_card_marked_with_health_alerts_says_so_under_its_title():
+    markdown, html = model_card({"version": 3}, METRICS, FEATURES, ("a", "b"), GATES)
+    marks = [
+        {"run_id": "r2", "issue_time": "2024-05-21T00:00:00Z", "status": "alert",
+         "summary": ["feature family PSI [history] 1.300 > alert level 0.5"]},
+        {"run_id": "r1", "issue_time": "2024-05-20T00:00:00Z", "status": "warn",
+         "summary": ["score PSI [any] 0.120 > warn level 0.1", "x <b>"]},
+    ]  # fmt: skip
+    md, page = with_health(markdown, html, marks)
+    lines = md.split("\n")
+    assert lines[:5] == [
+        "# Model card — grid-risk v3",
+        "",
+        "## Health in service",
+        "",
+        "ALERT: 1 of the latest 2 flagged scoring runs passed an alert threshold of "
+        "risk/health.toml; check the inputs and the model before relying on it.",
+    ]
+    assert (
+        "| 2024-05-21T00:00:00Z | r2 | alert | feature family PSI [history] 1.300 > alert "
+        "level 0.5 |" in lines
+    )
+    assert md.endswith(markdown.partition("\n\n")[2])  # the rest of the card unchanged
+    assert page.index("<h2>Health in service</h2>") < page.index("<h2>Version</h2>")
+    assert "x &lt;b&gt;" in page and "x <b>" not in page
+    assert with_health(markdown, html, []) == (markdown, html)
+    warn_only = with_health(markdown, html, marks[1:])[0]
+    assert (
+        "WARNING: scoring runs passed a warning threshold of risk/health.toml (1 listed below)."
+        in warn_only
+    )

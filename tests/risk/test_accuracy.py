@@ -8,7 +8,7 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 
-from risk.accuracy import accuracy_by_level, closed_windows
+from risk.accuracy import accuracy_by_level, closed_windows, count_by_level, realised_calibration
 from risk.review import upsert_from_scoring
 
 T0 = pd.Timestamp("2024-03-01 08:00", tz="Asia/Shanghai")
@@ -57,3 +57,38 @@ def test_only_windows_closed_in_the_period_and_covered_by_known_events():
     assert len(closed_windows(items, now, 28, known_until=known)) == 3
     with pytest.raises(ValueError, match="2 items but 1 outcomes"):
         accuracy_by_level(items[:2], [True])
+
+
+def test_count_by_level_orders_versions_then_most_severe_first():
+    keys = [("v1", "yellow"), ("v1", "red"), ("v2", "red"), ("v1", "red"), ("v1", "yellow")]
+    rows = count_by_level(keys, [True, True, False, False, False])
+    assert [(r.model_version, r.level, r.n, r.came_true) for r in rows] == [
+        ("v1", "red", 2, 1),
+        ("v1", "yellow", 2, 1),
+        ("v2", "red", 1, 0),
+    ]
+    assert [r.precision for r in rows] == [0.5, 0.5, 0.0]
+    with pytest.raises(ValueError, match="2 items but 1 outcomes"):
+        count_by_level(keys[:2], [True])
+
+
+def test_realised_calibration_by_hand():
+    # two bins: {0.1, 0.2} came true 1 of 2, {0.8, 0.9} 2 of 2
+    # ECE = (2·|0.15 − 0.5| + 2·|0.85 − 1|) / 4 = (0.7 + 0.3) / 4 = 0.25
+    cal = realised_calibration([0.9, 0.1, 0.8, 0.2], [True, False, True, True], n_bins=2)
+    assert (cal.n, cal.came_true) == (4, 3)
+    assert cal.ece == pytest.approx(0.25)
+    assert cal.bins == [
+        {"n": 2, "mean_prob": pytest.approx(0.15), "observed": 0.5},
+        {"n": 2, "mean_prob": pytest.approx(0.85), "observed": 1.0},
+    ]
+    # 5 rows in 2 bins: the first holds the extra row, as risk.metrics.ece cuts them
+    five = realised_calibration([0.1, 0.2, 0.3, 0.4, 0.5], [0, 0, 1, 1, 1], n_bins=2)
+    assert [b["n"] for b in five.bins] == [3, 2]
+    assert five.ece == pytest.approx((3 * abs(0.2 - 1 / 3) + 2 * abs(0.45 - 1)) / 5)
+    assert realised_calibration([], []).as_dict() == {
+        "n": 0,
+        "came_true": 0,
+        "ece": None,
+        "bins": [],
+    }

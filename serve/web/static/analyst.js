@@ -2,7 +2,9 @@
  * model card, promotion with a named approval, and reviewer agreement rates.
  *
  * Data: GET /api/v1/models, /api/v1/models/{v}/card, POST /api/v1/models/{v}/promote
- * ({approved_by}), GET /api/v1/review/stats. The server decides who may promote (admins
+ * ({approved_by}), GET /api/v1/review/stats, GET /api/v1/model-health (issue 17: a banner
+ * when the latest scoring run passed a health threshold, a mark on flagged versions, and
+ * inline SVG line charts of the series over runs — drawn here, no library). The server decides who may promote (admins
  * only) and refuses a version failing a gate (409 promotion_refused, one field per gate);
  * the page shows either refusal as it comes.
  *
@@ -83,6 +85,44 @@
       'ana.agree.col.adjusted': '调整等级',
       'ana.agree.col.rejected': '驳回',
       'ana.agree.col.override': '推翻率',
+      'ana.health': '模型健康',
+      'ana.health.note': '每次预测运行与模型训练期的对比（PSI：0 为相同，越大差异越大），以及窗口结束后的实际校准与各等级应验率。',
+      'ana.health.none': '还没有带健康记录的预测运行。',
+      'ana.health.latest': '最近一次运行 {time}，模型版本 {v}：',
+      'ana.health.checked': '比较了 {n} 个特征。',
+      'ana.health.banner.alert': '模型健康告警：{time} 的预测运行超出告警阈值。',
+      'ana.health.banner.warn': '模型健康提示：{time} 的预测运行超出提示阈值。',
+      'ana.health.banner.link': '查看模型健康',
+      'ana.health.chip': '健康告警',
+      'ana.health.status.ok': '正常',
+      'ana.health.status.warn': '注意',
+      'ana.health.status.alert': '告警',
+      'ana.health.status.unknown': '未知（模型没有训练期参照）',
+      'ana.health.severity.warn': '提示阈值',
+      'ana.health.severity.alert': '告警阈值',
+      'ana.health.run': '运行 {run}',
+      'ana.health.metric.score_psi': '预测分数 PSI',
+      'ana.health.metric.family_psi': '特征族 PSI',
+      'ana.health.metric.missing_share': '输入缺失的网格占比',
+      'ana.health.metric.out_of_range_share': '输入超出训练范围的网格占比',
+      'ana.health.metric.ece': '实际校准误差 ECE',
+      'ana.health.chart.score_psi': '预测分数 PSI（按事件类别）',
+      'ana.health.chart.family_psi': '特征族 PSI（族内最大值）',
+      'ana.health.chart.missing_share': '输入缺失的网格占比',
+      'ana.health.chart.out_of_range_share': '输入超出训练范围的网格占比',
+      'ana.health.chart.ece': '实际校准误差 ECE（窗口结束后）',
+      'ana.health.chart.precision': '各等级实际应验率（窗口结束后）',
+      'ana.health.chart.volumes': '近 7 天事件量（按来源）',
+      'ana.health.chart.empty': '暂无数据',
+      'ana.health.threshold.warn': '提示 {v}',
+      'ana.health.threshold.alert': '告警 {v}',
+      'ana.source.resident': '居民',
+      'ana.source.hotline': '热线',
+      'ana.source.grid_worker': '网格员',
+      'ana.source.patrol': '巡查',
+      'ana.source.sensor': '感知设备',
+      'ana.source.other': '其他',
+      'ana.source.unknown': '未注明',
       'metric.pr_auc': 'PR 曲线下面积（平均精度），越高越好',
       'metric.roc_auc': 'ROC 曲线下面积，越高越好',
       'metric.pei@5': '前 5% 网格捕获的事件占事后最优的比例（PEI），越高越好',
@@ -161,6 +201,44 @@
       'ana.agree.col.adjusted': 'Adjusted',
       'ana.agree.col.rejected': 'Rejected',
       'ana.agree.col.override': 'Override rate',
+      'ana.health': 'Model health',
+      'ana.health.note': "Each scoring run against the model's training window (PSI: 0 is the same, larger is further apart), and once windows close the realised calibration and precision by level.",
+      'ana.health.none': 'No scoring run with a health record yet.',
+      'ana.health.latest': 'Latest run {time}, model version {v}:',
+      'ana.health.checked': '{n} features compared.',
+      'ana.health.banner.alert': 'Model health alert: the scoring run of {time} passed an alert threshold.',
+      'ana.health.banner.warn': 'Model health warning: the scoring run of {time} passed a warning threshold.',
+      'ana.health.banner.link': 'See model health',
+      'ana.health.chip': 'Health alert',
+      'ana.health.status.ok': 'OK',
+      'ana.health.status.warn': 'Warning',
+      'ana.health.status.alert': 'Alert',
+      'ana.health.status.unknown': 'Unknown (the model has no training reference)',
+      'ana.health.severity.warn': 'warning level',
+      'ana.health.severity.alert': 'alert level',
+      'ana.health.run': 'run {run}',
+      'ana.health.metric.score_psi': 'Score PSI',
+      'ana.health.metric.family_psi': 'Feature family PSI',
+      'ana.health.metric.missing_share': 'Grids with missing inputs',
+      'ana.health.metric.out_of_range_share': 'Grids with inputs out of the training range',
+      'ana.health.metric.ece': 'Realised ECE',
+      'ana.health.chart.score_psi': 'Score PSI (by target)',
+      'ana.health.chart.family_psi': 'Feature family PSI (largest in the family)',
+      'ana.health.chart.missing_share': 'Grids with missing inputs',
+      'ana.health.chart.out_of_range_share': 'Grids with inputs out of the training range',
+      'ana.health.chart.ece': 'Realised ECE (once windows closed)',
+      'ana.health.chart.precision': 'Precision by level (once windows closed)',
+      'ana.health.chart.volumes': 'Events in the last 7 days, by source',
+      'ana.health.chart.empty': 'No data yet',
+      'ana.health.threshold.warn': 'warn {v}',
+      'ana.health.threshold.alert': 'alert {v}',
+      'ana.source.resident': 'Residents',
+      'ana.source.hotline': 'Hotline',
+      'ana.source.grid_worker': 'Grid workers',
+      'ana.source.patrol': 'Patrols',
+      'ana.source.sensor': 'Sensors',
+      'ana.source.other': 'Other',
+      'ana.source.unknown': 'Not stated',
       'metric.pr_auc': 'Area under the precision–recall curve (average precision); higher is better',
       'metric.roc_auc': 'Area under the ROC curve; higher is better',
       'metric.pei@5': 'Events caught by the top 5% of grids, as a share of the best possible (PEI); higher is better',
@@ -175,7 +253,7 @@
 
   const $ = (id) => document.getElementById(id);
   const el = Risk.el;
-  const state = { versions: [], selected: null, cards: new Map(), stats: null, live: null, result: null };
+  const state = { versions: [], selected: null, cards: new Map(), stats: null, live: null, result: null, health: null };
 
   // ------------------------------------------------------------------ versions table
 
@@ -194,6 +272,16 @@
     return el('span', { class: cls, text: Risk.has(key) ? Risk.t(key) : alias });
   }
 
+  function healthChip(v) {
+    const flagged = state.health && state.health.versions[String(v.version)];
+    if (!flagged || !flagged.alert) return null;
+    return el('span', {
+      class: 'chip chip-bad health-chip',
+      text: '⚠ ' + Risk.t('ana.health.chip'),
+      title: Risk.fmtTime(flagged.last_flagged),
+    });
+  }
+
   function renderVersions() {
     const body = $('versions').querySelector('tbody');
     if (!state.versions.length) {
@@ -208,7 +296,7 @@
         'tr',
         { 'data-version': String(v.version), class: selected ? 'selected' : null },
         el('td', {}, el('strong', { text: 'v' + v.version })),
-        el('td', {}, el('div', { class: 'row' }, ...v.aliases.map(aliasChip))),
+        el('td', {}, el('div', { class: 'row' }, ...v.aliases.map(aliasChip), healthChip(v))),
         el('td', { class: 'small', text: Risk.fmtTime(v.created) }),
         el('td', {}, gatesSummary(v)),
         el('td', {
@@ -516,6 +604,232 @@
     }
   }
 
+  // ------------------------------------------------------------------ model health
+
+  const PALETTE = ['#1d5a8a', '#d95f02', '#7570b3', '#1b9e77', '#e7298a', '#66a61e', '#a6761d', '#5b6572'];
+  const PRECISION_LEVELS = ['red', 'orange', 'yellow'];
+
+  function keyLabel(metric, key) {
+    if (!key) return '';
+    if (metric === 'family_psi') return Risk.has('family.' + key) ? Risk.t('family.' + key) : key;
+    return Risk.targetLabel(key);
+  }
+
+  function fmtValue(metric, v) {
+    if (v === null || v === undefined) return '—';
+    return metric.endsWith('_share') ? Risk.fmtPct(v) : Number(v).toFixed(3);
+  }
+
+  /** One breach in words: "特征族 PSI [历史事件] 1.328 > 告警阈值 0.5". */
+  function breachText(b) {
+    const key = b.key ? ` [${keyLabel(b.metric, b.key)}]` : '';
+    const run = b.run_id ? ` (${Risk.t('ana.health.run', { run: b.run_id })})` : '';
+    const limit = b.metric.endsWith('_share') ? Risk.fmtPct(b.threshold) : String(b.threshold);
+    return `${Risk.t('ana.health.metric.' + b.metric)}${key}${run} ${fmtValue(b.metric, b.value)} > ${Risk.t('ana.health.severity.' + b.severity)} ${limit}`;
+  }
+
+  function renderBanner() {
+    const box = $('health-banner');
+    const latest = state.health && state.health.latest;
+    if (!latest || (latest.status !== 'alert' && latest.status !== 'warn')) {
+      box.hidden = true;
+      box.replaceChildren();
+      return;
+    }
+    box.className = latest.status === 'alert' ? 'alert alert-error' : 'alert alert-warn';
+    box.dataset.status = latest.status;
+    box.replaceChildren(
+      el('strong', { text: Risk.t('ana.health.banner.' + latest.status, { time: Risk.fmtTime(latest.issue_time) }) }),
+      ' ',
+      el('a', { href: '#health', text: Risk.t('ana.health.banner.link') }),
+      el('ul', {}, ...latest.breaches.map((b) => el('li', { 'data-metric': b.metric, text: breachText(b) }))),
+    );
+    box.hidden = false;
+  }
+
+  function niceTop(peak) {
+    const steps = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
+    return steps.find((s) => s >= peak) || Math.ceil(peak);
+  }
+
+  /** A line chart as inline SVG: ``series`` [{key, label, colour, values: [number|null per
+   * run]}], over the runs' issue times; ``limit`` {warn, alert} drawn as dashed lines. */
+  function lineChart(id, title, times, series, opts) {
+    opts = opts || {};
+    const W = 320;
+    const H = 150;
+    const L = 40;
+    const R = 44;
+    const T = 10;
+    const B = 20;
+    const fmt = opts.percent ? (v) => Risk.fmtPct(v) : opts.count ? (v) => String(Math.round(v)) : (v) => String(v);
+    const shown = series.filter((s) => s.values.some((v) => v !== null && v !== undefined));
+    const box = el('figure', { class: 'chart health-chart', 'data-chart': id });
+    box.append(el('h3', { class: 'small', text: title }));
+    if (!shown.length) {
+      box.append(el('p', { class: 'muted small empty', text: Risk.t('ana.health.chart.empty') }));
+      return box;
+    }
+    const ms = times.map((t) => new Date(t).getTime());
+    const t0 = Math.min(...ms);
+    const t1 = Math.max(...ms);
+    const values = shown.flatMap((s) => s.values.filter((v) => v !== null && v !== undefined));
+    const limit = opts.limit;
+    const peak = Math.max(...values, limit ? limit.alert * 1.15 : 0, opts.percent ? 0.01 : 0.001);
+    const top = opts.top || niceTop(peak);
+    const x = (t) => (t1 === t0 ? L + (W - L - R) / 2 : L + ((t - t0) / (t1 - t0)) * (W - L - R));
+    const y = (v) => T + (1 - Math.min(v, top) / top) * (H - T - B);
+    const svg = Risk.svgEl('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img' });
+    const text = (s, attrs) => {
+      const node = Risk.svgEl('text', attrs);
+      node.textContent = s;
+      return node;
+    };
+    svg.append(
+      Risk.svgEl('line', { class: 'grid-line', x1: L, y1: y(top / 2), x2: W - R, y2: y(top / 2) }),
+      Risk.svgEl('line', { class: 'axis', x1: L, y1: y(0), x2: W - R, y2: y(0) }),
+      Risk.svgEl('line', { class: 'axis', x1: L, y1: T, x2: L, y2: y(0) }),
+      text(fmt(top), { x: L - 4, y: T + 4, 'text-anchor': 'end' }),
+      text(fmt(top / 2), { x: L - 4, y: y(top / 2) + 3, 'text-anchor': 'end' }),
+      text(opts.percent ? '0%' : '0', { x: L - 4, y: y(0) + 3, 'text-anchor': 'end' }),
+      text(Risk.fmtDate(times[0]).slice(5), { x: L, y: H - 5, 'text-anchor': 'start' }),
+    );
+    if (times.length > 1) {
+      svg.append(text(Risk.fmtDate(times[times.length - 1]).slice(5), { x: W - R, y: H - 5, 'text-anchor': 'end' }));
+    }
+    if (limit) {
+      // labels at least 10 px apart: the warning's moves down when the two lines are close
+      const gap = Math.max(0, 10 - (y(limit.warn) - y(limit.alert)));
+      for (const kind of ['warn', 'alert']) {
+        const v = limit[kind];
+        if (v > top) continue;
+        const shift = kind === 'warn' ? gap : 0;
+        svg.append(
+          Risk.svgEl('line', { class: 'threshold threshold-' + kind, 'data-threshold': kind, x1: L, y1: y(v), x2: W - R, y2: y(v) }),
+          text(Risk.t('ana.health.threshold.' + kind, { v: fmt(v) }), { x: W - R + 3, y: y(v) + 3 + shift, class: 'threshold-label' }),
+        );
+      }
+    }
+    for (const s of shown) {
+      let d = '';
+      let pen = false;
+      s.values.forEach((v, i) => {
+        if (v === null || v === undefined) {
+          pen = false;
+          return;
+        }
+        d += (pen ? 'L' : 'M') + x(ms[i]).toFixed(1) + ' ' + y(v).toFixed(1);
+        pen = true;
+      });
+      const group = Risk.svgEl('g', { 'data-series': s.key });
+      group.append(Risk.svgEl('path', { class: 'series', d, stroke: s.colour }));
+      s.values.forEach((v, i) => {
+        if (v === null || v === undefined) return;
+        const dot = Risk.svgEl('circle', { cx: x(ms[i]).toFixed(1), cy: y(v).toFixed(1), r: 2.5, fill: s.colour });
+        const tip = Risk.svgEl('title');
+        tip.textContent = `${s.label} · ${Risk.fmtTime(times[i])} · ${fmt(Number(v.toFixed(4)))}`;
+        dot.append(tip);
+        group.append(dot);
+      });
+      svg.append(group);
+    }
+    const last = shown.map((s) => {
+      const v = [...s.values].reverse().find((u) => u !== null && u !== undefined);
+      return `${s.label} ${fmt(Number(v.toFixed(4)))}`;
+    });
+    svg.setAttribute('aria-label', `${title}: ${last.join(', ')}`);
+    box.append(svg);
+    box.append(
+      el(
+        'ul',
+        { class: 'chart-legend' },
+        ...shown.map((s) =>
+          el('li', {}, el('span', { class: 'swatch', style: `background:${s.colour}` }), s.label),
+        ),
+      ),
+    );
+    return box;
+  }
+
+  function keyed(runs, pick, label, colours) {
+    const keys = [...new Set(runs.flatMap((r) => Object.keys(pick(r) || {})))].sort();
+    return keys.map((k, i) => ({
+      key: k,
+      label: label(k),
+      colour: (colours && colours[k]) || PALETTE[i % PALETTE.length],
+      values: runs.map((r) => {
+        const v = (pick(r) || {})[k];
+        return v === undefined ? null : v;
+      }),
+    }));
+  }
+
+  function renderHealth() {
+    renderBanner();
+    const data = state.health;
+    if (!data) return;
+    const summary = $('health-summary');
+    const charts = $('health-charts');
+    if (!data.runs.length) {
+      summary.replaceChildren(el('p', { class: 'empty', text: Risk.t('ana.health.none') }));
+      charts.replaceChildren();
+      return;
+    }
+    const latest = data.latest;
+    const chipClass = { ok: 'chip chip-ok', warn: 'chip chip-warn', alert: 'chip chip-bad', unknown: 'chip' };
+    const status = el('span', {
+      class: chipClass[latest.status],
+      id: 'health-status',
+      'data-status': latest.status,
+      text: Risk.t('ana.health.status.' + latest.status),
+    });
+    const checked = latest.features_checked
+      ? ' ' + Risk.t('ana.health.checked', { n: latest.features_checked })
+      : '';
+    const when = { time: Risk.fmtTime(latest.issue_time), v: latest.model_version };
+    summary.replaceChildren(el('p', { class: 'small' }, Risk.t('ana.health.latest', when), ' ', status, checked));
+
+    const runs = data.runs;
+    const times = runs.map((r) => r.issue_time);
+    const limits = data.thresholds;
+    const realised = (pick) => (r) => (r.realised ? pick(r.realised) : null);
+    const label = (prefix) => (k) => (Risk.has(prefix + k) ? Risk.t(prefix + k) : k);
+    const share = (key) => [
+      { key, label: Risk.t('ana.health.metric.' + key), colour: PALETTE[0], values: runs.map((r) => r[key]) },
+    ];
+    const levelPrecision = (x) => {
+      const out = {};
+      for (const lv of PRECISION_LEVELS) if (x.levels[lv]) out[lv] = x.levels[lv].precision;
+      return out;
+    };
+    const levelColours = Object.fromEntries(PRECISION_LEVELS.map((lv) => [lv, Risk.LEVEL_COLOURS[lv]]));
+    const precision = keyed(runs, realised(levelPrecision), (lv) => Risk.t('level.' + lv), levelColours);
+    precision.sort((a, b) => PRECISION_LEVELS.indexOf(a.key) - PRECISION_LEVELS.indexOf(b.key));
+    const chart = (id, series, opts) => lineChart(id, Risk.t('ana.health.chart.' + id), times, series, opts);
+    charts.replaceChildren(
+      chart('score_psi', keyed(runs, (r) => r.score_psi, Risk.targetLabel), { limit: limits.score_psi }),
+      chart('family_psi', keyed(runs, (r) => r.family_psi, label('family.')), { limit: limits.family_psi }),
+      chart('missing_share', share('missing_share'), { limit: limits.missing_share, percent: true }),
+      chart('out_of_range_share', share('out_of_range_share'), { limit: limits.out_of_range_share, percent: true }),
+      chart('ece', keyed(runs, realised((x) => x.ece), Risk.targetLabel), { limit: limits.ece }),
+      chart('precision', precision, { percent: true, top: 1 }),
+      chart('volumes', keyed(runs, (r) => r.volumes, label('ana.source.')), { count: true }),
+    );
+  }
+
+  async function loadHealth() {
+    try {
+      state.health = await Risk.api('/model-health');
+      $('health-error').hidden = true;
+    } catch (err) {
+      $('health-error').textContent = Risk.errorText(err);
+      $('health-error').hidden = false;
+      return;
+    }
+    renderHealth();
+    renderVersions();
+  }
+
   // ------------------------------------------------------------------ agreement
 
   function pctCell(value) {
@@ -615,12 +929,13 @@
     renderVersions();
     renderDetail();
     renderStats();
+    renderHealth();
   }
 
   $('promote').addEventListener('submit', promote);
   Risk.onLang(renderAll);
   Risk.header('ana.title').then(async () => {
-    await Promise.all([loadVersions(), loadStats()]);
+    await Promise.all([loadVersions(), loadStats(), loadHealth()]);
     document.body.dataset.loaded = '1';
   });
 })();
