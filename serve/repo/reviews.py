@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Row, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -152,6 +152,13 @@ def list_items(
     if offset:
         stmt = stmt.offset(offset)
     return [_item(session, row) for row in session.execute(stmt)], int(total)
+
+
+def items_where(session: Session, *conditions: ColumnElement[bool]) -> list[ReviewItem]:
+    """Every item matching all SQL ``conditions`` on `ITEMS`, unordered (for sums over a
+    period, e.g. `/metrics`; pages use `list_items`)."""
+    rows = session.execute(select(ITEMS).where(*conditions)).all()
+    return [_item(session, row) for row in rows]
 
 
 def insert_item(session: Session, item: ReviewItem) -> None:
@@ -297,6 +304,7 @@ __all__ = [
     "get_items",
     "insert_item",
     "items_for_pair",
+    "items_where",
     "list_items",
     "record_revision",
     "require_item",
