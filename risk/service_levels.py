@@ -13,6 +13,7 @@ Over warnings that entered the queue in a period:
   completed at all.
 
 Pure: items in, numbers out (`ServiceLevels`); rates are None when nothing can be judged.
+`judge` gives the same verdicts for one item (a **breach** is a missed response or completion).
 """
 
 from __future__ import annotations
@@ -63,6 +64,41 @@ def _first_response(item: ReviewItem) -> datetime | None:
     return min(times) if times else None
 
 
+@dataclass(frozen=True)
+class Judgement:
+    """One item at ``now``: None where a target cannot be judged yet, else whether it was met."""
+
+    responded_in_time: bool | None
+    completed_in_time: bool | None
+    closed: bool  # approved and completed (at any time)
+
+    @property
+    def breached(self) -> bool:
+        """Responded late (or never), or completed late (or not yet, past the target)."""
+        return self.responded_in_time is False or self.completed_in_time is False
+
+
+def judge(
+    item: ReviewItem,
+    now: datetime,
+    response: timedelta = RESPONSE,
+    completion: timedelta = COMPLETION,
+) -> Judgement:
+    """The response and completion targets for one item, as `service_levels` counts them."""
+    first = _first_response(item)
+    in_time: bool | None = None
+    if item.created_at + response <= now or (first is not None and first <= now):
+        in_time = first is not None and first - item.created_at <= response
+    done: bool | None = None
+    closed = False
+    if item.state in APPROVED_STATES and item.reviewed_at is not None:
+        due = item.reviewed_at + completion
+        closed = item.completed_at is not None
+        if due <= now or closed:
+            done = item.completed_at is not None and item.completed_at <= due
+    return Judgement(in_time, done, closed)
+
+
 def service_levels(
     items: Iterable[ReviewItem],
     now: datetime,
@@ -75,14 +111,12 @@ def service_levels(
     for item in items:
         if not since <= item.created_at < now:
             continue
-        first = _first_response(item)
-        if item.created_at + response <= now or (first is not None and first <= now):
+        j = judge(item, now, response, completion)
+        if j.responded_in_time is not None:
             judged += 1
-            responded += first is not None and first - item.created_at <= response
-        if item.state in APPROVED_STATES and item.reviewed_at is not None:
-            due = item.reviewed_at + completion
-            if due <= now or item.completed_at is not None:
-                judged_done += 1
-                closed += item.completed_at is not None
-                done_in_time += item.completed_at is not None and item.completed_at <= due
+            responded += j.responded_in_time
+        if j.completed_in_time is not None:
+            judged_done += 1
+            closed += j.closed
+            done_in_time += j.completed_in_time
     return ServiceLevels(judged, responded, judged_done, done_in_time, closed)

@@ -1,4 +1,5 @@
-"""The commander's screen: the risk map and the KPI tiles (issue 6), scope-filtered.
+"""The commander's screen: the risk map and the KPI tiles (issue 6), the street and community
+outlines and the street → community → grid roll-up (issue 16), scope-filtered.
 
 What a role sees on the map follows the rest of the API: analysts and admins the latest
 run's forecasts, commanders approved warnings whose window is open, reviewers the warnings
@@ -17,13 +18,25 @@ from sqlalchemy.orm import Session
 from risk.accuracy import LevelAccuracy, accuracy_by_level, closed_windows
 from risk.levels import LEVELS
 from risk.review import ReviewItem, ReviewState
+from risk.rollup import KEY, PARENT, Level, RollupRow, rollup, total
 from risk.scopes import Action, allowed
 from risk.service_levels import service_levels
 from serve.api.access import check
 from serve.api.deps import CurrentUser, Now, SessionDep, SettingsDep
-from serve.api.schemas import Ident, Kpis, LastRun, MapFeature, RiskMap
+from serve.api.errors import FieldError, NotFound
+from serve.api.schemas import (
+    Ident,
+    Kpis,
+    LastRun,
+    MapFeature,
+    Outlines,
+    RiskMap,
+    Rollup,
+    RollupRowOut,
+)
+from serve.outlines import outlines
 from serve.repo import activity
-from serve.repo.grids import load_grids
+from serve.repo.grids import load_grids, load_places
 from serve.repo.reviews import list_items
 from serve.repo.runs import latest_run, run_forecasts
 from serve.repo.users import User
@@ -66,6 +79,11 @@ def _item_rows(items: list[ReviewItem]) -> list[dict[str, Any]]:
     ]
 
 
+def _check_map(user: User) -> None:
+    if not (allowed(user.role, Action.VIEW_RANKED) or allowed(user.role, Action.VIEW_QUEUE)):
+        check(user, Action.VIEW_RANKED)  # raises Forbidden naming the allowed roles
+
+
 @router.get("/map", response_model=RiskMap)
 def risk_map(
     user: CurrentUser,
@@ -76,8 +94,7 @@ def risk_map(
     ] = None,
 ) -> RiskMap:
     """Every grid in the caller's scope as GeoJSON, with the level the caller may see."""
-    if not (allowed(user.role, Action.VIEW_RANKED) or allowed(user.role, Action.VIEW_QUEUE)):
-        check(user, Action.VIEW_RANKED)  # raises Forbidden naming the allowed roles
+    _check_map(user)
     grids = load_grids(session)
     grids = grids[user.scope.mask(grids)]
     run = None
@@ -129,6 +146,19 @@ def risk_map(
     )
 
 
+@router.get("/map/outlines", response_model=Outlines)
+def map_outlines(user: CurrentUser, session: SessionDep) -> Outlines:
+    """The caller's grids dissolved by street and by community (`serve.outlines`, cached): the
+    map draws them as outlines over the grids. Only grids in scope make an outline."""
+    _check_map(user)
+    grids = load_grids(session)
+    shapes = outlines(grids[user.scope.mask(grids)])
+    return Outlines(
+        streets=[MapFeature(**f) for f in shapes["streets"]],
+        communities=[MapFeature(**f) for f in shapes["communities"]],
+    )
+
+
 def live_accuracy(session: Session, user: User, now: datetime, days: int) -> list[LevelAccuracy]:
     """Warnings in the caller's scope whose window closed in the last ``days`` days, per model
     version and model level, and how many came true (`risk.accuracy`)."""
@@ -162,6 +192,68 @@ def _hit_rate(session: Session, user: User, now: datetime) -> tuple[float | None
         session, [(i.grid_id, i.target, i.window_start, i.window_end) for i in closed]
     )
     return sum(hits) / len(hits), len(hits)
+
+
+def _row(r: RollupRow) -> RollupRowOut:
+    return RollupRowOut(
+        key=r.key,
+        street_id=r.street_id,
+        community_id=r.community_id,
+        grids=r.grids,
+        pending=r.pending,
+        approved=r.approved,
+        dispatched=r.dispatched,
+        completed=r.completed,
+        breaches=r.breaches,
+        closed=r.closed,
+        hits=r.hits,
+        hit_rate=r.hit_rate,
+    )
+
+
+@router.get("/dashboard/rollup", response_model=Rollup)
+def dashboard_rollup(
+    user: CurrentUser,
+    session: SessionDep,
+    now: Now,
+    level: Annotated[Level, Query(description="street, community or grid")] = Level.STREET,
+    parent: Annotated[
+        Ident | None,
+        Query(description="a street id (level=community) or a community id (level=grid)"),
+    ] = None,
+    days: Annotated[int, Query(ge=1, le=90, description="the period, in days")] = SERVICE_DAYS,
+) -> Rollup:
+    """Per street, per community of a street or per grid of a community, in the caller's
+    scope: warnings queued in the last ``days`` days by state, breaches of the response (2 h)
+    and completion (24 h) targets, and the hit rate of approved warnings whose window closed
+    in the period (`risk.rollup`). A parent outside the scope is 404, like a missing one."""
+    check(user, Action.VIEW_RANKED)
+    if parent is not None and level not in PARENT:
+        raise FieldError("parent", "streets have no parent: leave parent out for level=street")
+    grids = load_places(session)
+    grids = grids[user.scope.mask(grids)]
+    if parent is not None and not (grids[KEY[PARENT[level]]] == parent).any():
+        raise NotFound(PARENT[level].value, parent)
+    since = now - timedelta(days=days)
+    items, _ = list_items(session, scope=user.scope, limit=None)
+    closed: list[ReviewItem] = []
+    hits: list[bool] = []
+    known_until = activity.counts_known_until(session)
+    if known_until is not None:
+        done = [i for i in items if i.state.value in DONE]
+        closed = closed_windows(done, now, days, known_until + timedelta(hours=1))
+        hits = activity.window_hits(
+            session, [(i.grid_id, i.target, i.window_start, i.window_end) for i in closed]
+        )
+    rows = rollup(grids, level, items, now, since, closed, hits, parent=parent)
+    return Rollup(
+        level=level.value,
+        parent=parent,
+        days=days,
+        since=since,
+        rows=[_row(r) for r in rows],
+        total=_row(total(rows)),
+    )
 
 
 @router.get("/dashboard/kpis", response_model=Kpis)

@@ -62,6 +62,13 @@ def load_grids(session: Session) -> pd.DataFrame:
     return pd.DataFrame([tuple(getattr(r, c) for c in columns) for r in rows], columns=columns)
 
 
+def load_places(session: Session) -> pd.DataFrame:
+    """Every stored grid's id, community and street (no geometry), by grid id."""
+    columns = ("grid_id", "community_id", "street_id")
+    rows = session.execute(select(*(GRIDS.c[c] for c in columns)).order_by(GRIDS.c.grid_id)).all()
+    return pd.DataFrame([tuple(r) for r in rows], columns=list(columns))
+
+
 def get_grid(session: Session, grid_id: str) -> dict[str, Any] | None:
     """One grid's row (without geometry) as a dict, or None if it is not stored."""
     row = session.execute(
@@ -70,4 +77,4 @@ def get_grid(session: Session, grid_id: str) -> dict[str, Any] | None:
     return None if row is None else dict(row._mapping)
 
 
-__all__ = ["get_grid", "load_grids", "upsert_grids"]
+__all__ = ["get_grid", "load_grids", "load_places", "upsert_grids"]

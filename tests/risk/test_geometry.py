@@ -1,8 +1,10 @@
 import numpy as np
 import pandas as pd
+import pytest
+import shapely
 from shapely import box
 
-from risk.geometry import areas_km2, ring1_matrix, ring2_matrix
+from risk.geometry import areas_km2, dissolve, ring1_matrix, ring2_matrix
 
 
 def lattice(n: int, size_deg: float = 0.01) -> pd.DataFrame:
@@ -47,3 +49,23 @@ def test_centroid_only_grids_use_spacing():
     # spacings at 30N: lon 0.963 km (the minimum), lat 1.112 km, diagonal 1.471 km.
     # 1.5 x 0.963 = 1.444 km reaches the 4 rook neighbours but not the diagonals.
     assert sorted(np.nonzero(r1[4])[0]) == [1, 3, 5, 7]
+
+
+def test_dissolve_merges_each_group_and_closes_float_noise():
+    geoms = [
+        shapely.box(0, 0, 1, 1),
+        shapely.box(0, 1, 1, 2),  # shares g0's top edge
+        shapely.box(1, 0, 2, 1),
+        shapely.box(2 + 1e-9, 0, 3, 1),  # 1e-9° off its neighbour: the same edge
+        None,  # no shape: skipped
+        shapely.box(5, 5, 6, 6),  # its own group, apart
+    ]
+    out = dissolve(geoms, ["A", "A", "B", "B", "C", "D"])
+    assert list(out) == ["A", "B", "D"]  # C has no polygon
+    assert out["A"].geom_type == "Polygon" and out["A"].equals(shapely.box(0, 0, 1, 2))
+    assert out["B"].geom_type == "Polygon" and len(out["B"].interiors) == 0
+    assert out["B"].area == pytest.approx(2.0)
+    # unsnapped, the two squares of B stay apart: the snapping is what merges them
+    assert shapely.union_all(geoms[2:4]).geom_type == "MultiPolygon"
+    with pytest.raises(ValueError, match="2 geometries but 1 group"):
+        dissolve(geoms[:2], ["A"])

@@ -1,8 +1,12 @@
-/* Commander page: KPI tiles, the risk map, the ranked table and filters; refreshes every 60 s.
+/* Commander page: KPI tiles, the risk map with street and community outlines, the ranked
+ * table, filters, and the street → community → grid table; refreshes every 60 s.
  *
- * Data: GET /api/v1/dashboard/kpis, /api/v1/map?target=…, /api/v1/forecasts/ranked?…
- * (the server filters all three by role and scope: a commander sees approved warnings only).
+ * Data: GET /api/v1/dashboard/kpis, /api/v1/map?target=…, /api/v1/forecasts/ranked?…,
+ * /api/v1/map/outlines (once per page), /api/v1/dashboard/rollup?level=…&parent=… (the
+ * server filters all of them by role and scope: a commander sees approved warnings only).
  * Filters live in the URL query (street, community, target, level) so a view can be shared.
+ * The roll-up table opens a street's communities and a community's grids in place; the open
+ * rows stay open across refreshes.
  */
 (function () {
   'use strict';
@@ -67,6 +71,28 @@
       'kpi.model': '模型 {v}',
       'kpi.unavailable': '指标暂不可用。',
       'kpi.no_run': '尚无预测',
+      'roll.title': '街道 → 社区 → 网格',
+      'roll.note': '近{d}天入队的预警（各类别）· 点击街道或社区展开',
+      'roll.col.name': '街道 / 社区 / 网格',
+      'roll.col.pending': '待审核',
+      'roll.col.approved': '已批准',
+      'roll.col.dispatched': '已派发',
+      'roll.col.completed': '已完成',
+      'roll.col.breaches': '超时',
+      'roll.col.breaches_title': '响应超过2小时或办结超过24小时的预警',
+      'roll.col.hit_rate': '命中率',
+      'roll.col.hit_rate_title': '窗口已结束的已批准预警中，窗口内发生事件的比例',
+      'roll.street': '街道',
+      'roll.community': '社区',
+      'roll.grid': '网格',
+      'roll.total': '合计',
+      'roll.grids': '{n} 个网格',
+      'roll.hits': '{hits}/{n}',
+      'roll.empty': '范围内没有网格。',
+      'roll.loading': '正在加载…',
+      'map.outlines': '边界',
+      'map.outline.street': '街道边界',
+      'map.outline.community': '社区边界',
     },
     en: {
       'cmd.title': 'Overview',
@@ -124,6 +150,28 @@
       'kpi.model': 'Model {v}',
       'kpi.unavailable': 'Key figures are not available.',
       'kpi.no_run': 'No forecast yet',
+      'roll.title': 'Street → community → grid',
+      'roll.note': 'Warnings queued in the last {d} days (all categories) · click a street or community to open it',
+      'roll.col.name': 'Street / community / grid',
+      'roll.col.pending': 'Pending',
+      'roll.col.approved': 'Approved',
+      'roll.col.dispatched': 'Dispatched',
+      'roll.col.completed': 'Completed',
+      'roll.col.breaches': 'Breaches',
+      'roll.col.breaches_title': 'Warnings answered after 2 h or completed after 24 h (or not yet, past the target)',
+      'roll.col.hit_rate': 'Hit rate',
+      'roll.col.hit_rate_title': 'Of the approved warnings whose window closed, the share that saw an event in the window',
+      'roll.street': 'Street',
+      'roll.community': 'Community',
+      'roll.grid': 'Grid',
+      'roll.total': 'Total',
+      'roll.grids': '{n} grids',
+      'roll.hits': '{hits}/{n}',
+      'roll.empty': 'No grids in your scope.',
+      'roll.loading': 'Loading…',
+      'map.outlines': 'Boundaries',
+      'map.outline.street': 'Street boundary',
+      'map.outline.community': 'Community boundary',
     },
   });
 
@@ -134,6 +182,7 @@
     kpisMissing: false,
     map: null,
     mapMissing: false,
+    outlines: null,
     ranked: null,
     updatedAt: null,
     busy: null,
@@ -300,6 +349,18 @@
       ),
     );
     $('legend').replaceChildren(...items);
+    const lines = state.outlines
+      ? ['street', 'community'].map((kind) =>
+          Risk.el(
+            'li',
+            { class: 'legend-outline' },
+            Risk.el('span', { class: 'line-swatch line-' + kind, 'aria-hidden': 'true' }),
+            Risk.el('span', { text: Risk.t('map.outline.' + kind) }),
+          ),
+        )
+      : [];
+    $('legend-outlines').replaceChildren(...lines);
+    $('legend-outlines').hidden = !lines.length;
   }
 
   function renderMap() {
@@ -311,7 +372,11 @@
       return;
     }
     if (!state.map) return;
-    const n = RiskMap.draw(svg, state.map, { onOpen: openGrid, tooltip: $('map-tooltip') });
+    const n = RiskMap.draw(svg, state.map, {
+      onOpen: openGrid,
+      tooltip: $('map-tooltip'),
+      outlines: state.outlines,
+    });
     note.textContent = n ? Risk.t('cmd.map.count', { n }) : Risk.t('cmd.map.noshape');
     dimMap();
   }
@@ -353,7 +418,13 @@
   function reasonsList(reasons) {
     const texts = (reasons || []).slice(0, 3).map(Risk.reasonText).filter(Boolean);
     if (!texts.length) return Risk.el('span', { class: 'muted', text: Risk.t('cmd.noreason') });
-    return Risk.el('ul', { class: 'reasons' }, ...texts.map((t) => Risk.el('li', { text: t })));
+    // On a wide screen only the first shows (one line a row); the rest are read out and in
+    // the tooltip.
+    return Risk.el(
+      'ul',
+      { class: 'reasons', title: texts.join('\n') },
+      ...texts.map((t) => Risk.el('li', { text: t })),
+    );
   }
 
   function emptyKey() {
@@ -372,7 +443,7 @@
     const [action, label, done] = next;
     return Risk.el('button', {
       type: 'button',
-      class: 'btn btn-small',
+      class: 'btn btn-small btn-row',
       'data-action': action,
       text: Risk.t(label),
       onclick: async (event) => {
@@ -419,11 +490,15 @@
         Risk.el(
           'td',
           { class: 'c-grid' },
-          Risk.el('a', { href: '/grid/' + encodeURIComponent(r.grid_id), text: r.grid_id }),
-          r.state && page.source === 'approved_warnings'
-            ? Risk.el('div', { class: 'muted small', text: Risk.stateLabel(r.state) })
-            : null,
-          page.source === 'approved_warnings' ? closeButton(r) : null,
+          Risk.el(
+            'div',
+            { class: 'grid-line' },
+            Risk.el('a', { href: '/grid/' + encodeURIComponent(r.grid_id), text: r.grid_id }),
+            r.state && page.source === 'approved_warnings'
+              ? Risk.el('div', { class: 'muted small', text: Risk.stateLabel(r.state) })
+              : null,
+            page.source === 'approved_warnings' ? closeButton(r) : null,
+          ),
         ),
         Risk.el('td', { class: 'c-target', text: Risk.targetLabel(r.target) }),
         Risk.el('td', { class: 'c-level' }, Risk.levelBadge(r.level)),
@@ -442,6 +517,175 @@
         ? Risk.t('cmd.shown', { shown: page.items.length, n: page.total })
         : Risk.t('cmd.total', { n: page.total });
     $('ranked-note').textContent = source + ' · ' + count;
+  }
+
+  // ------------------------------------------------------------------ street → community → grid
+
+  // Rows by parent: '' holds the streets, 'street:S1' a street's communities, 'community:C1'
+  // a community's grids. `open` holds the parents shown open.
+  const roll = { rows: new Map(), total: null, days: null, open: new Set(), failed: false };
+  const CHILD = { street: 'community', community: 'grid' };
+
+  /** 'community:C1' → ['community', 'C1'] (an id may itself hold a colon). */
+  function splitNode(node) {
+    const i = node.indexOf(':');
+    return [node.slice(0, i), node.slice(i + 1)];
+  }
+
+  function rollPath(level, parent) {
+    const q = new URLSearchParams({ level });
+    if (parent) q.set('parent', parent);
+    return '/dashboard/rollup?' + q.toString();
+  }
+
+  async function fetchRoll(node, signal) {
+    const [level, key] = node ? splitNode(node) : ['', ''];
+    const body = await Risk.api(rollPath(node ? CHILD[level] : 'street', key), { signal });
+    roll.rows.set(node, body.rows);
+    if (!node) {
+      roll.total = body.total;
+      roll.days = body.days;
+    }
+  }
+
+  /** The streets, and the children of every open row (a parent gone from scope closes). */
+  async function loadRollup(signal) {
+    const open = [...roll.open];
+    const results = await Promise.allSettled([
+      fetchRoll('', signal),
+      ...open.map((n) => fetchRoll(n, signal)),
+    ]);
+    if (signal && signal.aborted) return;
+    if (results[0].status === 'rejected') throw results[0].reason;
+    open.forEach((node, i) => {
+      if (results[i + 1].status === 'rejected') roll.open.delete(node);
+    });
+    roll.failed = false;
+  }
+
+  function countCells(r) {
+    const cells = ['pending', 'approved', 'dispatched', 'completed'].map((c) =>
+      Risk.el('td', { class: 'num c-' + c, text: String(r[c]) }),
+    );
+    const late = r.breaches > 0 ? ' bad' : '';
+    cells.push(Risk.el('td', { class: 'num c-breaches' + late, text: String(r.breaches) }));
+    const n = r.closed ? ' (' + Risk.t('roll.hits', { hits: r.hits, n: r.closed }) + ')' : null;
+    cells.push(
+      Risk.el(
+        'td',
+        { class: 'num c-hit_rate' },
+        Risk.fmtPct(r.hit_rate),
+        n ? Risk.el('span', { class: 'muted small hit-n', text: n }) : null,
+      ),
+    );
+    return cells;
+  }
+
+  function rollRow(level, r) {
+    const node = level + ':' + r.key;
+    let name;
+    if (level === 'grid') {
+      name = Risk.el('a', { href: '/grid/' + encodeURIComponent(r.key), text: r.key });
+    } else {
+      const open = roll.open.has(node);
+      name = Risk.el(
+        'button',
+        {
+          type: 'button',
+          class: 'tree-toggle',
+          'aria-expanded': String(open),
+          onclick: () => toggleRoll(node),
+        },
+        Risk.el('span', { class: 'tree-caret', 'aria-hidden': 'true', text: open ? '▾' : '▸' }),
+        Risk.el('span', { class: 'visually-hidden', text: Risk.t('roll.' + level) + ' ' }),
+        r.key,
+      );
+    }
+    return Risk.el(
+      'tr',
+      { class: 'roll-' + level, dataset: { level, key: r.key } },
+      Risk.el(
+        'th',
+        { scope: 'row', class: 'c-name' },
+        name,
+        level === 'grid'
+          ? null
+          : Risk.el('span', { class: 'muted small', text: ' · ' + Risk.t('roll.grids', { n: r.grids }) }),
+      ),
+      ...countCells(r),
+    );
+  }
+
+  function rollRows(level, node) {
+    const out = [];
+    for (const r of roll.rows.get(node) || []) {
+      out.push(rollRow(level, r));
+      const child = level + ':' + r.key;
+      if (CHILD[level] && roll.open.has(child)) {
+        if (roll.rows.has(child)) out.push(...rollRows(CHILD[level], child));
+        else out.push(loadingRow(CHILD[level]));
+      }
+    }
+    return out;
+  }
+
+  function loadingRow(level) {
+    const cell = Risk.el('td', { colspan: '7', class: 'muted small', text: Risk.t('roll.loading') });
+    return Risk.el('tr', { class: 'roll-' + level }, cell);
+  }
+
+  function renderRollup() {
+    const table = $('rollup');
+    if (roll.failed || !roll.rows.has('')) return;
+    const rows = rollRows('street', '');
+    const streets = rows.length;
+    if (!streets) {
+      rows.push(Risk.el('tr', {}, Risk.el('td', { colspan: '7', class: 'empty', text: Risk.t('roll.empty') })));
+    }
+    table.querySelector('tbody').replaceChildren(...rows);
+    const foot = [];
+    if (roll.total && streets) {
+      const label = Risk.el('th', { scope: 'row', text: Risk.t('roll.total') });
+      foot.push(Risk.el('tr', { class: 'roll-total' }, label, ...countCells(roll.total)));
+    }
+    table.querySelector('tfoot').replaceChildren(...foot);
+    $('rollup-note').textContent = Risk.t('roll.note', { d: roll.days });
+  }
+
+  async function toggleRoll(node) {
+    if (roll.open.has(node)) {
+      for (const n of [...roll.open]) if (n === node || isUnder(n, node)) roll.open.delete(n);
+      renderRollup();
+      focusToggle(node);
+      return;
+    }
+    roll.open.add(node);
+    renderRollup();
+    focusToggle(node);
+    try {
+      await fetchRoll(node);
+      $('rollup-error').hidden = true;
+    } catch (err) {
+      roll.open.delete(node);
+      $('rollup-error').textContent = Risk.errorText(err);
+      $('rollup-error').hidden = false;
+    }
+    renderRollup();
+    focusToggle(node);
+  }
+
+  // A community is under a street when the street's rows list it.
+  function isUnder(node, parent) {
+    const [level, key] = splitNode(node);
+    return level === 'community' && (roll.rows.get(parent) || []).some((r) => r.key === key);
+  }
+
+  function focusToggle(node) {
+    const [level, key] = splitNode(node);
+    const rows = [...$('rollup').querySelectorAll('tr.roll-' + level)];
+    const row = rows.find((tr) => tr.dataset.key === key);
+    const button = row && row.querySelector('button.tree-toggle');
+    if (button) button.focus();
   }
 
   // ------------------------------------------------------------------ loading
@@ -485,6 +729,14 @@
         // No category chosen: every target, each grid coloured by its worst level.
         const mapPath = f.target ? '/map?target=' + encodeURIComponent(f.target) : '/map';
         jobs.push(optional(Risk.api(mapPath, { signal })));
+        jobs.push(
+          loadRollup(signal).catch((err) => {
+            if (err && err.name === 'AbortError') throw err;
+            roll.failed = true;
+            $('rollup-error').textContent = Risk.errorText(err);
+            $('rollup-error').hidden = false;
+          }),
+        );
       }
       const [ranked, kpis, map] = await Promise.all(jobs);
       if (signal.aborted) return;
@@ -504,6 +756,10 @@
       }
       renderKpis();
       renderRanked();
+      if (what !== 'ranked' && !roll.failed) {
+        $('rollup-error').hidden = true;
+        renderRollup();
+      }
       state.updatedAt = new Date();
       document.body.dataset.loaded = String(Number(document.body.dataset.loaded || 0) + 1);
     } catch (err) {
@@ -523,7 +779,19 @@
     if (state.map) RiskMap.relabel($('map'));
     renderMap();
     renderRanked();
+    renderRollup();
     showUpdated();
+  }
+
+  /** The street and community outlines: once per page (they change only with the grids). */
+  async function loadOutlines() {
+    try {
+      state.outlines = await Risk.api('/map/outlines');
+    } catch (err) {
+      return; // the map stays usable without them
+    }
+    renderLegend();
+    renderMap();
   }
 
   form.addEventListener('change', (event) => {
@@ -543,10 +811,11 @@
     renderFilterOptions(readQuery());
     renderLegend();
     refresh('all');
+    loadOutlines();
     setInterval(() => {
       if (!document.hidden) refresh('all');
     }, REFRESH_MS);
   });
 
-  window.RiskCommander = { refresh, REFRESH_MS };
+  window.RiskCommander = { refresh, REFRESH_MS, toggleRoll };
 })();

@@ -1,6 +1,6 @@
 /* The grid map: GeoJSON polygons drawn as SVG paths, filled by risk level (no tiles, no library).
  *
- *   RiskMap.draw(svg, featureCollection, {onOpen, tooltip})  → number of shapes drawn
+ *   RiskMap.draw(svg, featureCollection, {onOpen, tooltip, outlines})  → number of shapes drawn
  *   RiskMap.project(features, width)                          → {toXY, width, height}
  *   RiskMap.dim(svg, keep)                                    dim grids where keep(props) is false
  *
@@ -9,6 +9,11 @@
  * data-level (red|orange|yellow|blue|none); grids with no warning are grey. Each path is
  * keyboard-focusable (Tab), opens its grid page on click / Enter / Space, and shows a tooltip
  * (grid, level as text, probability) on hover and on focus.
+ *
+ * ``outlines`` ({streets, communities}: GeoJSON features from /api/v1/map/outlines, the grids
+ * dissolved on the server) are drawn over the grid fills as lines only — communities thin and
+ * dashed, streets thick — one <polygon> per ring in <g class="map-outlines">; they take no
+ * pointer events, so every grid stays clickable, and are hidden from assistive technology.
  */
 (function () {
   'use strict';
@@ -82,6 +87,31 @@
       parts.push('M' + pts.join('L') + 'Z');
     }
     return parts.join('');
+  }
+
+  function ringPoints(ring, toXY) {
+    return ring.map(([lon, lat]) => toXY(lon, lat).map((v) => v.toFixed(1)).join(',')).join(' ');
+  }
+
+  function drawOutlines(svg, outlines, toXY) {
+    const group = Risk.svgEl('g', { class: 'map-outlines', 'aria-hidden': 'true' });
+    const kinds = [
+      ['communities', 'outline outline-community', 'community_id'],
+      ['streets', 'outline outline-street', 'street_id'],
+    ];
+    for (const [kind, cls, idKey] of kinds) {
+      for (const f of (outlines && outlines[kind]) || []) {
+        const id = (f.properties || {})[idKey];
+        for (const ring of rings(f.geometry)) {
+          if (!ring.length) continue;
+          const attrs = { class: cls, points: ringPoints(ring, toXY) };
+          attrs['data-' + idKey.replace('_id', '')] = id;
+          group.append(Risk.svgEl('polygon', attrs));
+        }
+      }
+    }
+    if (group.childNodes.length) svg.append(group);
+    return group.childNodes.length;
   }
 
   function levelOf(props) {
@@ -179,6 +209,7 @@
       path._props = props;
       svg.append(path);
     }
+    if (opts.outlines) drawOutlines(svg, opts.outlines, proj.toXY);
     return features.length;
   }
 
