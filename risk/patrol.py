@@ -380,25 +380,25 @@ def plan_patrols(
 # --------------------------------------------------------------------------- outcomes
 
 
-def check_report_time(at: datetime, now: datetime) -> None:
+def check_report_time(at: datetime, now: datetime, field: str = "at") -> None:
     """A report ends a patrol that happened: not later than ``now`` (plus a phone's clock
     skew, `REPORT_CLOCK_SKEW`) and not older than `MAX_REPORT_AGE` (a phone keeps unsent
-    reports for days, not months). `ContractError` on field ``at`` otherwise."""
+    reports for days, not months). `ContractError` on ``field`` otherwise."""
     now = now.astimezone(at.tzinfo)  # both shown in the report's zone
     if at > now + REPORT_CLOCK_SKEW:
         raise ContractError(
             f"the report time is after now ({now.isoformat()})",
-            field="at",
+            field=field,
             value=at.isoformat(),
-            fix="send when the patrol ended (or leave 'at' out for now); check the phone's clock",
+            fix=f"send when it happened (or leave '{field}' out for now); check the phone's clock",
         )
     if at < now - MAX_REPORT_AGE:
         raise ContractError(
             f"the report time is more than {MAX_REPORT_AGE.days} days before now "
             f"({now.isoformat()})",
-            field="at",
+            field=field,
             value=at.isoformat(),
-            fix=f"report patrols within {MAX_REPORT_AGE.days} days; check the phone's date",
+            fix=f"report within {MAX_REPORT_AGE.days} days; check the phone's date",
         )
 
 

@@ -4,7 +4,12 @@
 * Commanders (``view_ranked`` only) rank **approved** warnings — approved, dispatched or
   completed review items — never raw forecasts: no forecast reaches them unreviewed.
 Both are limited to the caller's scope. What a grid's page shows depends on the role the same
-way (`GRID_VIEWS`).
+way (`GRID_VIEWS`), and so do the field reports on it (issue 16, item 3): the patrol reports
+and the events grid workers and patrols reported in the last `FIELD_DAYS` days. Analysts,
+reviewers, commanders and admins read every report, its worker's username (as the review
+history names people) and every note; a grid worker (API only) reads their own reports with
+their notes and the events without notes — the event store keeps no author, so no note can be
+shown as theirs. A note nobody may read here is never opened (`serve.repo.sealing`).
 """
 
 from __future__ import annotations
@@ -17,12 +22,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy.orm import Session
 
+from risk.field_reports import PATROL_SOURCE, WORKER_SOURCE
+from risk.patrol import PatrolOutcome
 from risk.review import ReviewState
 from risk.scopes import Action, allowed
 from serve.api.access import check, readable_grid
 from serve.api.deps import CurrentUser, Now, SessionDep, SettingsDep
 from serve.api.schemas import (
     DayCount,
+    FieldEvent,
+    FieldPatrolReport,
     GridDetail,
     GridOut,
     HistoryPoint,
@@ -34,6 +43,8 @@ from serve.api.schemas import (
 )
 from serve.cache import PageCache
 from serve.repo import activity, audit
+from serve.repo.events import field_events
+from serve.repo.patrols import grid_reports
 from serve.repo.reviews import list_items
 from serve.repo.runs import grid_history, latest_run, previous_run, probs_of, run_forecasts
 from serve.repo.users import User
@@ -41,6 +52,9 @@ from serve.repo.users import User
 router = APIRouter(tags=["forecasts"])
 
 RECENT_DAYS = 28
+FIELD_DAYS = 30  # patrol reports and field events on a grid's page
+FIELD_LIMIT = 50  # of each
+FIELD_SOURCES = (WORKER_SOURCE, PATROL_SOURCE)
 APPROVED = (ReviewState.APPROVED, ReviewState.DISPATCHED, ReviewState.COMPLETED)
 Filter = Annotated[list[Ident] | None, Query()]
 Limit = Annotated[int, Query(ge=1, le=500)]
@@ -49,18 +63,20 @@ Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 @dataclass(frozen=True)
 class GridView:
-    """What one role sees of a grid: its forecasts or not, and review items in which states."""
+    """What one role sees of a grid: its forecasts or not, review items in which states, and
+    every field report with its note or only the caller's own (module doc)."""
 
     action: Action
     forecasts: bool
     states: tuple[ReviewState, ...] | None  # None: every state
+    all_field_reports: bool = True
 
 
 GRID_VIEWS = (
     GridView(Action.VIEW_FORECASTS, True, None),  # analyst, admin
     GridView(Action.VIEW_QUEUE, True, None),  # reviewer
     GridView(Action.VIEW_RANKED, False, APPROVED),  # commander
-    GridView(Action.VIEW_PATROLS, False, APPROVED),  # grid worker (own grids)
+    GridView(Action.VIEW_PATROLS, False, APPROVED, False),  # grid worker (own grids)
 )
 
 
@@ -195,9 +211,9 @@ def grid_detail(
     now: Now,
     history_limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> GridDetail:
-    """A grid's risk history, latest reasons, review history and the events of the last
-    `RECENT_DAYS` days known to the latest run (counts per day and category) — what the
-    role may see."""
+    """A grid's risk history, latest reasons, review history, the events of the last
+    `RECENT_DAYS` days known to the latest run (counts per day and category), and the field
+    reports of the last `FIELD_DAYS` days (module doc) — what the role may see."""
     view = _view(user)
     grid = readable_grid(session, user, view.action, grid_id)
     history: list[HistoryPoint] = []
@@ -215,7 +231,42 @@ def grid_detail(
         history=history,
         reviews=[ReviewItemOut.of(i) for i in items],
         recent_events=_recent_events(session, grid_id, settings.tz, now),
+        **_field_reports(session, user, view, grid_id, now),
     )
+
+
+def _field_reports(
+    session: Session, user: User, view: GridView, grid_id: str, now: datetime
+) -> dict[str, Any]:
+    """``patrol_reports`` and ``field_events`` of the grid's page (module doc)."""
+    since = now - timedelta(days=FIELD_DAYS)
+    everyone = view.all_field_reports
+    reports = grid_reports(
+        session,
+        grid_id,
+        since=since,
+        limit=FIELD_LIMIT,
+        worker=None if everyone else user.username,
+    )
+    events = field_events(
+        session, grid_id, sources=FIELD_SOURCES, since=since, limit=FIELD_LIMIT,
+        with_notes=everyone,
+    )  # fmt: skip
+    return {
+        "patrol_reports": [
+            FieldPatrolReport(
+                at=r.report.at,
+                outcome=PatrolOutcome(r.report.outcome).value,
+                worker=r.report.worker_id,
+                note=r.report.note,
+            )
+            for r in reports
+        ],
+        "field_events": [
+            FieldEvent(**{k: e[k] for k in ("occurred_at", "category", "source", "note")})
+            for e in events
+        ],
+    }
 
 
 def _recent_events(session: Session, grid_id: str, tz: str, now: datetime) -> list[DayCount]:

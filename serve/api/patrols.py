@@ -5,6 +5,10 @@ is still open, planned by `risk.patrol.plan_patrols` within the daily capacity. 
 their own grids only; a commander or admin sees the plan of every active grid worker, limited
 to their own scope.
 Reports are idempotent on ``client_report_id``: a retry returns the stored report (200).
+Each report is a visit of patrol exposure, and a ``found_issue`` an event with
+``source = patrol`` in the category the worker chose, else the answered warnings' category,
+else ``other`` (`serve.field_reports.record_patrol`, `risk.field_reports.finding_category`);
+a retry adds neither again.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import pandas as pd
 from fastapi import APIRouter, Response, status
 from sqlalchemy.orm import Session
 
+from risk.field_reports import finding_category
 from risk.patrol import PatrolOutcome, plan_patrols, record_outcome, warnings_frame
 from risk.review import ReviewItem, ReviewState
 from risk.scopes import Action, Role
@@ -25,9 +30,10 @@ from serve.api.access import check
 from serve.api.deps import CurrentUser, Now, SessionDep, SettingsDep
 from serve.api.errors import Conflict, FieldError, NotFound
 from serve.api.schemas import PatrolsToday, ReportedToday, ReportIn, ReportOut, Suggestion
+from serve.field_reports import record_patrol, reportable, warnings_of
 from serve.repo import activity, audit
 from serve.repo.grids import get_grid, load_grids
-from serve.repo.patrols import record_report, reports_for
+from serve.repo.patrols import reports_for
 from serve.repo.reviews import get_items, list_items
 from serve.repo.users import list_users
 
@@ -57,8 +63,10 @@ def _profiles(
 
 @router.get("/today", response_model=PatrolsToday)
 def today(user: CurrentUser, session: SessionDep, settings: SettingsDep, now: Now) -> PatrolsToday:
-    """Today's visits, in each worker's visiting order, with window, reasons and actions."""
+    """Today's visits, in each worker's visiting order, with window, reasons and actions, and
+    the categories a worker may report an event in."""
     check(user, Action.VIEW_PATROLS)
+    categories = list(reportable(session))
     date = pd.Timestamp(now).tz_convert(settings.tz).date().isoformat()
     grids = load_grids(session)
     known = set(grids["grid_id"])
@@ -88,7 +96,9 @@ def today(user: CurrentUser, session: SessionDep, settings: SettingsDep, now: No
             window_open_at=now,
             limit=0,
         )
-        return PatrolsToday(date=date, suggestions=[], waiting_review=waiting)
+        return PatrolsToday(
+            date=date, suggestions=[], waiting_review=waiting, categories=categories
+        )
     grids[["centroid_lon", "centroid_lat"]] = (
         grids[["centroid_lon", "centroid_lat"]].astype(float).fillna(0.0)
     )
@@ -99,7 +109,9 @@ def today(user: CurrentUser, session: SessionDep, settings: SettingsDep, now: No
     reported = _reported_today(session, now, settings.tz)
     for row in rows:
         row["reported"] = reported.get((row["worker_id"], row["grid_id"]))
-    return PatrolsToday(date=date, suggestions=[Suggestion(**r) for r in rows])
+    return PatrolsToday(
+        date=date, suggestions=[Suggestion(**r) for r in rows], categories=categories
+    )
 
 
 def _reported_today(session: Session, now: datetime, tz: str) -> dict[tuple[str, str], Any]:
@@ -137,12 +149,19 @@ def _items_of_grid(session: Session, item_ids: list[str], grid_id: str) -> list[
     responses={200: {"model": ReportOut, "description": "a retry: the report stored first"}},
 )
 def report(
-    body: ReportIn, response: Response, user: CurrentUser, session: SessionDep, now: Now
+    body: ReportIn,
+    response: Response,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: Now,
 ) -> ReportOut:
     """Record what a patrol found on one of the worker's own grids (once per client id).
 
     A grid outside the worker's scope is "not found", like a missing one; ``item_ids`` must
     name warnings of the report's grid; ``at`` must lie in the last 30 days (`check_report_time`).
+    The report is a visit (patrol exposure); ``found_issue`` also an event (module doc), whose
+    ``category`` is one of `GET /patrols/today`'s categories (only found_issue takes one).
     """
     check(user, Action.REPORT_OUTCOME)
     grid = get_grid(session, body.grid_id)
@@ -152,23 +171,41 @@ def report(
     outcome = record_outcome(
         user.username, user.scope, grid, body.outcome, body.at or now, body.note, item_ids, now=now
     )
-    stored, created = record_report(session, outcome, body.client_report_id, received_at=now)
+    category = None
+    if outcome.outcome is PatrolOutcome.FOUND_ISSUE:
+        answered = warnings_of(get_items(session, item_ids))
+        category = finding_category(body.category, answered, reportable(session))
+    elif body.category is not None:
+        raise FieldError("category", "only a found_issue report takes a category; leave it out")
+    record = record_patrol(
+        session,
+        outcome,
+        body.client_report_id,
+        role=user.role.value,
+        category=category,
+        now=now,
+        tz=settings.tz,
+    )
+    stored, created = record.stored, record.created
     if not created and stored.report.worker_id != user.username:
         raise Conflict(
             "this client_report_id belongs to another report; fix: make a new id on the device"
         )
     if created:
+        after = {
+            "grid_id": grid["grid_id"],
+            "outcome": outcome.outcome.value,
+            "item_ids": list(outcome.item_ids),
+        }
+        if record.event_id is not None:
+            after["event_id"] = record.event_id
         audit.append(
             session,
             user.username,
             "patrol_report",
             "patrol_report",
             body.client_report_id,
-            after={
-                "grid_id": grid["grid_id"],
-                "outcome": outcome.outcome.value,
-                "item_ids": list(outcome.item_ids),
-            },
+            after=after,
             at=now,
         )
         session.commit()
@@ -185,4 +222,5 @@ def report(
         reported_at=r.at,
         received_at=stored.received_at,
         created=created,
+        event_id=record.event_id,
     )

@@ -30,6 +30,7 @@ from serve.api.schemas import (
     ClaimIn,
     EscalateIn,
     Ident,
+    ItemPatrolReport,
     Level,
     Page,
     RejectIn,
@@ -40,6 +41,7 @@ from serve.api.schemas import (
 )
 from serve.db import atomic
 from serve.repo import audit
+from serve.repo.patrols import reports_answering
 from serve.repo.reviews import get_items, list_items, revisions, save_item
 from serve.repo.users import User, UserNotFound, get_user
 
@@ -120,8 +122,16 @@ def queue(
 
 @router.get("/items/{item_id:path}", response_model=ReviewItemDetail)
 def item_detail(item_id: ItemId, user: CurrentUser, session: SessionDep) -> ReviewItemDetail:
+    """One item with its revisions and the patrol reports that answered it (outcome and time,
+    newest first: no worker, no note)."""
     item = readable_item(session, user, Action.VIEW_QUEUE, item_id)
-    return ReviewItemDetail(**item.to_dict(), revisions=revisions(session, item.item_id))
+    patrols = [
+        ItemPatrolReport(at=r.report.at, outcome=r.report.outcome.value)
+        for r in reports_answering(session, item.item_id, item.grid_id)
+    ]
+    return ReviewItemDetail(
+        **item.to_dict(), revisions=revisions(session, item.item_id), patrol_reports=patrols
+    )
 
 
 @router.post("/items/{item_id:path}/approve", response_model=ReviewItemOut)

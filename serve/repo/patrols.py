@@ -8,6 +8,7 @@ is sealed at rest (`serve.repo.sealing`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -33,14 +34,17 @@ class StoredReport:
     received_at: datetime
 
 
-def _stored(session: Session, row: Row[Any]) -> StoredReport:
-    opened = open_row(session, "patrol_reports", row.client_report_id, {"note": row.note})
+def _stored(session: Session, row: Row[Any], with_note: bool = True) -> StoredReport:
+    """The stored report; its note opened only ``with_note`` (else None, never decrypted)."""
+    note = None
+    if with_note:
+        note = open_row(session, "patrol_reports", row.client_report_id, {"note": row.note})["note"]
     report = PatrolReport(
         worker_id=row.worker,
         grid_id=row.grid_id,
         outcome=PatrolOutcome(row.outcome),
         at=row.reported_at,
-        note=opened["note"],
+        note=note,
         item_ids=tuple(row.item_ids or ()),
     )
     return StoredReport(row.id, row.client_report_id, report, row.received_at)
@@ -104,4 +108,37 @@ def reports_for(
     return [_stored(session, r) for r in session.execute(stmt)]
 
 
-__all__ = ["StoredReport", "record_report", "reports_for"]
+def grid_reports(
+    session: Session,
+    grid_id: str,
+    *,
+    since: datetime | None = None,
+    limit: int | None = None,
+    worker: str | None = None,
+    note_for: Callable[[str], bool] = lambda worker: True,
+) -> list[StoredReport]:
+    """The reports on ``grid_id`` (only ``worker``'s when given), newest first (``since``
+    inclusive, at most ``limit``). A report's note is opened only when ``note_for(its
+    worker)`` is true; otherwise it comes back None."""
+    stmt = (
+        select(REPORTS)
+        .where(REPORTS.c.grid_id == grid_id)
+        .order_by(REPORTS.c.reported_at.desc(), REPORTS.c.id.desc())
+    )
+    if worker is not None:
+        stmt = stmt.where(REPORTS.c.worker == worker)
+    if since is not None:
+        stmt = stmt.where(REPORTS.c.reported_at >= since)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [_stored(session, r, note_for(r.worker)) for r in session.execute(stmt)]
+
+
+def reports_answering(session: Session, item_id: str, grid_id: str) -> list[StoredReport]:
+    """The reports that answered review item ``item_id`` (of ``grid_id``: a report names the
+    items of its own grid only), newest first; notes are not opened."""
+    reports = grid_reports(session, grid_id, note_for=lambda worker: False)
+    return [r for r in reports if item_id in r.report.item_ids]
+
+
+__all__ = ["StoredReport", "grid_reports", "record_report", "reports_answering", "reports_for"]

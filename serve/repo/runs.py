@@ -110,6 +110,12 @@ def latest_run(session: Session, status: str = COMPLETE) -> RunInfo | None:
     return None if row is None else _run(row)
 
 
+def run_targets(session: Session, run_id: str) -> list[str]:
+    """The targets one run forecast (``any`` and its categories), sorted."""
+    stmt = select(FORECASTS.c.target).where(FORECASTS.c.run_id == run_id).distinct()
+    return sorted(str(t) for t in session.scalars(stmt))
+
+
 def list_runs(session: Session, limit: int = 50, offset: int = 0) -> list[RunInfo]:
     rows = session.execute(
         select(RUNS)
@@ -213,5 +219,6 @@ __all__ = [
     "previous_run",
     "probs_of",
     "run_forecasts",
+    "run_targets",
     "store_run",
 ]

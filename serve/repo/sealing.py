@@ -1,4 +1,5 @@
-"""Free text sealed at rest: review notes, rejection texts, patrol notes (issue 14).
+"""Free text sealed at rest: review notes, rejection texts, patrol notes (issue 14), notes on
+events grid workers report (issue 16).
 
 Free text is where a resident's name, phone number or address can slip in, so the database
 never holds it in clear (docs/adr/015-encryption-at-rest.md). A value is stored as
@@ -40,6 +41,7 @@ PURPOSE = "fields"
 SEALED_FIELDS: Mapping[str, tuple[str, ...]] = {
     "review_items": ("note", "reject_text"),
     "patrol_reports": ("note",),
+    "events": ("note",),  # a grid worker's note on an event they reported (issue 16)
 }
 
 _SESSION_CIPHER = "fields_cipher"  # Session.info entry: the cipher, once looked up

@@ -1,5 +1,6 @@
 /* Grid page (/grid/{id}): facts, current risk and reasons, risk history charts, the last
- * 28 days of events, and the review history of the grid's warnings.
+ * 28 days of events, field reports (the last 30 days' patrol outcomes and the events grid
+ * workers and patrols reported) and the review history of the grid's warnings.
  *
  * Data: GET /api/v1/grids/{id}. What comes back depends on the role (the server decides):
  * analysts, admins and reviewers get the forecast history; commanders only approved
@@ -38,6 +39,23 @@
       'grid.events.col.days': '每日（左旧右新）',
       'grid.reviews': '预警审核记录',
       'grid.reviews.none': '没有可显示的审核记录。',
+      'grid.field': '现场反馈',
+      'grid.field.note': '近 30 天',
+      'grid.field.patrols': '巡查结果',
+      'grid.field.patrols.none': '近 30 天没有巡查结果。',
+      'grid.field.events': '网格员与巡查上报的事件',
+      'grid.field.events.none': '近 30 天没有网格员或巡查上报的事件。',
+      'grid.field.col.time': '时间',
+      'grid.field.col.outcome': '结果',
+      'grid.field.col.worker': '网格员',
+      'grid.field.col.note': '备注',
+      'grid.field.col.category': '类别',
+      'grid.field.col.source': '来源',
+      'grid.outcome.found_issue': '发现问题',
+      'grid.outcome.nothing_found': '未发现问题',
+      'grid.outcome.could_not_visit': '无法前往',
+      'grid.source.grid_worker': '网格员上报',
+      'grid.source.patrol': '巡查发现',
       'grid.prob': '概率 {p}',
       'grid.adjusted': '原为{level}',
       'grid.ev.created': '模型 {model} 生成预警（{level}，{prob}）',
@@ -87,6 +105,23 @@
       'grid.events.col.days': 'Per day (oldest left)',
       'grid.reviews': 'Review history of warnings',
       'grid.reviews.none': 'No review history to show.',
+      'grid.field': 'Field reports',
+      'grid.field.note': 'last 30 days',
+      'grid.field.patrols': 'Patrol outcomes',
+      'grid.field.patrols.none': 'No patrol reports in the last 30 days.',
+      'grid.field.events': 'Events reported by grid workers and patrols',
+      'grid.field.events.none': 'No events reported by grid workers or patrols in the last 30 days.',
+      'grid.field.col.time': 'Time',
+      'grid.field.col.outcome': 'Outcome',
+      'grid.field.col.worker': 'Worker',
+      'grid.field.col.note': 'Note',
+      'grid.field.col.category': 'Category',
+      'grid.field.col.source': 'Source',
+      'grid.outcome.found_issue': 'Found an issue',
+      'grid.outcome.nothing_found': 'Nothing found',
+      'grid.outcome.could_not_visit': 'Could not visit',
+      'grid.source.grid_worker': 'Reported by a grid worker',
+      'grid.source.patrol': 'Found on patrol',
       'grid.prob': 'probability {p}',
       'grid.adjusted': 'was {level}',
       'grid.ev.created': 'Model {model} raised the warning ({level}, {prob})',
@@ -396,6 +431,68 @@
     box.replaceChildren(el('div', { class: 'table-wrap' }, table));
   }
 
+  // ------------------------------------------------------------------ field reports
+
+  /** A table of `rows` (newest first, as the server sends them) or an empty state in words. */
+  function fieldTable(id, rows, emptyKey, columns, row) {
+    if (!rows.length) return el('p', { class: 'empty', text: Risk.t(emptyKey) });
+    return el(
+      'div',
+      { class: 'table-wrap' },
+      el(
+        'table',
+        { class: 'table', id },
+        el(
+          'thead',
+          {},
+          el('tr', {}, ...columns.map((k) => el('th', { scope: 'col', text: Risk.t('grid.field.col.' + k) }))),
+        ),
+        el('tbody', {}, ...rows.map(row)),
+      ),
+    );
+  }
+
+  function noteCell(note) {
+    return note ? el('td', { class: 'small', text: note }) : el('td', { class: 'muted small', text: '—' });
+  }
+
+  function renderField() {
+    $('grid-patrols').replaceChildren(
+      fieldTable(
+        'patrols-table',
+        data.patrol_reports || [],
+        'grid.field.patrols.none',
+        ['time', 'outcome', 'worker', 'note'],
+        (r) =>
+          el(
+            'tr',
+            { 'data-outcome': r.outcome },
+            el('td', { class: 'small', text: Risk.fmtTime(r.at) }),
+            el('td', { text: label('grid.outcome.', r.outcome) }),
+            el('td', { text: r.worker }),
+            noteCell(r.note),
+          ),
+      ),
+    );
+    $('grid-field-events').replaceChildren(
+      fieldTable(
+        'field-events-table',
+        data.field_events || [],
+        'grid.field.events.none',
+        ['time', 'category', 'source', 'note'],
+        (e) =>
+          el(
+            'tr',
+            { 'data-source': e.source, 'data-category': e.category },
+            el('td', { class: 'small', text: Risk.fmtTime(e.occurred_at) }),
+            el('td', { text: Risk.targetLabel(e.category) }),
+            el('td', { text: label('grid.source.', e.source) }),
+            noteCell(e.note),
+          ),
+      ),
+    );
+  }
+
   // ------------------------------------------------------------------ review history
 
   function timeline(r) {
@@ -487,6 +584,7 @@
     renderNow();
     renderHistory();
     renderEvents();
+    renderField();
     renderReviews();
   }
 

@@ -6,6 +6,9 @@
  *
  * The response target is 2 h from the item's `created_at` (DESIGN §7; the server's sweep
  * escalates pending items at that moment), counted down against the browser's clock.
+ *
+ * An approved, dispatched or completed item folds out the patrol reports that answered it
+ * (outcome and time, from GET /review/items/{id}), loaded when first opened.
  */
 (function () {
   'use strict';
@@ -15,6 +18,7 @@
   const LEVEL_RANK = { red: 4, orange: 3, yellow: 2, blue: 1 };
   const TARGETS = ['any', 'dispute', 'theft', 'fire_hazard', 'safety_hazard', 'fraud', 'petition'];
   const OPEN = new Set(['pending', 'escalated']);
+  const PATROLLED = new Set(['approved', 'dispatched', 'completed']);
   const DEFAULT_STATES = ['pending', 'escalated'];
   const REASONS = ['false_alarm', 'already_handled', 'duplicate', 'insufficient_information', 'other'];
   let responseTargetMs = 2 * 3600 * 1000; // replaced by the server's setting (/api/v1/me)
@@ -87,6 +91,13 @@
       'rv.claimed': '{who} 处理中，至 {until}',
       'rv.escalatedBy': '由 {who} 于 {time} 上报',
       'rv.reviewedBy': '{who} 于 {time} 处理',
+      'rv.patrols': '巡查反馈',
+      'rv.patrols.n': '巡查反馈（{n} 条）',
+      'rv.patrols.none': '还没有巡查反馈。',
+      'rv.patrols.line': '{time} · {outcome}',
+      'rv.outcome.found_issue': '发现问题',
+      'rv.outcome.nothing_found': '未发现问题',
+      'rv.outcome.could_not_visit': '无法前往',
       'rv.rejectedFor': '驳回原因：{reason}',
       'rv.reasons': '模型给出的原因',
       'rv.noReasons': '模型未给出原因。',
@@ -185,6 +196,13 @@
       'rv.claimed': '{who} is on it until {until}',
       'rv.escalatedBy': 'escalated by {who} at {time}',
       'rv.reviewedBy': 'decided by {who} at {time}',
+      'rv.patrols': 'Patrol reports',
+      'rv.patrols.n': 'Patrol reports ({n})',
+      'rv.patrols.none': 'No patrol report yet.',
+      'rv.patrols.line': '{time} · {outcome}',
+      'rv.outcome.found_issue': 'Found an issue',
+      'rv.outcome.nothing_found': 'Nothing found',
+      'rv.outcome.could_not_visit': 'Could not visit',
       'rv.rejectedFor': 'rejected: {reason}',
       'rv.reasons': 'Why the model warns',
       'rv.noReasons': 'The model gave no reasons.',
@@ -225,6 +243,8 @@
     order: [], // item ids in display order
     selected: new Set(),
     notes: new Map(), // item_id -> {kind, text} shown beside the item
+    patrols: new Map(), // item_id -> its patrol reports (from the item's detail), once loaded
+    patrolsOpen: new Set(), // items whose patrol reports are folded out
     total: 0,
     grids: new Map(), // grid_id -> {street_id, community_id} (from /map when available)
     loadedAt: null,
@@ -322,6 +342,7 @@
         page.order = [];
         page.selected.clear();
         page.notes.clear();
+        page.patrols.clear();
       }
       for (const item of data.items) {
         if (!page.items.has(item.item_id)) page.order.push(item.item_id);
@@ -461,6 +482,62 @@
     return bits.join(' · ');
   }
 
+  const patrolsLoading = new Set();
+
+  async function loadPatrols(id) {
+    if (patrolsLoading.has(id)) return;
+    patrolsLoading.add(id);
+    try {
+      const detail = await R.api(itemPath(id));
+      page.patrols.set(id, detail.patrol_reports || []);
+    } catch (err) {
+      page.patrolsOpen.delete(id);
+      R.toast(R.t('rv.loadError', { msg: R.errorText(err) }), 'error');
+    } finally {
+      patrolsLoading.delete(id);
+    }
+    replaceItem(id);
+  }
+
+  /** The fold-out of the patrol reports that answered an approved (or later) item. */
+  function patrolBox(item) {
+    if (!PATROLLED.has(item.state)) return null;
+    const id = item.item_id;
+    const reports = page.patrols.get(id);
+    let body;
+    if (!reports) body = el('p', { class: 'rv-muted', text: R.t('rv.loading') });
+    else if (!reports.length) body = el('p', { class: 'rv-muted', text: R.t('rv.patrols.none') });
+    else {
+      body = el(
+        'ul',
+        {},
+        reports.map((r) =>
+          el('li', {
+            'data-outcome': r.outcome,
+            text: R.t('rv.patrols.line', { time: R.fmtTime(r.at), outcome: R.t('rv.outcome.' + r.outcome) }),
+          }),
+        ),
+      );
+    }
+    const box = el(
+      'details',
+      { class: 'rv-patrols', 'data-loaded': reports ? '1' : '0' },
+      el('summary', { text: reports ? R.t('rv.patrols.n', { n: reports.length }) : R.t('rv.patrols') }),
+      body,
+    );
+    box.open = page.patrolsOpen.has(id);
+    // also fires for the open state set just above, so an item redrawn open loads again
+    box.addEventListener('toggle', () => {
+      if (!box.open) {
+        page.patrolsOpen.delete(id);
+        return;
+      }
+      page.patrolsOpen.add(id);
+      if (!page.patrols.has(id)) loadPatrols(id);
+    });
+    return box;
+  }
+
   function renderItem(item) {
     const id = item.item_id;
     const open = OPEN.has(item.state);
@@ -568,6 +645,7 @@
         el('p', { class: 'rv-meta' }, ...metaLine(item)),
         adjusted || status ? el('p', { class: 'rv-status' }, adjusted, adjusted && status ? ' · ' : '', status) : null,
         reasonBox,
+        patrolBox(item),
         noteBox,
         actions,
       ),

@@ -6,8 +6,8 @@
  * exists) the saved copy is served, marked with `X-Risk-From-Cache: 1` and
  * `X-Risk-Saved-At: <ISO time>` so the page can say how old it is.
  *
- * Outcome reports (POST) are never touched here: the page queues them itself and sends them
- * again with the same client_report_id. A logout seen here drops the saved API answers, so the
+ * Outcome and event reports (POST) are never touched here: the page queues them itself and
+ * sends them again with the same client id. A logout seen here drops the saved API answers, so the
  * next person on this phone never sees the last one's list.
  */
 'use strict';

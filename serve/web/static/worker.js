@@ -9,6 +9,11 @@
  *   made once, when the worker taps; the outbox is sent on load, on the `online` event,
  *   after each tap and every 20 s while something waits. The API stores a report once per
  *   client_report_id, so sending again after a lost answer never makes a second report.
+ *
+ * "Report an event" (issue 16, item 2) takes three taps — open, pick a category, send — with
+ * the worker's grid preselected, the time now unless changed, and an optional note. The event
+ * goes through the same outbox (kind 'event'; its id is sent as client_event_id) to
+ * POST /api/v1/worker/events, which stores it once per id as well.
  */
 (function () {
   'use strict';
@@ -17,6 +22,9 @@
   const el = R.el;
   const TODAY_URL = '/api/v1/patrols/today';
   const REPORT_URL = '/api/v1/patrols/reports';
+  const EVENT_URL = '/api/v1/worker/events';
+  // used until the server's list (PatrolsToday.categories) is known
+  const CATEGORIES = ['dispute', 'theft', 'fire_hazard', 'safety_hazard', 'fraud', 'petition', 'other'];
   const OUTCOMES = ['found_issue', 'nothing_found', 'could_not_visit'];
   const RETRY_MS = 20000;
   const LIST_KEY = 'risk.worker.today.';
@@ -62,6 +70,23 @@
       'wk.worker': '网格员 {who}',
       'wk.saved': '已保存，联网后自动发送。',
       'wk.sentToast': '已发送 {n} 条巡查结果。',
+      'wk.ev.open': '上报事件',
+      'wk.ev.title': '上报事件',
+      'wk.ev.category': '什么事件？',
+      'wk.ev.grid': '网格',
+      'wk.ev.time': '发生时间',
+      'wk.ev.timeHint': '不填即为现在',
+      'wk.ev.note': '备注（可选）',
+      'wk.ev.notePlaceholder': '例如：5号楼东侧井盖松动',
+      'wk.ev.send': '发送',
+      'wk.ev.cancel': '取消',
+      'wk.ev.pick': '请先选择事件类别',
+      'wk.ev.today': '本机今天上报的事件',
+      'wk.ev.line': '{category} · 网格 {grid} · {time}',
+      'wk.ev.sent': '已发送',
+      'wk.ev.queued': '已保存，待发送',
+      'wk.ev.failed': '未能发送：{msg}',
+      'wk.ev.sentToast': '已发送 {n} 条事件。',
     },
     en: {
       'wk.title': 'Patrols',
@@ -104,6 +129,23 @@
       'wk.worker': 'worker {who}',
       'wk.saved': 'Saved; it will be sent when you are online.',
       'wk.sentToast': '{n} patrol outcome(s) sent.',
+      'wk.ev.open': 'Report an event',
+      'wk.ev.title': 'Report an event',
+      'wk.ev.category': 'What happened?',
+      'wk.ev.grid': 'Grid',
+      'wk.ev.time': 'When',
+      'wk.ev.timeHint': 'leave empty for now',
+      'wk.ev.note': 'Note (optional)',
+      'wk.ev.notePlaceholder': 'e.g. loose manhole cover east of building 5',
+      'wk.ev.send': 'Send',
+      'wk.ev.cancel': 'Cancel',
+      'wk.ev.pick': 'Pick a category first',
+      'wk.ev.today': 'Events reported from this phone today',
+      'wk.ev.line': '{category} · grid {grid} · {time}',
+      'wk.ev.sent': 'Sent',
+      'wk.ev.queued': 'Saved, waiting to send',
+      'wk.ev.failed': 'Not sent: {msg}',
+      'wk.ev.sentToast': '{n} event(s) sent.',
     },
   });
 
@@ -112,7 +154,9 @@
     user: null,
     today: null, // the /patrols/today answer shown
     cachedAt: null, // when the shown list was saved, if it came from a cache
-    reports: [], // this user's outbox records
+    reports: [], // this user's outbox records (patrol outcomes and events)
+    eventOpen: false, // the "report an event" form is shown
+    eventCategory: null, // the category picked in it
     editing: new Set(), // grid ids whose outcome buttons are shown again
     flushing: false,
     flushAgain: false,
@@ -197,7 +241,7 @@
   // another phone or browser): the list shows the truth, not only this device's memory.
   function latestReport(gridId) {
     const date = page.today && page.today.date;
-    const found = page.reports.filter((r) => r.grid_id === gridId && r.date === date);
+    const found = page.reports.filter((r) => r.kind !== 'event' && r.grid_id === gridId && r.date === date);
     if (found.length) return found[found.length - 1];
     const s = page.today && (page.today.suggestions || []).find((x) => x.grid_id === gridId && x.reported);
     return s ? { outcome: s.reported.outcome, at: s.reported.at, note: s.reported.note, status: 'sent' } : null;
@@ -226,6 +270,35 @@
     if (!sent && record.status === 'queued' && (page.netDown || !navigator.onLine)) R.toast(R.t('wk.saved'), 'info');
   }
 
+  function todayDate() {
+    return (page.today && page.today.date) || R.fmtDate(new Date().toISOString());
+  }
+
+  /** Queue an event the worker saw (outbox kind 'event') and try to send it at once. */
+  async function reportEvent(gridId, category, at, note) {
+    const record = {
+      client_report_id: uuid(), // made once: sent as client_event_id on every try
+      kind: 'event',
+      user: page.user.username,
+      date: todayDate(),
+      grid_id: gridId,
+      category,
+      note: note || null,
+      at,
+      created_local: new Date().toISOString(),
+      status: 'queued',
+      error: null,
+      sent_at: null,
+    };
+    await outbox.put(record);
+    page.eventOpen = false;
+    page.eventCategory = null;
+    await refreshReports();
+    render();
+    const sent = await flush();
+    if (!sent && (page.netDown || !navigator.onLine)) R.toast(R.t('wk.saved'), 'info');
+  }
+
   /** Send every queued report of this user, oldest first; returns how many were stored. */
   async function flush() {
     if (!page.user) return 0;
@@ -236,21 +309,16 @@
     page.flushing = true;
     page.flushAgain = false;
     let sent = 0;
+    let sentEvents = 0;
     try {
       await refreshReports();
       for (const rec of page.reports.filter((r) => r.status === 'queued')) {
-        const body = {
-          client_report_id: rec.client_report_id,
-          grid_id: rec.grid_id,
-          outcome: rec.outcome,
-          note: rec.note,
-          item_ids: rec.item_ids,
-          at: rec.at,
-        };
+        const isEvent = rec.kind === 'event';
         try {
-          const out = await R.api(REPORT_URL, { method: 'POST', body });
+          const out = await R.api(isEvent ? EVENT_URL : REPORT_URL, { method: 'POST', body: requestBody(rec) });
           Object.assign(rec, { status: 'sent', sent_at: new Date().toISOString(), error: null, created: out.created });
-          sent += 1;
+          if (isEvent) sentEvents += 1;
+          else sent += 1;
           setNetDown(false);
         } catch (err) {
           if (err.status === 0 || err.status >= 500 || err.status === 401) {
@@ -267,8 +335,30 @@
     await refreshReports();
     render();
     if (sent) R.toast(R.t('wk.sentToast', { n: sent }), 'ok');
-    if (page.flushAgain && !page.netDown) return sent + (await flush());
-    return sent;
+    if (sentEvents) R.toast(R.t('wk.ev.sentToast', { n: sentEvents }), 'ok');
+    if (page.flushAgain && !page.netDown) return sent + sentEvents + (await flush());
+    return sent + sentEvents;
+  }
+
+  /** The API body of an outbox record: an event (POST /worker/events) or a patrol outcome. */
+  function requestBody(rec) {
+    if (rec.kind === 'event') {
+      return {
+        client_event_id: rec.client_report_id,
+        grid_id: rec.grid_id,
+        category: rec.category,
+        occurred_at: rec.at,
+        note: rec.note,
+      };
+    }
+    return {
+      client_report_id: rec.client_report_id,
+      grid_id: rec.grid_id,
+      outcome: rec.outcome,
+      note: rec.note,
+      item_ids: rec.item_ids,
+      at: rec.at,
+    };
   }
 
   // ------------------------------------------------------------------ today's list
@@ -467,8 +557,168 @@
     );
   }
 
+  // ------------------------------------------------------------------ report an event
+
+  /** The worker's own grids, the grid of their next visit first (preselected). */
+  function workerGrids() {
+    const scope = page.user && page.user.scope;
+    const own = scope && scope.kind === 'grids' ? [...scope.values] : [];
+    const next = ((page.today && page.today.suggestions) || [])
+      .filter((s) => s.worker_id === page.user.username && own.includes(s.grid_id))
+      .sort((a, b) => a.visit_order - b.visit_order)[0];
+    return next ? [next.grid_id, ...own.filter((g) => g !== next.grid_id)] : own;
+  }
+
+  function eventCategories() {
+    const listed = page.today && page.today.categories;
+    return listed && listed.length ? listed : CATEGORIES;
+  }
+
+  function eventLine(rec) {
+    const vars = { category: R.targetLabel(rec.category), grid: rec.grid_id, time: R.fmtTime(rec.at).slice(11) };
+    const state =
+      rec.status === 'sent'
+        ? '✓ ' + R.t('wk.ev.sent')
+        : rec.status === 'failed'
+          ? '✗ ' + R.t('wk.ev.failed', { msg: rec.error })
+          : R.t('wk.ev.queued');
+    return el(
+      'li',
+      { class: 'wk-ev-item wk-ev-' + rec.status, 'data-status': rec.status, 'data-category': rec.category },
+      el('span', { class: 'wk-ev-what', text: R.t('wk.ev.line', vars) }),
+      el('span', { class: 'wk-ev-state', text: state }),
+    );
+  }
+
+  function eventForm(grids) {
+    // what the worker has typed so far survives a re-render (a sent report, the language)
+    const draft = {
+      grid: $('wk-ev-grid') ? $('wk-ev-grid').value : grids[0],
+      time: $('wk-ev-time') ? $('wk-ev-time').value : '',
+      note: $('wk-ev-note') ? $('wk-ev-note').value : '',
+    };
+    const send = el('button', {
+      type: 'submit',
+      id: 'wk-ev-send',
+      class: 'btn wk-ev-send',
+      disabled: !page.eventCategory,
+      text: R.t('wk.ev.send'),
+    });
+    const chips = eventCategories().map((c) =>
+      el('button', {
+        type: 'button',
+        id: 'wk-ev-cat-' + c.replace(/[^A-Za-z0-9_-]/g, '_'),
+        class: 'wk-ev-cat',
+        'data-category': c,
+        'aria-pressed': String(page.eventCategory === c),
+        text: R.targetLabel(c),
+        onclick: (e) => {
+          page.eventCategory = c;
+          e.currentTarget.parentNode.querySelectorAll('.wk-ev-cat').forEach((b) => b.setAttribute('aria-pressed', String(b === e.currentTarget)));
+          send.disabled = false;
+        },
+      }),
+    );
+    const gridField =
+      grids.length > 1
+        ? el('select', { id: 'wk-ev-grid', class: 'wk-ev-grid' }, grids.map((g) => el('option', { value: g, selected: g === draft.grid, text: R.t('wk.grid', { grid: g }) })))
+        : el('span', { id: 'wk-ev-grid-one', class: 'wk-ev-grid-one', 'data-grid-id': grids[0], text: R.t('wk.grid', { grid: grids[0] }) });
+    const time = el('input', { type: 'datetime-local', id: 'wk-ev-time', class: 'wk-ev-time', value: draft.time });
+    const note = el('textarea', {
+      id: 'wk-ev-note',
+      class: 'wk-note wk-ev-note',
+      rows: '2',
+      maxlength: '2000',
+      placeholder: R.t('wk.ev.notePlaceholder'),
+    });
+    note.value = draft.note;
+    return el(
+      'form',
+      {
+        id: 'wk-ev-form',
+        class: 'wk-ev-form',
+        'aria-labelledby': 'wk-ev-title',
+        onsubmit: (e) => {
+          e.preventDefault();
+          if (!page.eventCategory) return;
+          send.disabled = true;
+          const grid = grids.length > 1 ? $('wk-ev-grid').value : grids[0];
+          // a time typed on the phone is the phone's local time; empty: the moment of the tap
+          const at = time.value ? new Date(time.value).toISOString() : new Date().toISOString();
+          reportEvent(grid, page.eventCategory, at, note.value.trim());
+        },
+      },
+      el('h3', { id: 'wk-ev-title', class: 'wk-ev-title', text: R.t('wk.ev.title') }),
+      el('p', { class: 'wk-outcome-label', text: R.t('wk.ev.category') }),
+      el('div', { class: 'wk-ev-cats', role: 'group', 'aria-label': R.t('wk.ev.category') }, chips),
+      el(
+        'div',
+        { class: 'wk-ev-fields' },
+        el('label', { for: grids.length > 1 ? 'wk-ev-grid' : null, class: 'wk-note-label', text: R.t('wk.ev.grid') }),
+        gridField,
+        el('label', { for: 'wk-ev-time', class: 'wk-note-label', text: R.t('wk.ev.time') }),
+        el('div', {}, time, el('span', { class: 'wk-ev-hint', text: ' ' + R.t('wk.ev.timeHint') })),
+      ),
+      el('label', { for: 'wk-ev-note', class: 'wk-note-label', text: R.t('wk.ev.note') }),
+      note,
+      el(
+        'div',
+        { class: 'wk-ev-buttons' },
+        send,
+        el('button', {
+          type: 'button',
+          class: 'btn btn-secondary',
+          text: R.t('wk.ev.cancel'),
+          onclick: () => {
+            page.eventOpen = false;
+            page.eventCategory = null;
+            render();
+          },
+        }),
+      ),
+    );
+  }
+
+  function renderEvents() {
+    const box = $('wk-event');
+    const grids = page.user && page.user.role === 'grid_worker' ? workerGrids() : [];
+    box.hidden = grids.length === 0;
+    if (!grids.length) return;
+    const active = document.activeElement && box.contains(document.activeElement) ? document.activeElement.id : null;
+    const today = todayDate();
+    const mine = page.reports.filter((r) => r.kind === 'event' && r.date === today);
+    const parts = [];
+    if (page.eventOpen) parts.push(eventForm(grids));
+    else {
+      parts.push(
+        el('button', {
+          type: 'button',
+          id: 'wk-ev-open',
+          class: 'wk-ev-open',
+          text: '＋ ' + R.t('wk.ev.open'),
+          onclick: () => {
+            page.eventOpen = true;
+            page.eventCategory = null;
+            render();
+            const first = document.querySelector('.wk-ev-cat');
+            if (first) first.focus();
+          },
+        }),
+      );
+    }
+    if (mine.length) {
+      parts.push(
+        el('h3', { class: 'wk-ev-list-title', text: R.t('wk.ev.today') }),
+        el('ul', { id: 'wk-ev-list', class: 'wk-ev-list' }, mine.map(eventLine)),
+      );
+    }
+    box.replaceChildren(...parts);
+    if (active && document.getElementById(active)) document.getElementById(active).focus();
+  }
+
   function render() {
     $('wk-loading').hidden = true;
+    renderEvents();
     const data = page.today;
     if (!data) return;
     const visits = [...data.suggestions].sort(
