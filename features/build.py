@@ -135,20 +135,23 @@ def build_features(
         for item in block.info:
             if item.name in columns:
                 raise ValueError(f"feature {item.name!r} built by two families")
-            columns[item.name] = _broadcast(block.columns[item.name], core, n_t)
+            columns[item.name] = _broadcast(block.columns[item.name], core, n_t, len(grids))
             info.append(item)
         del block
 
     ev = context_events(events, grids["grid_id"])
     labels = label_columns(ev, to_ns(times), len(grids), targets, spec.horizon_hours)
     for name, values in labels.items():
-        columns[name] = _broadcast(values, core, n_t)
+        columns[name] = _broadcast(values, core, n_t, len(grids))
     frame = pd.DataFrame(columns, copy=False)
     return FeatureFrame(frame=frame, info=info, targets=targets)
 
 
-def _broadcast(values: np.ndarray | pd.Categorical, core: np.ndarray, n_t: int):
-    """A block value -> one flat column over (issue time, core grid) rows."""
+def _broadcast(values: np.ndarray | pd.Categorical, core: np.ndarray, n_t: int, n_grids: int):
+    """A block value -> one flat column over (issue time, core grid) rows.
+
+    Shapes are told apart by both sizes, so a city of one grid (a (1, 1) per-grid value) or a
+    single issue time (a (1, 1) per-time value) is broadcast the right way."""
     n_core = len(core)
     if isinstance(values, pd.Categorical):
         codes = np.tile(values.codes[core], n_t)
@@ -156,11 +159,16 @@ def _broadcast(values: np.ndarray | pd.Categorical, core: np.ndarray, n_t: int):
     values = np.asarray(values)
     if values.ndim != 2:
         raise ValueError(f"feature block values must be 2-D, got shape {values.shape}")
-    rows, cols = values.shape
-    if cols == 1:
-        return np.repeat(values[:, 0], n_core)
-    if rows == 1:
+    shape = values.shape
+    if shape == (n_t, n_grids):
+        if n_core == n_grids:  # every grid is core: no copy
+            return values.reshape(-1)
+        return values[:, core].reshape(-1)
+    if shape == (1, n_grids):  # the same at every issue time
         return np.tile(values[0, core], n_t)
-    if n_core == cols:  # every grid is core: no copy
-        return values.reshape(-1)
-    return values[:, core].reshape(-1)
+    if shape == (n_t, 1):  # the same for every grid
+        return np.repeat(values[:, 0], n_core)
+    raise ValueError(
+        f"feature block values of shape {shape} fit neither ({n_t}, {n_grids}), "
+        f"({n_t}, 1) nor (1, {n_grids})"
+    )

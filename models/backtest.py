@@ -2,7 +2,9 @@
 by side on the same issue times, grids and targets.
 
     result = run_backtest(grids, events, "2024-06-01", "2024-11-30", truth=truth)
-    paths = write_outputs(result, out_dir)  # metrics.json, predictions.parquet, report.html
+    # metrics.json, predictions.parquet; report.html and its PNGs from models.report, which
+    # reads the result (this module never imports the report)
+    paths = write_outputs(result, out_dir, report=write_report)
 
 How it runs:
 
@@ -78,6 +80,8 @@ PREDICTION_COLUMNS = ("issue_time", "grid_id", "target", "model", "score", "labe
 NS_PER_HOUR = 3_600 * 10**9
 
 Progress = Callable[[str, int, int], None]
+# Writes the report of a result into a folder: (report.html, PNG paths); see write_outputs.
+ReportWriter = Callable[["BacktestResult", Path], tuple[Path, list[Path]]]
 
 
 @dataclass
@@ -241,7 +245,8 @@ def run_backtest(
 
     A baseline that fails on a target is recorded in `metrics.json` as `{"status": "failed",
     "reason": ...}` for that target, noted once in `notes`, and left out of the later blocks;
-    the backtest completes with the other models.
+    the backtest completes with the other models. So is LightGBM on a target without an
+    event in some block's training rows (`MultiTargetForecaster.skipped_`).
     """
     t_total = time.perf_counter()
     timings = {
@@ -269,11 +274,15 @@ def run_backtest(
         train_day = default_train_start(data_start.date(), first_day, warmup_days, max_history_days)
     else:
         train_day = _as_date(train_start, "train-start")
-    if LIGHTGBM in chosen and train_day >= first_day:
+    # The first training window (train_day at `hour`, + 72 h) must close by the first issue
+    # time, or LightGBM has no row to learn from.
+    first_close = train_day + dt.timedelta(hours=HORIZON_HOURS)
+    if LIGHTGBM in chosen and first_close > first_day:
         raise ConfigError(
-            f"no training history: training would start on {train_day}, not before --start "
-            f"{first_day}; give an earlier --train-start or a later --start (the data begin "
-            f"{data_start.date()}, and {warmup_days} warm-up days are skipped)"
+            f"no training history: training would start on {train_day}, and its first "
+            f"{HORIZON_HOURS} h window does not close before --start {first_day}; give a later "
+            f"--start, weeks after {first_close} (the data begin {data_start.date()}, and "
+            f"{warmup_days} warm-up days are skipped)"
         )
     all_times = daily_issue_times(min(train_day, first_day), last_day, hour, tz)
     spec = FeatureSpec(calendar=calendar, tz=tz)
@@ -400,6 +409,10 @@ def run_backtest(
                 else:  # the same trees; classic stack, blend and calibration fitted anew
                     fitted = refresh_at(fitted, train, events, grids, block_start, start=data_start)
                 last_models = fitted.forecasters_
+                for t, reason in getattr(fitted, "skipped_", {}).items():
+                    if (LIGHTGBM, t) not in failed:  # no model for t: its panel has gaps
+                        failed[LIGHTGBM, t] = f"{reason} (fitted at {block_start:%Y-%m-%d %H:%M})"
+                        notes.append(f"lightgbm has no model for target {t}: {reason}")
                 del train
                 timings["train"] += time.perf_counter() - t0
                 t0 = time.perf_counter()
@@ -442,6 +455,13 @@ def run_backtest(
         else np.full(n_grids, "unassigned", dtype=object),
     }
     area = grids["area_km2"].to_numpy(dtype=float) if "area_km2" in grids.columns else None
+    if area is not None and not (np.isfinite(area) & (area > 0)).all():
+        # centroid-only grids have no area (risk.validation): PAI takes equal areas for all
+        notes.append(
+            f"{int((~(np.isfinite(area) & (area > 0))).sum())} of {n_grids} grids have no "
+            "area (no polygon, no area_km2): pai@k takes every grid's area as equal"
+        )
+        area = None
     model_order = tuple(m for m in chosen if any(m in scores[t] for t in target_list))
     for m, t in failed:  # a failed pair has no forecast: the panels, plots and table skip it
         scores[t].pop(m, None)
@@ -704,14 +724,16 @@ def write_metrics(metrics: dict[str, Any], path: Path) -> Path:
     return path
 
 
-def write_outputs(result: BacktestResult, out_dir: str | Path) -> dict[str, Path]:
-    """Write `metrics.json`, `predictions.parquet`, `report.html` and its PNGs into `out_dir`.
+def write_outputs(
+    result: BacktestResult, out_dir: str | Path, report: ReportWriter | None = None
+) -> dict[str, Path]:
+    """Write `metrics.json` and `predictions.parquet` into `out_dir`, and with `report` (e.g.
+    `models.report.write_report`: `report.html` and its PNGs) the report too.
 
-    Returns the paths by name (`metrics`, `predictions`, `report`, and `plots`: the PNG
-    directory is `out_dir` itself, so the plots are listed under `plot:<name>`).
+    Returns the paths by name (`metrics`, `predictions`; with a report also `report`, and the
+    PNGs, written in `out_dir` itself, as `plot:<name>`). The report depends on the result, not
+    the reverse: this module never imports it, the caller passes the writer.
     """
-    from models.report import write_report  # matplotlib only when a report is written
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {
@@ -719,7 +741,8 @@ def write_outputs(result: BacktestResult, out_dir: str | Path) -> dict[str, Path
         "predictions": out / "predictions.parquet",
     }
     result.predictions.to_parquet(paths["predictions"], index=False)
-    report, plots = write_report(result, out)
-    paths["report"] = report
+    if report is None:
+        return paths
+    paths["report"], plots = report(result, out)
     paths.update({f"plot:{p.stem}": p for p in plots})
     return paths

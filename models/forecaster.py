@@ -101,6 +101,17 @@ def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
     return frame[name].to_numpy()
 
 
+class NothingToLearn(ConfigError):
+    """A target has no event in its training rows: no model can be fitted for it."""
+
+    def __init__(self, target: str, rows: int, before: str) -> None:
+        self.target, self.rows, self.before = target, rows, before
+        super().__init__(
+            f"target '{target}' has no event in the {rows} training rows (issue times before "
+            f"{before}); nothing to learn. Give a longer date range or leave this target out"
+        )
+
+
 # ----------------------------------------------------------------------------- the time split
 
 
@@ -450,11 +461,7 @@ class LightGBMForecaster(BaseEstimator):
         else:
             split, train_idx, stride = thinned_split(times, cfg, self.horizon_hours)
         if not (label[train_idx] >= 1).any():
-            raise ConfigError(
-                f"target '{self.target}' has no event in the {len(train_idx)} training rows "
-                f"(issue times before {split.summary()['valid_start']}); nothing to learn. "
-                "Give a longer date range or leave this target out"
-            )
+            raise NothingToLearn(self.target, len(train_idx), split.summary()["valid_start"])
         self.objective_ = objective
         self.feature_names_ = list(dict.fromkeys([*tree_names, *blend_names]))
         self.tree_feature_names_ = tree_names
@@ -700,7 +707,11 @@ class MultiTargetForecaster(BaseEstimator):
         targets: list[str] | tuple[str, ...] | None = None,
         stack: stacking.ClassicStack | None = None,
     ) -> Self:
-        """Fit every target of `targets` (default: every `label_<target>` of the frame)."""
+        """Fit every target of `targets` (default: every `label_<target>` of the frame).
+
+        A target without an event in its training rows gets no model: it is left out of
+        `targets_` and `forecasters_`, with the reason in `skipped_` (a category a city has not
+        seen yet must not stop the others); no target with an event is a `ConfigError`."""
         chosen = list(targets) if targets is not None else targets_in(frame)
         if not chosen:
             raise ContractError(
@@ -708,7 +719,6 @@ class MultiTargetForecaster(BaseEstimator):
                 field="label_any",
                 fix="build the frame with features.build.build_features",
             )
-        self.targets_ = chosen
         self.stack_ = stack
         cfg = load_config(self.config)
         stack_cfg = cfg.section("stacking")
@@ -718,12 +728,23 @@ class MultiTargetForecaster(BaseEstimator):
                 feature_columns(frame, self.feature_names), ANY_TARGET, chosen, stack_cfg
             )
             bins = SharedBins.build(frame, self.config, names, self.horizon_hours)
-        self.forecasters_ = {
-            t: LightGBMForecaster(self.config, t, self.feature_names, self.horizon_hours).fit(
-                frame, bins=bins
+        self.forecasters_ = {}
+        self.skipped_: dict[str, str] = {}  # target -> why it has no model
+        first: NothingToLearn | None = None
+        for t in chosen:
+            try:
+                self.forecasters_[t] = LightGBMForecaster(
+                    self.config, t, self.feature_names, self.horizon_hours
+                ).fit(frame, bins=bins)
+            except NothingToLearn as exc:
+                self.skipped_[t] = str(exc)
+                first = first or exc
+        if first is not None and not self.forecasters_:
+            raise ConfigError(
+                f"no target has an event in its {first.rows} training rows (issue times "
+                f"before {first.before}); give a longer history or a later date range"
             )
-            for t in chosen
-        }
+        self.targets_ = list(self.forecasters_)
         return self
 
     def refresh(self, frame: pd.DataFrame, stack: stacking.ClassicStack | None = None) -> Self:

@@ -101,6 +101,19 @@ def _axes(figsize: tuple[float, float], ncols: int = 1) -> tuple[Figure, Any]:
     return fig, fig.subplots(1, ncols)
 
 
+# Fonts for Chinese categories, grid types and feature names, tried after DejaVu Sans for the
+# glyphs it lacks (matplotlib falls back glyph by glyph); only those installed are named.
+CJK_FONTS = ("WenQuanYi Micro Hei", "Noto Sans CJK SC", "Source Han Sans SC", "SimHei")
+
+
+def font_families() -> list[str]:
+    """DejaVu Sans, then every installed font of `CJK_FONTS` (none installed: DejaVu only)."""
+    from matplotlib import font_manager
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    return ["DejaVu Sans", *(name for name in CJK_FONTS if name in installed)]
+
+
 def _save(fig: Figure, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -425,20 +438,23 @@ street) are in metrics.json; every prediction is in predictions.parquet.</p>
 
 def write_report(result: BacktestResult, out_dir: Path) -> tuple[Path, list[Path]]:
     """Draw the PNGs and write `report.html` into `out_dir`; returns (report, plot paths)."""
+    from matplotlib import rc_context
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     target = ANY_TARGET if ANY_TARGET in result.targets else result.targets[0]
-    hit, pai = plot_coverage(result, target, out)
-    reliability = plot_reliability(result, target, out)
-    plots: dict[str, Path | None] = {
-        "hit_rate": hit,
-        "pai": pai,
-        "pr_curves": plot_pr(result, target, out),
-        "reliability": reliability[0],
-        "reliability_by_grid_type": reliability[1] if len(reliability) > 1 else None,
-        "shap": plot_shap(result, out),
-    }
-    plots["shap_beeswarm"], plots["shap_waterfall"] = plot_shap_detail(result, out)
+    with rc_context({"font.family": font_families()}):  # a city's Chinese labels, not boxes
+        hit, pai = plot_coverage(result, target, out)
+        reliability = plot_reliability(result, target, out)
+        plots: dict[str, Path | None] = {
+            "hit_rate": hit,
+            "pai": pai,
+            "pr_curves": plot_pr(result, target, out),
+            "reliability": reliability[0],
+            "reliability_by_grid_type": reliability[1] if len(reliability) > 1 else None,
+            "shap": plot_shap(result, out),
+        }
+        plots["shap_beeswarm"], plots["shap_waterfall"] = plot_shap_detail(result, out)
     report = out / "report.html"
     report.write_text(render_html(result, target, plots), encoding="utf-8")
     return report, [p for p in plots.values() if p is not None]

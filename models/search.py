@@ -150,6 +150,7 @@ def search_config(
         ratios = [
             per_target[t][m] / reference[t][m]
             for t in per_target
+            if t in reference  # thinner training rows may leave a target without a model
             for m in ("pr_auc", "pei@5")
             if reference[t][m] and np.isfinite(per_target[t][m])
         ]

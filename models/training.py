@@ -3,12 +3,14 @@
 The same rules as a backtest block: daily issue times from `until − max_history_days` to
 the last one whose 72-hour window has closed by `until`; labels counted from the events known
 at `until` (an event reported later cannot be in a label the model learned from).
+The fitted model comes with its drift reference (`models.health`), stored in the manifest
+(`TrainedModel.manifest_extra`) for the scoring runs' health checks.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -19,7 +21,9 @@ from features.build import build_features, resolve_targets
 from features.issue_times import daily_issue_times
 from models.fitting import fit_at, training_rows
 from models.forecaster import MultiTargetForecaster
+from models.health import drift_reference
 from risk.contract import DEFAULT_ISSUE_HOUR, DEFAULT_TZ, HORIZON_HOURS
+from risk.drift import DriftReference
 from risk.errors import ConfigError
 
 
@@ -32,6 +36,21 @@ class TrainedModel:
     until: str
     rows: int
     base_rates: dict[str, float]  # per target: share of training grid-windows with an event
+    drift_reference: DriftReference | None = None  # what scoring runs are compared with
+    skipped: dict[str, str] = field(default_factory=dict)  # target -> why it has no model
+
+    def manifest_extra(self) -> dict[str, Any]:
+        """What `models.persist.save_forecaster` should store beside the model."""
+        return {
+            "training_window": self.window,
+            "until": self.until,
+            "targets_trained": list(self.targets),
+            # the training period's, never the scoring day's (docs/adr/013-*)
+            "base_rates": self.base_rates,
+            "drift_reference": None
+            if self.drift_reference is None
+            else self.drift_reference.to_dict(),
+        }
 
 
 def train_forecaster(
@@ -86,12 +105,15 @@ def train_forecaster(
         feature_names=built.feature_names,
         start=data_start,
     )
+    feature_info = built.info + (model.stack_.info() if model.stack_ is not None else [])
     return TrainedModel(
         model=model,
-        feature_info=built.info + (model.stack_.info() if model.stack_ is not None else []),
-        targets=target_list,
+        feature_info=feature_info,
+        targets=tuple(model.targets_),  # a target without a training event has no model
         window=(times[0].isoformat(), times[-1].isoformat()),
         until=cutoff.isoformat(),
         rows=len(rows),
-        base_rates={t: float(rows[f"label_{t}"].mean()) for t in target_list},
+        base_rates={t: float(rows[f"label_{t}"].mean()) for t in model.targets_},
+        skipped=dict(model.skipped_),
+        drift_reference=drift_reference(model, rows, events, grids, feature_info, start=data_start),
     )

@@ -12,6 +12,9 @@ After validation the toolkit works on two pandas frames whose shape is fixed her
 from __future__ import annotations
 
 import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from risk.errors import ConfigError
 
 DEFAULT_TZ = "Asia/Shanghai"
 HORIZON_HOURS = 72
@@ -61,6 +64,19 @@ EVENT_COLUMNS = (
 EVENT_REQUIRED = ("occurred_at", "category")
 
 _SPACES = re.compile(r"[\s\-]+")
+
+
+def check_time_zone(name: str) -> str:
+    """``name`` when it is an IANA time zone (e.g. Asia/Shanghai, America/Chicago), else
+    `ConfigError` naming it and the fix."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ConfigError(
+            f"unknown time zone {name!r}; give an IANA name such as Asia/Shanghai or "
+            "America/Chicago (names are case-sensitive)"
+        ) from None
+    return name
 
 
 def normalise_category(raw: str) -> str:

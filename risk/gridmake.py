@@ -47,6 +47,7 @@ from shapely import STRtree
 from risk.contract import GRID_COLUMNS, UNASSIGNED
 from risk.errors import ConfigError, ContractError
 from risk.loaders import read_events, read_grids
+from risk.validation import coordinates_look_swapped
 
 SHAPES = ("square", "hex")
 PARTLY_OUTSIDE = 0.999  # a cell with more than 0.1% of its area outside the boundary (report)
@@ -98,6 +99,19 @@ def make_grid(
     comm = _communities(communities, community_key, street_key) if communities is not None else None
     bound_wgs, bound_source = _boundary(boundary, comm)
     if bound_wgs is None and lon.size == 0:
+        if events is not None and len(events):  # points given, none of them usable
+            swapped = coordinates_look_swapped(events["lon"], events["lat"])
+            raise ContractError(
+                f"none of the {len(events)} events has lon/lat in range (WGS84 degrees: lon "
+                "within ±180, lat within ±90)",
+                file=events.attrs.get("file"),
+                field="lon,lat",
+                value=f"{events['lon'].iloc[0]},{events['lat'].iloc[0]}",
+                fix="'lon' and 'lat' look swapped: exchange the two columns (risk import "
+                "--lon-col/--lat-col)"
+                if swapped
+                else "give coordinates in WGS84 degrees, or a boundary",
+            )
         raise ConfigError("nothing to lay cells over: give events with lon/lat or a boundary")
     keep_rule = keep or ("intersects_boundary" if bound_wgs is not None else "has_events")
     if keep_rule == "intersects_boundary" and bound_wgs is None:
@@ -263,9 +277,11 @@ def read_event_points(path: str | Path, *, encoding: str | None = None) -> pd.Da
             field="lon",
             fix="import the raw file with --lon-col/--lat-col (risk import), or give --boundary",
         )
-    return pd.DataFrame(
+    points = pd.DataFrame(
         {c: pd.to_numeric(raw[c], errors="coerce").to_numpy(float) for c in ("lon", "lat")}
     )
+    points.attrs["file"] = Path(path).name  # for make_grid's messages
+    return points
 
 
 def grids_feature_collection(grids: pd.DataFrame, *, digits: int = 8) -> dict[str, Any]:

@@ -27,6 +27,7 @@ raises `ConfigError`.
 
 from __future__ import annotations
 
+import io
 import re
 import tomllib
 import warnings
@@ -41,9 +42,9 @@ import pandas as pd
 
 from risk.contract import DEFAULT_TZ, SOURCES, normalise_category
 from risk.errors import ConfigError, ContractError
-from risk.loaders import CSV_SUFFIXES, PARQUET_SUFFIXES
+from risk.loaders import CSV_SUFFIXES, PARQUET_SUFFIXES, csv_separator, unique_names
 from risk.text_encoding import FIX as ENCODING_FIX
-from risk.text_encoding import resolve_encoding
+from risk.text_encoding import open_bytes, resolve_encoding
 from risk.validation import (
     EVENT_REASONS,
     QUARANTINE_COLUMNS,
@@ -52,6 +53,7 @@ from risk.validation import (
     Triage,
     blank_mask,
     coordinate_masks,
+    coordinates_look_swapped,
     localise_wall_times,
     normalised_categories,
     pair_text,
@@ -417,7 +419,7 @@ def _read_raw(
             raise ContractError(
                 f"cannot read the file as parquet: {exc}", file=path.name, fix="check the file"
             ) from exc
-        frame.columns = [_lower(c) for c in frame.columns]
+        frame.columns = _names(frame.columns, mapping, path.name)
         return frame, np.arange(1, len(frame) + 1), no_bad
     if not name.endswith(CSV_SUFFIXES):
         raise ContractError(
@@ -436,7 +438,7 @@ def _read_raw(
         for w in caught
         if (m := _BAD_LINE.search(str(w.message)))
     ]
-    frame.columns = [_lower(c) for c in frame.columns]
+    frame.columns = _names(frame.columns, mapping, path.name)
     n_lines = len(frame) + len(skipped)
     lines = np.arange(first_line, first_line + n_lines, dtype=np.int64)
     skipped_lines = np.array([s[0] for s in skipped], dtype=np.int64)
@@ -452,8 +454,15 @@ def _read_raw(
     return frame, rows, bad if len(bad) else no_bad
 
 
+def _names(columns: Any, mapping: ColumnMapping, file: str) -> list[str]:
+    """Lower-cased names; two of a mapped column's name are fatal (`risk.loaders.unique_names`)."""
+    used = {_lower(c) for c in mapping.used_columns()}
+    return unique_names(columns, file, used.__contains__)
+
+
 def _read_csv_text(path: Path, mapping: ColumnMapping, encoding: str) -> pd.DataFrame:
     options: dict[str, Any] = {"dtype": str, "on_bad_lines": "warn", "index_col": False}
+    options["sep"] = csv_separator(path, encoding)
     if mapping.columns is not None:
         options |= {"header": None, "names": list(mapping.columns)}
     try:
@@ -480,7 +489,7 @@ def _lines_text(path: Path, numbers: np.ndarray, encoding: str) -> list[str]:
         return []
     wanted = set(numbers.tolist())
     found: dict[int, str] = {}
-    with open(path, encoding=encoding, errors="replace") as handle:
+    with io.TextIOWrapper(open_bytes(path), encoding=encoding, errors="replace") as handle:
         for number, line in enumerate(handle, start=1):
             if number in wanted:
                 found[number] = line.rstrip("\r\n")
@@ -688,6 +697,18 @@ def _no_valid_rows(
     reasons = ", ".join(f"{r}: {n}" for r, n in result.counts_by_reason().items())
     sample = next((str(v) for v in occ_raw.dropna().head(1)), None)
     fix = "run with --quarantine to see the reason for each row and fix the mapping or the file"
+    q = result.quarantined
+    bad_xy = q[q["reason"] == "bad_coordinates"]
+    x, y = _lower(mapping.lon_col or ""), _lower(mapping.lat_col or "")
+    if (
+        len(bad_xy) * 2 > len(q)
+        and {x, y} <= set(bad_xy.columns)
+        and coordinates_look_swapped(bad_xy[x], bad_xy[y])
+    ):
+        fix = (
+            f"the longitude column '{x}' and latitude column '{y}' look swapped (exchanged, the "
+            "values are in range); exchange --lon-col and --lat-col"
+        )
     if not times_parsed and sample:
         fix = (
             f"the time format {mapping.time_format or 'ISO 8601'!r} matches no row "

@@ -25,8 +25,9 @@ class IssueTimeRefused(ConfigError):
 def parse_issue_time(at: object, tz: str) -> pd.Timestamp:
     """``at`` as an aware timestamp in ``tz`` (naive values are city time).
 
-    `ConfigError` in plain words for text that is no time, or a time outside the years a
-    frame can hold (`risk.validation.EARLIEST` .. `LATEST`), e.g. 9999-01-01T08:00.
+    `ConfigError` in plain words for text that is no time, a time outside the years a
+    frame can hold (`risk.validation.EARLIEST` .. `LATEST`), e.g. 9999-01-01T08:00, or a naive
+    wall time the clocks skip or repeat in ``tz`` (a daylight-saving change).
     """
     example = "give e.g. 2025-12-01T08:00 (city time) or 2025-12-01T00:00Z"
     try:
@@ -41,8 +42,17 @@ def parse_issue_time(at: object, tz: str) -> pd.Timestamp:
             f"issue time {at!r} is outside the years {EARLIEST.year}..{LATEST.year - 1} a "
             f"forecast can use; {example}"
         )
-    ts = ts.tz_localize(tz) if ts.tzinfo is None else ts.tz_convert(tz)
-    return ts.as_unit("ns")
+    if ts.tzinfo is not None:
+        return ts.tz_convert(tz).as_unit("ns")
+    try:
+        return ts.tz_localize(tz).as_unit("ns")
+    except ValueError:  # pandas' NonExistentTimeError / AmbiguousTimeError
+        offset = (ts - pd.Timedelta(days=1)).tz_localize(tz).strftime("%z")  # before the change
+        raise ConfigError(
+            f"issue time {at!r} is not one moment in {tz}: the clocks change then (the hour "
+            f"is skipped or repeated); give another time, or one with its UTC offset, e.g. "
+            f"{ts:%Y-%m-%dT%H:%M}{offset[:3]}:{offset[3:]}"
+        ) from None
 
 
 def check_issue_time(

@@ -15,16 +15,24 @@ unknown extension, a CSV whose text encoding is not given and cannot be told for
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pandas as pd
 
-from risk.contract import DEFAULT_TZ
+from risk.contract import (
+    ATTR_PREFIX,
+    DEFAULT_TZ,
+    EVENT_COLUMNS,
+    GRID_COLUMNS,
+    GRID_OPTIONAL_COLUMNS,
+)
 from risk.errors import ContractError
-from risk.text_encoding import FIX, resolve_encoding
+from risk.text_encoding import FIX, open_bytes, resolve_encoding
 from risk.validation import (
     ROW_COLUMN,
     ValidationResult,
+    likely_cause,
     validate_events,
     validate_grids,
     write_quarantine,
@@ -33,6 +41,9 @@ from risk.validation import (
 CSV_SUFFIXES = (".csv", ".csv.gz", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 GEOJSON_SUFFIXES = (".geojson", ".json")
+# Column names the contract reads (besides attr_*): two columns of one of them are ambiguous.
+CONTRACT_NAMES = frozenset((*EVENT_COLUMNS, "lon", "lat", *GRID_COLUMNS, *GRID_OPTIONAL_COLUMNS))
+OTHER_SEPARATORS = (";", "\t", "|")  # tried, in this order, when a CSV's first line has no comma
 
 
 def read_grids(path: str | Path, *, encoding: str | None = None) -> pd.DataFrame:
@@ -85,24 +96,40 @@ def load_events(
         file=path.name,
         assign_tolerance_m=assign_tolerance_m,
     )
-    _finish(result, quarantine)
+    _finish(result, quarantine, grids)
     return result
 
 
-def _finish(result: ValidationResult, quarantine: str | Path | None) -> None:
-    """Write the quarantine file (even when fatal, so the user can see why), then check."""
+def _finish(
+    result: ValidationResult, quarantine: str | Path | None, grids: pd.DataFrame | None = None
+) -> None:
+    """Write the quarantine file (even when fatal, so the user can see why), then check.
+
+    The fatal message quotes the first quarantined row and, when one mistake explains the
+    most common reason (`risk.validation.likely_cause`), names it as the fix."""
     if quarantine is not None:
         write_quarantine(result, quarantine)
+    if result.input_rows == 0:
+        raise ContractError(
+            "the file has no rows (a header at most)",
+            file=result.file,
+            fix=f"give a file with at least one {result.kind[:-1]} row",
+        )
     if len(result.valid) == 0:
         reasons = ", ".join(f"{r}: {n}" for r, n in result.counts_by_reason().items())
         where = f"see the quarantine file {quarantine}" if quarantine else "run with --quarantine"
+        q = result.quarantined
+        first = f"row {q[ROW_COLUMN].iloc[0]}: {q['detail'].iloc[0]}" if len(q) else None
+        cause = likely_cause(result, grids)
+        fix = f"{where} for the reason of each row and correct the input"
         raise ContractError(
             f"no valid rows out of {result.input_rows} "
             f"({len(result.quarantined)} quarantined, {result.duplicates} exact duplicates"
             + (f"; {reasons}" if reasons else "")
-            + ")",
+            + ")"
+            + (f", first {first}" if first else ""),
             file=result.file,
-            fix=f"{where} for the reason of each row and correct the input",
+            fix=f"{cause}; or {fix}" if cause else fix,
         )
 
 
@@ -137,7 +164,7 @@ def _read_table(path: Path, kind: str, encoding: str | None = None) -> pd.DataFr
         if kind == "parquet":
             frame = pd.read_parquet(path)
         else:
-            return _tidy(_read_csv(path, encoding), first_row=2)  # header is line 1
+            return _tidy(_read_csv(path, encoding), path.name, first_row=2)  # header: line 1
     except pd.errors.EmptyDataError as exc:
         raise ContractError(
             "file is empty (no header line)", file=path.name, fix="write a header line"
@@ -154,13 +181,24 @@ def _read_table(path: Path, kind: str, encoding: str | None = None) -> pd.DataFr
             file=path.name,
             fix=f"check that it is a valid {kind} file",
         ) from exc
-    return _tidy(frame)
+    return _tidy(frame, path.name)
 
 
 def _read_csv(path: Path, encoding: str | None = None) -> pd.DataFrame:
     """All columns as text, in the given encoding or the one detected (never a guess)."""
     chosen = resolve_encoding(path, encoding)
-    return pd.read_csv(path, dtype=str, encoding=chosen, skipinitialspace=False)
+    sep = csv_separator(path, chosen)
+    return pd.read_csv(path, dtype=str, encoding=chosen, skipinitialspace=False, sep=sep)
+
+
+def csv_separator(path: Path, encoding: str) -> str:
+    """',' unless the first line has no comma but one of `OTHER_SEPARATORS` (a spreadsheet's
+    export in a locale that writes decimal commas uses ';'; tab-separated text uses a tab)."""
+    with open_bytes(path) as handle:
+        first = handle.readline().decode(encoding, errors="replace")
+    if "," in first:
+        return ","
+    return next((sep for sep in OTHER_SEPARATORS if sep in first), ",")
 
 
 def _read_geojson(path: Path) -> pd.DataFrame:
@@ -189,11 +227,18 @@ def _read_geojson(path: Path) -> pd.DataFrame:
             field="features",
             fix="put the grid polygons in a 'features' list",
         )
+    if not features:
+        raise ContractError(
+            "the FeatureCollection has no features",
+            file=path.name,
+            field="features",
+            fix="put the polygons in its 'features' list",
+        )
     records = [_feature_record(f) for f in features]
-    frame = pd.DataFrame.from_records(records) if records else pd.DataFrame({"geometry": []})
+    frame = pd.DataFrame.from_records(records)
     if "geometry" not in frame.columns:
         frame["geometry"] = None
-    return _tidy(frame)
+    return _tidy(frame, path.name)
 
 
 def _feature_record(feature: object) -> dict[str, object]:
@@ -212,10 +257,39 @@ def _feature_record(feature: object) -> dict[str, object]:
     return record
 
 
-def _tidy(frame: pd.DataFrame, first_row: int = 1) -> pd.DataFrame:
-    frame.columns = [str(c).strip().lower() for c in frame.columns]
+def _tidy(frame: pd.DataFrame, file: str, first_row: int = 1) -> pd.DataFrame:
+    """Names stripped and lower-cased (`unique_names`); rows numbered from `first_row`."""
+    frame.columns = unique_names(
+        frame.columns, file, lambda n: n in CONTRACT_NAMES or n.startswith(ATTR_PREFIX)
+    )
     frame.index = pd.RangeIndex(first_row, first_row + len(frame), name=ROW_COLUMN)
     return frame
+
+
+def unique_names(columns: Iterable[object], file: str, read: Callable[[str], bool]) -> list[str]:
+    """Column names stripped and lower-cased. Two that then coincide (`grid_id`, `GRID_ID`)
+    are fatal when the name is one that is `read`; otherwise the first keeps the name and
+    later ones become `<name>.1`, `<name>.2` (as pandas names repeated headers)."""
+    names: list[str] = []
+    first: dict[str, object] = {}
+    for original in columns:
+        name = str(original).strip().lower()
+        if name in first:
+            if read(name):
+                raise ContractError(
+                    f"two columns have the same name once case is ignored: {first[name]!r} "
+                    f"and {original!r}",
+                    file=file,
+                    field=name,
+                    fix="rename or drop one of them",
+                )
+            n = 1
+            while f"{name}.{n}" in first:
+                n += 1
+            name = f"{name}.{n}"
+        first[name] = original
+        names.append(name)
+    return names
 
 
 def _first_line(exc: BaseException) -> str:

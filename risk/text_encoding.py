@@ -17,7 +17,9 @@ is clearly the messier one, or the command stops and asks.
 from __future__ import annotations
 
 import codecs
+import gzip
 from pathlib import Path
+from typing import BinaryIO
 
 from risk.errors import ConfigError, ContractError
 
@@ -51,13 +53,20 @@ def resolve_encoding(path: Path, given: str | None = None) -> str:
     return _detect(path, _sample(path, first_bad))
 
 
+def open_bytes(path: Path) -> BinaryIO:
+    """The file's bytes, decompressed when its name ends in .gz (as pandas reads it)."""
+    if str(path).lower().endswith(".gz"):
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")
+
+
 def first_non_utf8(path: Path) -> int | None:
     """Byte offset of the first byte that breaks UTF-8, or None when the whole file is UTF-8.
 
     Reads the file in chunks: memory stays small however large the file."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     offset = 0
-    with open(path, "rb") as handle:
+    with open_bytes(path) as handle:
         while True:
             chunk = handle.read(CHUNK_BYTES)
             try:
@@ -73,7 +82,7 @@ def _sample(path: Path, first_bad: int) -> bytes:
     """Whole lines from a little before ``first_bad`` (line breaks never sit inside a character
     of the candidate encodings, so cutting at them is safe)."""
     start = max(0, first_bad - SAMPLE_BYTES // 4)
-    with open(path, "rb") as handle:
+    with open_bytes(path) as handle:
         handle.seek(start)
         data = handle.read(SAMPLE_BYTES)
     if start > 0:
@@ -115,4 +124,12 @@ def _first_difference(a: str, b: str) -> tuple[str, str]:
     return a[:80], b[:80]
 
 
-__all__ = ["CANDIDATES", "FIX", "UTF8", "check_encoding", "first_non_utf8", "resolve_encoding"]
+__all__ = [
+    "CANDIDATES",
+    "FIX",
+    "UTF8",
+    "check_encoding",
+    "first_non_utf8",
+    "open_bytes",
+    "resolve_encoding",
+]

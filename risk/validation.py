@@ -80,6 +80,7 @@ ROW_COLUMN = "row"
 EARLIEST = pd.Timestamp("1678-01-01")
 LATEST = pd.Timestamp("2262-01-01")
 QUARANTINE_COLUMNS = (ROW_COLUMN, "reason", "detail")
+CAUSE_SHARE = 0.9  # `likely_cause` names a mistake only when it explains this share of rows
 _OFFSET = r"[Tt ]\d{2}(?::?\d{2}){0,2}(?:[.,]\d+)?\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
 
 
@@ -364,6 +365,64 @@ def within_range(times: pd.Series) -> pd.Series:
     return times.mask((wall < EARLIEST) | (wall >= LATEST))
 
 
+def likely_cause(result: ValidationResult, grids: pd.DataFrame | None = None) -> str | None:
+    """A guess at the one mistake behind the most common quarantine reason, for the message
+    when no row is valid: lon and lat swapped (out of range, or outside every grid of `grids`
+    while exchanged they fall among them), or grid ids written with and without leading zeros.
+    None when no such mistake explains at least `CAUSE_SHARE` of those rows."""
+    q = result.quarantined
+    if len(q) == 0:
+        return None
+    top = q["reason"].value_counts().idxmax()
+    rows = q[q["reason"] == top]
+    x, y = ("lon", "lat") if result.kind == "events" else ("centroid_lon", "centroid_lat")
+    swapped = (
+        f"'{x}' and '{y}' look swapped (exchanged, the values are in range"
+        + (" and the points fall among the grids" if top == "outside_all_grids" else "")
+        + "); exchange the two column names"
+    )
+    xy_given = {x, y} <= set(rows.columns)
+    if top == "bad_coordinates" and xy_given and coordinates_look_swapped(rows[x], rows[y]):
+        return swapped
+    if top == "outside_all_grids" and grids is not None and len(grids):
+        lon = pd.to_numeric(rows["lat"], errors="coerce").to_numpy(float)
+        lat = pd.to_numeric(rows["lon"], errors="coerce").to_numpy(float)
+        gx, gy = grids["centroid_lon"].to_numpy(float), grids["centroid_lat"].to_numpy(float)
+        pad = 0.05  # degrees, about 5 km: the grids' extent and a margin
+        with np.errstate(invalid="ignore"):
+            inside = (
+                (lon >= np.nanmin(gx) - pad) & (lon <= np.nanmax(gx) + pad)
+                & (lat >= np.nanmin(gy) - pad) & (lat <= np.nanmax(gy) + pad)
+            )  # fmt: skip
+        if inside.mean() >= CAUSE_SHARE:
+            return swapped
+    if top == "unknown_grid_id" and grids is not None and "grid_id" in rows.columns:
+        ids = grids["grid_id"].astype(str)
+        known = dict(zip(_unpadded(ids), ids, strict=False))
+        given = rows["grid_id"].astype(str).str.strip()
+        match = _unpadded(given).map(known)
+        if match.notna().mean() >= CAUSE_SHARE:
+            i = int(np.flatnonzero(match.notna().to_numpy())[0])
+            return (
+                f"the grid ids match the grids file's only once leading zeros are ignored "
+                f"(e.g. {given.iloc[i]!r} here, {match.iloc[i]!r} there); write the ids the "
+                "same way in both files (as text, keeping leading zeros)"
+            )
+    return None
+
+
+def coordinates_look_swapped(lon: pd.Series, lat: pd.Series) -> bool:
+    """Whether at least `CAUSE_SHARE` of these raw lon/lat pairs are in range exchanged."""
+    x = pd.to_numeric(lon, errors="coerce").abs()
+    y = pd.to_numeric(lat, errors="coerce").abs()
+    return len(x) > 0 and float(((x <= 90) & (y <= 180)).mean()) >= CAUSE_SHARE
+
+
+def _unpadded(ids: pd.Series) -> pd.Series:
+    text = ids.astype(str).str.strip()
+    return text.where(~text.str.fullmatch(r"\d+"), text.str.lstrip("0").replace("", "0"))
+
+
 # --------------------------------------------------------------------------------------------
 # helpers
 
@@ -414,11 +473,15 @@ def _require(raw: pd.DataFrame, required: Iterable[str], file: str, kind: str) -
     for col in required:
         if col not in raw.columns:
             found = ", ".join(map(str, raw.columns)) or "none"
+            near = [c for c in map(str, raw.columns) if normalise_category(c) == col]
+            fix = f"add the column '{col}' to the {kind} file (names are case-insensitive)"
+            if near:  # 'Occurred At', 'occurred-at'
+                fix = f"rename the column '{near[0]}' to '{col}'"
             raise ContractError(
                 f"required column is missing (columns found: {found})",
                 file=file,
                 field=col,
-                fix=f"add the column '{col}' to the {kind} file (names are case-insensitive)",
+                fix=fix,
             )
 
 

@@ -140,3 +140,17 @@ def test_issue_times_need_not_be_daily_or_aligned():
     assert row(frame, "g4", odd[0])["events_1d_any"] == 0
     assert row(frame, "g4", T)["events_1d_any"] == 1
     assert np.float32 == frame["events_1d_any"].dtype
+
+
+def test_a_city_of_one_grid_gets_one_row_per_issue_time():
+    """(1, 1) per-grid values (area) are the same at every issue time, not one row (the
+    one-grid city used to fail with 'All arrays must be of the same length')."""
+    grids = lattice_grids().iloc[[4]].reset_index(drop=True)
+    events = make_events()
+    frame = build_features(grids, events[events["grid_id"] == "g4"], issue_times()).frame
+    assert len(frame) == 5 and set(frame["grid_id"]) == {"g4"}
+    assert frame["area_km2"].tolist() == pytest.approx([1.07] * 5)
+    # windows (t, t + 72 h]: e1 (T - 2 h) for T - 2 d and T - 1 d; e12 (T + 71 h) from T on;
+    # e13 (T + 73 h, a dispute) from T + 1 d on
+    assert frame["count_any"].tolist() == [1, 1, 1, 2, 2]
+    assert frame["count_theft"].tolist() == [1, 1, 1, 1, 1]

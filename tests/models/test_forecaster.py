@@ -290,6 +290,22 @@ def test_multi_target_defaults_to_every_labelled_target():
     assert multi.targets_ == ["any", "theft"]
 
 
+def test_a_target_without_training_events_is_skipped_not_fatal():
+    """A category the city has not seen yet gets no model; the others are fitted."""
+    frame = toy_frame(4, 20).assign(count_theft=0, label_theft=0)
+    multi = MultiTargetForecaster(config=FAST).fit(frame, ["any", "theft"])
+    assert multi.targets_ == ["any"] and list(multi.forecasters_) == ["any"]
+    # 20 days: validation opens at d14, training keeps d0..d11 = 12 days × 4 grids = 48
+    assert multi.skipped_["theft"].startswith("target 'theft' has no event in the 48 training rows")
+    assert list(multi.predict(toy_frame(2, 2))["target"].unique()) == ["any"]
+
+
+def test_no_target_with_a_training_event_is_a_config_error():
+    frame = toy_frame(4, 20).assign(count_any=0, label_any=0, count_theft=0, label_theft=0)
+    with pytest.raises(ConfigError, match="no target has an event in its 48 training rows"):
+        MultiTargetForecaster(config=FAST).fit(frame, ["any", "theft"])
+
+
 # ----------------------------------------------------------------------------- real frame
 
 

@@ -5,14 +5,17 @@ that exist and loads nothing from the network."""
 from __future__ import annotations
 
 import re
+import warnings
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from models.backtest import BacktestResult
-from models.report import coverage_curves, reliability_bins, write_report
+from models.report import coverage_curves, font_families, reliability_bins, write_report
 from risk.metrics import evaluate
+from tests.conftest import need
 
 
 def test_coverage_curves_with_equal_areas():
@@ -117,3 +120,26 @@ def test_segment_table_has_a_row_per_grid_type_and_the_overall(page):
     _, _, html = page
     for row in ("old_residential (12 rows)", "commercial (12 rows)", "all grids"):
         assert f"<th>{row}</th>" in html  # 3 issue times × 4 grids of each type = 12 rows
+
+
+def test_a_chinese_category_is_drawn_with_a_chinese_font(tmp_path):
+    """A city's Chinese category reaches the plots' titles as characters: DejaVu Sans has none,
+    so matplotlib falls back to the installed CJK font (not empty boxes and a warning each)."""
+    families = font_families()
+    assert families[0] == "DejaVu Sans"
+    need("a Chinese font", len(families) > 1, "apt-get install fonts-wqy-microhei")
+    r = hand_result()
+    key = "盗窃"  # theft
+    result = replace(
+        r,
+        metrics={**r.metrics, "targets": {key: r.metrics["targets"]["any"]}},
+        targets=(key,),
+        counts={key: r.counts["any"]},
+        scores={key: r.scores["any"]},
+        probs={key: r.probs["any"]},
+        expected={key: r.expected["any"]},
+    )
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="Glyph .* missing from font")
+        report, _ = write_report(result, tmp_path)
+    assert "盗窃" in report.read_text(encoding="utf-8")

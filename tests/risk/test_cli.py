@@ -145,3 +145,18 @@ def test_describe_lists_family_and_both_labels():
     assert by_name["events_28d_any"][1] == "history"
     assert by_name["window_holiday_share"][1] == "calendar"
     assert all(len(r) == 4 and r[2] and r[3] for r in rows)
+
+
+@pytest.mark.parametrize("command", ["validate", "features", "backtest", "train", "score"])
+def test_unknown_time_zone_is_exit_4_with_one_line_before_any_work(city, tmp_path, command):
+    """An unknown --tz used to end in a ZoneInfoNotFoundError traceback in every command."""
+    result = runner.invoke(
+        app,
+        [command, "--grids", str(city / "grids.geojson"), "--events", str(city / "events.csv"),
+         "--tz", "Asia/Shangai"],
+    )  # fmt: skip
+    assert result.exit_code == EXIT_CONFIG, result.output
+    assert result.output.strip() == (
+        "error: unknown time zone 'Asia/Shangai'; give an IANA name such as Asia/Shanghai or "
+        "America/Chicago (names are case-sensitive)"
+    )

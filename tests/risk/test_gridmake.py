@@ -336,3 +336,19 @@ def test_cli_grid_make_needs_points(tmp_path):
     )
     assert result.exit_code == EXIT_INPUT, result.output
     assert "no 'lon' and 'lat' columns" in " ".join(result.output.split())
+
+
+def test_cli_events_whose_points_are_all_out_of_range_name_the_swap(tmp_path):
+    """Latitude 120 is no place: with no boundary there is nothing to lay cells over, and the
+    message says why (it used to say 'give events with lon/lat' of a file that had them)."""
+    (tmp_path / "e.csv").write_text("occurred_at,category,lon,lat\n2024-05-01,theft,30.26,120.14\n")
+    result = runner.invoke(
+        app,
+        ["grid", "make", "--events", str(tmp_path / "e.csv"), "--out", str(tmp_path / "g.geojson")],
+    )
+    assert result.exit_code == EXIT_INPUT, result.output
+    assert result.output.strip() == (
+        "error: e.csv: field 'lon,lat': none of the 1 events has lon/lat in range (WGS84 degrees: "
+        "lon within ±180, lat within ±90) (got '30.26,120.14'). Fix: 'lon' and 'lat' look "
+        "swapped: exchange the two columns (risk import --lon-col/--lat-col)"
+    )

@@ -419,3 +419,29 @@ def test_cli_import_errors_are_one_line_with_exit_codes(tmp_path, extra, code, m
     assert result.exit_code == code, result.output
     assert message in " ".join(result.output.split())
     assert "Traceback" not in result.output
+
+
+def test_swapped_longitude_and_latitude_columns_are_named_in_the_fix(tmp_path):
+    path = tmp_path / "raw.csv"
+    path.write_text(
+        "时间,类型,经度,纬度\n2017-05-01 08:00,盗窃,30.26,120.14\n2017-05-02 09:00,纠纷,30.27,120.15\n"
+    )
+    mapping = ColumnMapping(time_col="时间", category_col="类型", lon_col="经度", lat_col="纬度")
+    with pytest.raises(ContractError, match="bad_coordinates: 2") as info:
+        import_events(path, mapping, now=NOW)
+    assert str(info.value).endswith(
+        "Fix: the longitude column '经度' and latitude column '纬度' look swapped (exchanged, the "
+        "values are in range); exchange --lon-col and --lat-col"
+    )
+
+
+def test_a_mapped_column_twice_in_other_case_is_fatal_and_a_semicolon_file_is_read(tmp_path):
+    path = tmp_path / "raw.csv"
+    path.write_text("When;Kind;Cell;KIND\n2017-05-01 08:00;theft;g1;x\n")
+    mapping = ColumnMapping(time_col="when", category_col="kind", grid_col="cell")
+    with pytest.raises(ContractError, match="field 'kind': two columns have the same name once "
+                       "case is ignored: 'Kind' and 'KIND'"):  # fmt: skip
+        import_events(path, mapping, now=NOW)
+    path.write_text("When;Kind;Cell;NOTE;note\n2017-05-01 08:00;theft;g1;x;y\n")
+    result = import_events(path, mapping, now=NOW)
+    assert result.events["category"].tolist() == ["theft"] and len(result.quarantined) == 0

@@ -174,3 +174,123 @@ def test_quarantine_file_reconciles_with_the_input(tmp_path, grids):
     lines = (FIXTURES / "events_broken.csv").read_text().strip().splitlines()
     written = pd.read_csv(quarantine, dtype=str)
     assert len(result.valid) + len(written) + result.duplicates == len(lines) - 1 == 21
+
+
+# --- no valid row: the message quotes the first row and names a mistake that explains them
+
+
+def test_lon_lat_swapped_out_of_range_is_named_as_the_fix(tmp_path, grids):
+    path = write(
+        tmp_path / "e.csv",
+        "occurred_at,category,lon,lat\n2024-05-01,theft,31.205,121.405\n"
+        "2024-05-02,theft,31.215,121.405\n",
+    )
+    expected = (
+        "e.csv: no valid rows out of 2 (2 quarantined, 0 exact duplicates; bad_coordinates: 2), "
+        "first row 2: lon,lat='31.205,121.405'. Fix: 'lon' and 'lat' look swapped (exchanged, "
+        "the values are in range); exchange the two column names; or run with --quarantine"
+    )
+    with pytest.raises(ContractError, match=re.escape(expected)):
+        load_events(path, grids, now=NOW)
+
+
+def test_lon_lat_swapped_in_range_is_named_when_the_points_fall_among_the_grids(tmp_path):
+    """Chicago (-87.6, 41.8) exchanged is still a valid point (41.8, -87.6), only far away."""
+    city = write(
+        tmp_path / "g.csv",
+        "grid_id,centroid_lon,centroid_lat\na,-87.63,41.88\nb,-87.62,41.88\n",
+    )
+    events = write(
+        tmp_path / "e.csv", "occurred_at,category,lon,lat\n2024-05-01,theft,41.881,-87.629\n"
+    )
+    with pytest.raises(ContractError, match="outside_all_grids: 1") as info:
+        load_events(events, load_grids(city).valid, now=NOW)
+    assert "'lon' and 'lat' look swapped (exchanged, the values are in range and the points " \
+        "fall among the grids)" in str(info.value)  # fmt: skip
+
+
+def test_grid_ids_that_differ_only_in_leading_zeros_are_named(tmp_path):
+    """A spreadsheet stored the grids' ids as numbers (7), the events kept '007'."""
+    city = write(
+        tmp_path / "g.geojson",
+        '{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": '
+        '{"grid_id": 7, "centroid_lon": 121.4, "centroid_lat": 31.2}, "geometry": null}]}',
+    )
+    events = write(tmp_path / "e.csv", "occurred_at,category,grid_id\n2024-05-01,theft,007\n")
+    with pytest.raises(ContractError, match="unknown_grid_id: 1") as info:
+        load_events(events, load_grids(city).valid, now=NOW)
+    assert "first row 2: grid_id='007'" in str(info.value)
+    assert "match the grids file's only once leading zeros are ignored (e.g. '007' here, '7' " \
+        "there)" in str(info.value)  # fmt: skip
+
+
+def test_no_valid_row_without_a_known_mistake_quotes_the_first_row(tmp_path, grids):
+    path = write(tmp_path / "e.csv", "occurred_at,category,grid_id\nsoon,theft,g00\n")
+    with pytest.raises(ContractError, match=r"first row 2: occurred_at='soon'\. Fix: run with"):
+        load_events(path, grids, now=NOW)
+
+
+# --- file shapes of other cities' exports
+
+
+@pytest.mark.parametrize("sep", [";", "\t", "|"])
+def test_a_csv_separated_by_semicolons_tabs_or_bars_is_read(tmp_path, grids, sep):
+    text = sep.join(["occurred_at", "category", "grid_id"]) + "\n"
+    text += sep.join(["2024-05-01 08:00", "theft", "g00"]) + "\n"
+    result = load_events(write(tmp_path / "e.csv", text), grids, now=NOW)
+    assert result.valid["grid_id"].tolist() == ["g00"] and len(result.quarantined) == 0
+
+
+def test_a_comma_on_the_first_line_keeps_commas_as_the_separator(tmp_path, grids):
+    text = "occurred_at,category,grid_id\n2024-05-01 08:00,a;b,g00\n"
+    result = load_events(write(tmp_path / "e.csv", text), grids, now=NOW)
+    assert result.valid["category"].tolist() == ["a;b"]
+
+
+def test_a_gzipped_csv_is_read_with_its_encoding_detected(tmp_path, grids):
+    """.csv.gz was accepted by name but its compressed bytes went to the encoding detector."""
+    import gzip
+
+    path = tmp_path / "e.csv.gz"
+    path.write_bytes(
+        gzip.compress("occurred_at,category,grid_id\n2024-05-01,盗窃,g00\n".encode("gb18030"))
+    )
+    result = load_events(path, grids, now=NOW)
+    assert result.valid["category"].tolist() == ["盗窃"]
+
+
+def test_columns_that_differ_only_in_case_are_fatal_when_the_contract_reads_them(tmp_path, grids):
+    path = write(tmp_path / "e.csv", "occurred_at,category,grid_id,GRID_ID\n2024-05-01,a,g00,g01\n")
+    expected = (
+        "e.csv: field 'grid_id': two columns have the same name once case is ignored: 'grid_id' "
+        "and 'GRID_ID'. Fix: rename or drop one of them"
+    )
+    with pytest.raises(ContractError, match=re.escape(expected)):
+        load_events(path, grids, now=NOW)
+
+
+def test_other_columns_that_differ_only_in_case_are_kept_apart(tmp_path):
+    path = write(
+        tmp_path / "e.csv", "occurred_at,category,grid_id,Notes,NOTES\n2024-05-01,a,g00,x,y\n"
+    )
+    raw = read_events(path)
+    assert list(raw.columns) == ["occurred_at", "category", "grid_id", "notes", "notes.1"]
+    assert raw[["notes", "notes.1"]].iloc[0].tolist() == ["x", "y"]
+
+
+def test_a_required_column_written_with_spaces_is_named_in_the_fix(tmp_path, grids):
+    path = write(tmp_path / "e.csv", "Occurred At,category,grid_id\n2024-05-01,a,g00\n")
+    with pytest.raises(
+        ContractError, match=r"Fix: rename the column 'occurred at' to 'occurred_at'$"
+    ):
+        load_events(path, grids, now=NOW)
+
+
+def test_a_header_without_rows_and_a_collection_without_features_say_so(tmp_path, grids):
+    with pytest.raises(ContractError, match=r"e\.csv: the file has no rows \(a header at most\)"):
+        load_events(write(tmp_path / "e.csv", "occurred_at,category,grid_id\n"), grids, now=NOW)
+    empty = write(tmp_path / "g.geojson", '{"type": "FeatureCollection", "features": []}')
+    with pytest.raises(
+        ContractError, match="field 'features': the FeatureCollection has no features"
+    ):
+        load_grids(empty)

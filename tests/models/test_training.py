@@ -1,0 +1,30 @@
+"""`train_forecaster` on a city whose data end with a category it has not seen before."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from models.training import train_forecaster
+from risk.synth import synthesise
+
+FAST = {
+    "training": {"num_boost_round": 15, "early_stopping_rounds": 5},
+    "lightgbm": {"num_leaves": 7, "min_data_in_leaf": 20, "max_bin": 31},
+}
+
+
+def test_a_category_without_a_closed_training_window_gets_no_model():
+    """'flood' first happens in the last 72 h before `until`: no training label holds it, so it
+    has no model (a note says why), and the manifest lists only the targets trained."""
+    city = synthesise(36, 120, seed=5)
+    events = city.events.copy()
+    until = pd.Timestamp("2024-04-20 08:00", tz="Asia/Shanghai")
+    events = events[events["reported_at"] <= until]
+    late = np.flatnonzero(events["occurred_at"] > until - pd.Timedelta(hours=60))
+    events.loc[events.index[late[::2]], "category"] = "flood"
+    trained = train_forecaster(city.grids, events, until, config=FAST)
+    assert "flood" not in trained.targets and "any" in trained.targets
+    assert trained.skipped["flood"].startswith("target 'flood' has no event in the")
+    assert trained.manifest_extra()["targets_trained"] == list(trained.targets)
+    assert set(trained.base_rates) == set(trained.targets)
