@@ -180,6 +180,16 @@ def triggers_from(fits: dict[str, SEPPExp | None]) -> dict[str, Trigger]:
     return out
 
 
+def _prior_groups(groups: np.ndarray) -> tuple[np.ndarray, sp.csr_matrix]:
+    """(G,) codes of the groups that share a prior — groups under `MIN_GROUP` grids merged into
+    one city-wide group — and the (G, k) membership matrix that sums over them."""
+    codes = np.asarray(groups, dtype=np.int64)
+    sizes = np.bincount(codes)
+    codes = pd.factorize(np.where(sizes[codes] < MIN_GROUP, sizes.size, codes))[0]
+    n_g, k = len(codes), int(codes.max()) + 1
+    return codes, sp.csr_matrix((np.ones(n_g), (np.arange(n_g), codes)), shape=(n_g, k))
+
+
 def shrunk_rates(
     counts: np.ndarray, days: np.ndarray, groups: np.ndarray, dispersion: float
 ) -> np.ndarray:
@@ -193,14 +203,9 @@ def shrunk_rates(
     counts known at each `t`.
     """
     n_t, n_g = counts.shape
-    codes = np.asarray(groups, dtype=np.int64)
     if n_g == 0:
         return np.zeros((n_t, 0))
-    sizes = np.bincount(codes)
-    codes = np.where(sizes[codes] < MIN_GROUP, sizes.size, codes)
-    codes = pd.factorize(codes)[0]
-    k = int(codes.max()) + 1
-    member = sp.csr_matrix((np.ones(n_g), (np.arange(n_g), codes)), shape=(n_g, k))
+    codes, member = _prior_groups(groups)
     size = np.asarray(member.sum(axis=0)).ravel()
     rate = counts / days
     mean = np.asarray(member.T @ rate.T).T / size
@@ -237,12 +242,7 @@ def pooled_rates(
     n_t, n_g = counts.shape
     if n_g == 0:
         return np.zeros((n_t, 0))
-    codes = np.asarray(groups, dtype=np.int64)
-    sizes = np.bincount(codes)
-    codes = np.where(sizes[codes] < MIN_GROUP, sizes.size, codes)
-    codes = pd.factorize(codes)[0]
-    k = int(codes.max()) + 1
-    member = sp.csr_matrix((np.ones(n_g), (np.arange(n_g), codes)), shape=(n_g, k))
+    codes, member = _prior_groups(groups)
     steady = shrunk_rates(other, days, groups, other_dispersion)
     own_sum = np.asarray(member.T @ counts.T).T
     other_sum = np.asarray(member.T @ other.T).T

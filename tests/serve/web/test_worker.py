@@ -13,12 +13,10 @@ import pytest
 
 from serve.db import make_engine, session_factory
 from serve.repo.patrols import reports_for
-from tests.serve.api_seed import NOW, bearer
-from tests.serve.web.conftest import BYPASS_CSP, login, no_horizontal_scroll, shot
+from tests.serve.api_seed import bearer
+from tests.serve.web.conftest import login, no_horizontal_scroll, shot
 
 pytestmark = pytest.mark.browser
-
-PHONE = {"width": 360, "height": 740}
 
 
 def stored_reports(live_server, worker: str) -> list:
@@ -28,22 +26,6 @@ def stored_reports(live_server, worker: str) -> list:
             return reports_for(s, worker=worker)
     finally:
         engine.dispose()
-
-
-@pytest.fixture
-def phone(browser):
-    """A phone-sized context (its own service workers, caches and IndexedDB)."""
-    context = browser.new_context(
-        viewport=PHONE, locale="zh-CN", is_mobile=True, has_touch=True, **BYPASS_CSP
-    )
-    context.set_default_timeout(10_000)
-    # The phone's clock agrees with the service's (fixed at NOW): a report is dated by the
-    # phone, and the service refuses one dated after its now (issue 14).
-    context.clock.set_system_time(NOW)
-    try:
-        yield context
-    finally:
-        context.close()
 
 
 def open_worker_page(context, live_server, username: str):

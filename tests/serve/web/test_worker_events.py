@@ -13,12 +13,9 @@ import pytest
 
 from serve.db import make_engine, session_factory
 from serve.repo.events import get_event, load_events
-from tests.serve.api_seed import NOW
-from tests.serve.web.conftest import BYPASS_CSP, login, no_horizontal_scroll, shot
+from tests.serve.web.conftest import login, no_horizontal_scroll, shot
 
 pytestmark = pytest.mark.browser
-
-PHONE = {"width": 360, "height": 740}
 
 
 def stored(live_server):
@@ -31,19 +28,6 @@ def stored(live_server):
             return events, notes
     finally:
         engine.dispose()
-
-
-@pytest.fixture
-def phone(browser):
-    context = browser.new_context(
-        viewport=PHONE, locale="zh-CN", is_mobile=True, has_touch=True, **BYPASS_CSP
-    )
-    context.set_default_timeout(10_000)
-    context.clock.set_system_time(NOW)
-    try:
-        yield context
-    finally:
-        context.close()
 
 
 def open_page(context, live_server, username="w1"):
