@@ -35,6 +35,7 @@ from scipy.stats import spearmanr
 
 from benchmarks.headroom import evaluation_city
 from benchmarks.machine import machine
+from features.base import LABEL_EXCLUDE_SOURCES
 from features.binning import event_arrays
 from features.labels import label_columns
 from models.baselines import SEPPExp
@@ -105,13 +106,21 @@ def main() -> None:
         len(grids),
         tuple(names),
         72,
+        LABEL_EXCLUDE_SOURCES,  # the labels every backtest uses (docs/adr/019-*)
     )
-    oracle = oracle_expected_counts(truth, events, grids, times, 72)
+    oracle = oracle_expected_counts(
+        truth, events, grids, times, 72, exclude_sources=LABEL_EXCLUDE_SOURCES
+    )
     table: dict = {}
     for name, mu in found.items():
         rescaled = mu * true.sum(axis=0) / np.maximum(mu.sum(axis=0), 1e-12)
         panel = oracle_expected_counts(
-            dataclasses.replace(truth, background_per_day=rescaled), events, grids, times, 72
+            dataclasses.replace(truth, background_per_day=rescaled),
+            events,
+            grids,
+            times,
+            72,
+            exclude_sources=LABEL_EXCLUDE_SOURCES,
         )
         row: dict = {
             "spearman": {

@@ -96,6 +96,13 @@ def quality_bars(metrics: dict) -> dict:
     return bars
 
 
+def evaluation_days(days: int, weeks: int) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First and last evaluation day: the last `weeks` weeks of a synthetic city of `days`
+    days from 2024-01-01 whose 72-hour windows are complete."""
+    last_day = pd.Timestamp("2024-01-01") + pd.Timedelta(days=days - 4)
+    return last_day - pd.Timedelta(days=7 * weeks - 1), last_day
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--grids", type=int, default=2000)
@@ -118,8 +125,7 @@ def main() -> None:
     params = weaker_excitation() if args.weaker_excitation else None
     city = synthesise(args.grids, args.days, args.seed, params=params)
     synth_s = time.perf_counter() - started
-    last_day = pd.Timestamp("2024-01-01") + pd.Timedelta(days=args.days - 4)  # windows complete
-    first_day = last_day - pd.Timedelta(days=7 * args.weeks - 1)
+    first_day, last_day = evaluation_days(args.days, args.weeks)
 
     def progress(step: str, done: int, total: int) -> None:
         print(f"  {step}: {done}/{total}  ({time.perf_counter() - started:.0f} s)", flush=True)

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from features.base import LABEL_EXCLUDE_SOURCES
 from features.binning import event_arrays
 from features.issue_times import daily_issue_times
 from features.labels import label_columns
@@ -80,12 +81,18 @@ def main() -> None:
         len(grids),
         tuple(names),
         72,
+        LABEL_EXCLUDE_SOURCES,  # the labels every backtest uses (docs/adr/019-*)
     )
     counts = {t: labels[f"count_{t}"].astype(float) for t in names}
 
     def with_mu(mu: np.ndarray) -> np.ndarray:
         return oracle_expected_counts(
-            dataclasses.replace(truth, background_per_day=mu), events, grids, times, 72
+            dataclasses.replace(truth, background_per_day=mu),
+            events,
+            grids,
+            times,
+            72,
+            exclude_sources=LABEL_EXCLUDE_SOURCES,
         )
 
     em_mu = np.zeros_like(truth.background_per_day)
@@ -98,7 +105,9 @@ def main() -> None:
     ideal = rng.poisson(truth.background_per_day * history_days) / history_days
 
     rows = {
-        "oracle": oracle_expected_counts(truth, events, grids, times, 72),
+        "oracle": oracle_expected_counts(
+            truth, events, grids, times, 72, exclude_sources=LABEL_EXCLUDE_SOURCES
+        ),
         "dynamics+em_mu": with_mu(em_mu),
         "dynamics+em_mu_rescaled": with_mu(rescaled),
         "dynamics+ideal_mu": with_mu(ideal),

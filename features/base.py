@@ -13,9 +13,34 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from risk.contract import DEFAULT_TZ, HORIZON_HOURS
+from risk.contract import DEFAULT_TZ, HORIZON_HOURS, SOURCES
+from risk.errors import ConfigError
 
 FAMILIES = ("history", "neighbourhood", "time", "calendar", "area", "population", "reporting")
+# Labels count the events reported independently of the system's own patrols: a patrol sent
+# by a warning finds events where it was sent, whatever the risk (docs/adr/019-*).
+LABEL_EXCLUDE_SOURCES: tuple[str, ...] = ("patrol",)
+
+
+def check_sources(values: object, field_name: str) -> tuple[str, ...]:
+    """`values` (an iterable of source names, or one comma-separated string; "" or "none"
+    for none) as a tuple of sources of `risk.contract.SOURCES`, else `ConfigError`."""
+    if isinstance(values, str):
+        text = values.strip().lower()
+        values = () if text in ("", "none") else [v.strip() for v in text.split(",")]
+    try:
+        out = tuple(dict.fromkeys(str(v) for v in values))  # type: ignore[union-attr]
+    except TypeError:
+        raise ConfigError(
+            f"{field_name} must be a list of sources, got {values!r}; accepted: {list(SOURCES)}"
+        ) from None
+    unknown = [v for v in out if v not in SOURCES]
+    if unknown:
+        raise ConfigError(
+            f"{field_name}: unknown source {unknown[0]!r}; accepted: {', '.join(SOURCES)} "
+            "(comma-separated), or 'none' to count every source"
+        )
+    return out
 
 
 @dataclass(frozen=True)
@@ -30,6 +55,14 @@ class FeatureSpec:
     calendar: str = "CN"
     tz: str = DEFAULT_TZ
     reporting_days: int = 28  # window for the share of recent events by source
+    # None: every source present in the events given; a partitioned build fixes the city's.
+    sources: tuple[str, ...] | None = None
+    # Sources whose events the labels leave out (default: the system's own patrols).
+    label_exclude_sources: tuple[str, ...] = LABEL_EXCLUDE_SOURCES
+    # The explicit switch of the patrol-exposure feature (`features.exposure`, off by default),
+    # and the visits it reads (`risk.exposure.check_visits`).
+    patrol_exposure: bool = False
+    patrol_visits: pd.DataFrame | None = field(default=None, compare=False, repr=False)
     # User table `date,is_workday[,holiday_name]` fixing days beyond the official calendar.
     calendar_overrides: pd.DataFrame | None = field(default=None, compare=False, repr=False)
 
@@ -41,6 +74,8 @@ class FeatureSpec:
             )
         if any(w <= 0 for w in self.windows_days):
             raise ValueError(f"windows_days must be positive, got {self.windows_days}")
+        excluded = check_sources(self.label_exclude_sources, "label_exclude_sources")
+        object.__setattr__(self, "label_exclude_sources", excluded)
 
 
 @dataclass(frozen=True)

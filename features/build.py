@@ -2,7 +2,8 @@
 
 Rows: one per (issue time, core grid), issue-time major, grids in input order. Columns:
 `grid_id`, `issue_time`, the features of the families of the spec (float32; `grid_type` as a
-pandas Categorical), then `count_<target>` (int32) and `label_<target>` (int8) per target.
+pandas Categorical), then `count_<target>` (int32) and `label_<target>` (int8) per target —
+without the events of `spec.label_exclude_sources` (`features.labels`).
 
 Partitioned runs: build on `core + halo_grid_ids(grids, core)` with `core_grid_ids=core`, the
 same full events frame, spec and `history_start`. The column set (targets, sources) follows
@@ -36,6 +37,7 @@ FAMILY_MODULES: dict[str, str] = {
     "calendar": "features.calendar_features",
     "area": "features.area",
     "population": "features.population",
+    "exposure": "features.exposure",  # only with the switch `spec.patrol_exposure`
 }
 
 
@@ -129,7 +131,8 @@ def build_features(
         "issue_time": times.repeat(n_core),
     }
     info: list[FeatureInfo] = []
-    for family in spec.families:
+    switched = ("exposure",) if spec.patrol_exposure else ()
+    for family in (*spec.families, *switched):
         builder = _family_builder(family)
         block = builder(ctx, history_start=start) if family in STARTED else builder(ctx)
         for item in block.info:
@@ -140,7 +143,9 @@ def build_features(
         del block
 
     ev = context_events(events, grids["grid_id"])
-    labels = label_columns(ev, to_ns(times), len(grids), targets, spec.horizon_hours)
+    labels = label_columns(
+        ev, to_ns(times), len(grids), targets, spec.horizon_hours, spec.label_exclude_sources
+    )
     for name, values in labels.items():
         columns[name] = _broadcast(values, core, n_t, len(grids))
     frame = pd.DataFrame(columns, copy=False)

@@ -10,7 +10,7 @@ targets and `history_start` are the same.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -30,11 +30,28 @@ def halo_grid_ids(grids: pd.DataFrame, core_ids: Iterable[str]) -> list[str]:
             field="grid_id",
             fix="pass core ids taken from the grids file",
         )
+    return ids[halo_rows(grids, [np.nonzero(core)[0]])[0]].tolist()
+
+
+def halo_rows(grids: pd.DataFrame, cores: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """The halo of each core (row positions in `grids`), sorted, from one neighbour matrix:
+    many partitions of a large city cost one ring-1 / ring-2 computation, not one each."""
     ring1 = ring1_matrix(grids)
-    reach = ring1 + ring2_matrix(ring1)
-    needed = np.asarray(reach[np.nonzero(core)[0]].sum(axis=0)).ravel() > 0
+    reach = (ring1 + ring2_matrix(ring1)).tocsr()
+    keys = {}  # column -> (code of each grid, code of `unassigned` or -1)
     for column in ("community_id", "street_id"):
-        keys = grids[column].astype(str)
-        core_keys = set(keys[core]) - {UNASSIGNED}
-        needed |= keys.isin(core_keys).to_numpy()
-    return ids[needed & ~core].tolist()
+        codes, uniques = pd.factorize(grids[column].astype(str))
+        keys[column] = (codes, int(pd.Index(uniques).get_indexer([UNASSIGNED])[0]))
+    halos = []
+    for rows in cores:  # one sparse row-slice per partition
+        rows = np.asarray(rows, dtype=np.int64)
+        needed = np.asarray(reach[rows].sum(axis=0)).ravel() > 0
+        for codes, unassigned in keys.values():
+            wanted = np.zeros(codes.max() + 1 if len(codes) else 0, dtype=bool)
+            wanted[codes[rows]] = True
+            if unassigned >= 0:
+                wanted[unassigned] = False
+            needed |= wanted[codes]
+        needed[rows] = False
+        halos.append(np.flatnonzero(needed))
+    return halos

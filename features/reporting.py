@@ -3,7 +3,8 @@
 `source_share_<d>d_<source>`: among the grid's known events that occurred in the last
 `spec.reporting_days` days (all categories), the share reported by `<source>`; NaN when there
 were none. Events without a source count in the denominator only, so shares sum to <= 1.
-A column exists for each source of `risk.contract.SOURCES` present in the events given, so
+A column exists for each source of `risk.contract.SOURCES` present in the events given (or
+named in `spec.sources`, which a partitioned build sets to the whole city's), so
 analysts can see — and control — how patrol-discovered events feed back into risk.
 """
 
@@ -32,7 +33,10 @@ def build(ctx: BuildContext) -> FeatureBlock:
     ev = context_events(ctx.events, ctx.grids["grid_id"])
     days = ctx.spec.reporting_days
     block = FeatureBlock()
-    present = set(ctx.events["source"].dropna().astype(str)) if len(ctx.events) else set()
+    if ctx.spec.sources is not None:  # fixed by the caller (a partition sees fewer events)
+        present = set(ctx.spec.sources)
+    else:
+        present = set(ctx.events["source"].dropna().astype(str)) if len(ctx.events) else set()
     sources = [s for s in SOURCES if s in present]
     if not sources:
         return block

@@ -21,6 +21,13 @@ How it runs:
   from the events **known at `s`**: an event that occurred in a training window but was
   reported after `s` is not in its label, as it could not be in a real run at `s`. (Evaluation
   labels count every event by `occurred_at`, DESIGN §4.)
+* **Labels leave out** the events of `label_exclude_sources` (default: the system's own
+  patrols, docs/adr/019-*) — in training, search and evaluation alike, so every model and
+  baseline is scored against the same labels; the oracle's expected count leaves them out too.
+  `metrics["labels"]` records the setting and how many events it left out.
+* **Patrol exposure** (`visits`, e.g. the service's `patrol_visits`): reported per grid type and
+  street in `metrics["exposure"]` (`risk.exposure.exposure_summary`); a feature only with the
+  explicit switch `patrol_exposure` (`features.exposure`).
 * **Oracle** (synthetic cities with `truth`): the true expected count given what is known at
   `t`; it also defines `miss_rate_true@10` for every model.
 
@@ -49,19 +56,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.base import FeatureInfo, FeatureSpec
+from features.base import LABEL_EXCLUDE_SOURCES, FeatureInfo
 from features.binning import event_arrays
-from features.build import build_features, resolve_targets
+from features.build import FeatureFrame, build_features
 from features.issue_times import daily_issue_times
 from models.baselines import BASELINES, make_baseline
 from models.config import load_config
-from models.fitting import fit_at, refresh_at, training_rows
+from models.fitting import fit_at, fit_spec, refresh_at, training_rows
 from models.forecaster import LightGBMForecaster
 from models.search import SearchResult, search_config
 from risk.contract import ANY_TARGET, DEFAULT_ISSUE_HOUR, DEFAULT_TZ, HORIZON_HOURS
 from risk.errors import ConfigError
+from risk.exposure import check_visits, exposure_summary, window_visits
 from risk.levels import level_table, levels_at
-from risk.metrics import base_rate, evaluate, json_ready
+from risk.metrics import base_rate, evaluate, json_ready, paired_to_baselines
+from risk.segments import grid_segments, warning_rates_by_kind
 from risk.synth.oracle import oracle_expected_counts, oracle_targets
 from risk.synth.truth import Truth
 
@@ -227,6 +236,10 @@ def run_backtest(
     search: bool | None = None,
     search_days: int = SEARCH_DAYS,
     tree_refit_days: int = TREE_REFIT_DAYS,
+    label_exclude_sources: Sequence[str] | str = LABEL_EXCLUDE_SOURCES,
+    build: Callable[..., FeatureFrame] = build_features,
+    visits: pd.DataFrame | None = None,
+    patrol_exposure: bool = False,
 ) -> BacktestResult:
     """Score every grid and target at each daily issue time of `start`..`end` with every model.
 
@@ -247,6 +260,12 @@ def run_backtest(
     "reason": ...}` for that target, noted once in `notes`, and left out of the later blocks;
     the backtest completes with the other models. So is LightGBM on a target without an
     event in some block's training rows (`MultiTargetForecaster.skipped_`).
+
+    `label_exclude_sources`: sources whose events no label counts (module docstring).
+    `visits` (`grid_id`, `visited_at`[, `outcome`]): patrol visits, reported per segment in
+    `metrics["exposure"]`; `patrol_exposure` makes them a feature (needs `visits`).
+    `build`: the feature builder — `build_features`, or the same per partition on a Dask
+    cluster (`features.partition.build_partitioned` bound to a client; issue 18).
     """
     t_total = time.perf_counter()
     timings = {
@@ -260,6 +279,19 @@ def run_backtest(
     }
     chosen = _check_models(models, truth)
     grids = grids.reset_index(drop=True)
+    if visits is not None:
+        visits = check_visits(visits, tz, grids["grid_id"])
+    spec = fit_spec(
+        events,
+        grids,
+        calendar=calendar,
+        tz=tz,
+        targets=targets,
+        label_exclude_sources=label_exclude_sources,
+        visits=visits,
+        patrol_exposure=patrol_exposure,
+    )
+    excluded, target_list = spec.label_exclude_sources, spec.targets
     events = events.copy()
     events["occurred_at"] = _aware(events["occurred_at"], tz)
     if "reported_at" in events.columns:
@@ -285,13 +317,10 @@ def run_backtest(
             f"{warmup_days} warm-up days are skipped)"
         )
     all_times = daily_issue_times(min(train_day, first_day), last_day, hour, tz)
-    spec = FeatureSpec(calendar=calendar, tz=tz)
-    target_list = tuple(targets) if targets is not None else resolve_targets(events, spec)
-    spec = FeatureSpec(calendar=calendar, tz=tz, targets=target_list)
 
     _tick(progress, "features", 0, 1)
     t0 = time.perf_counter()
-    built = build_features(grids, events, all_times, spec)
+    built = build(grids, events, all_times, spec)
     timings["features"] = time.perf_counter() - t0
     _tick(progress, "features", 1, 1)
 
@@ -315,7 +344,9 @@ def run_backtest(
     notes: list[str] = []
     if truth is not None:
         t0 = time.perf_counter()
-        oracle = oracle_expected_counts(truth, events, grids, eval_times, HORIZON_HOURS)
+        oracle = oracle_expected_counts(
+            truth, events, grids, eval_times, HORIZON_HOURS, exclude_sources=excluded
+        )
         names = oracle_targets(truth)
         for t in target_list:
             if t in names:
@@ -350,6 +381,7 @@ def run_backtest(
             start=data_start,
             max_history_days=max_history_days,
             base=config,
+            label_exclude_sources=excluded,
         )
         if isinstance(found, str):
             notes.append(found)
@@ -393,7 +425,14 @@ def run_backtest(
                 # retrain costs the same and old regimes fade out.
                 first_ns = start_ns - max_history_days * 24 * NS_PER_HOUR
                 train = training_rows(
-                    frame, time_ns, n_grids, known_events, target_list, start_ns, first_ns
+                    frame,
+                    time_ns,
+                    n_grids,
+                    known_events,
+                    target_list,
+                    start_ns,
+                    first_ns,
+                    exclude_sources=excluded,
                 )
                 if b % trees_every == 0:
                     fitted = fit_at(
@@ -446,14 +485,15 @@ def run_backtest(
     else:
         notes.append("LightGBM was not run, so there is no SHAP summary")
 
-    segments = {
-        "grid_type": grids["grid_type"].astype(str).to_numpy()
-        if "grid_type" in grids.columns
-        else np.full(n_grids, "unassigned", dtype=object),
-        "street": grids["street_id"].astype(str).to_numpy()
-        if "street_id" in grids.columns
-        else np.full(n_grids, "unassigned", dtype=object),
-    }
+    # grid type, street and population-make-up quartiles (docs/adr/020-fairness-by-segment.md)
+    cut = grid_segments(grids)
+    segments = cut.labels
+    notes += cut.notes
+    visit_panel = (
+        None
+        if visits is None
+        else window_visits(visits, grids["grid_id"], eval_times, HORIZON_HOURS)
+    )
     area = grids["area_km2"].to_numpy(dtype=float) if "area_km2" in grids.columns else None
     if area is not None and not (np.isfinite(area) & (area > 0)).all():
         # centroid-only grids have no area (risk.validation): PAI takes equal areas for all
@@ -481,6 +521,16 @@ def run_backtest(
                 if LIGHTGBM in chosen and t in last_models
                 else {}
             ),
+            **(
+                {
+                    "warning_rates": {
+                        "model": LIGHTGBM,
+                        **warning_rates_by_kind(levels[t], counts[t], segments, visit_panel),
+                    }
+                }
+                if LIGHTGBM in chosen and t in last_models
+                else {}
+            ),
             "models": {
                 m: {"status": "failed", "reason": failed[m, t]}
                 if (m, t) in failed
@@ -497,6 +547,11 @@ def run_backtest(
                 if m in scores[t] or (m, t) in failed
             },
         }
+        if LIGHTGBM in scores[t]:
+            # paired week-block intervals for the promotion gate (docs/adr/022-*)
+            result_targets[t]["paired"] = paired_to_baselines(
+                scores[t], counts[t], LIGHTGBM, seed=seed
+            )
     _tick(progress, "metrics", len(target_list), len(target_list))
 
     last_event = events["occurred_at"].max()
@@ -522,6 +577,8 @@ def run_backtest(
         "lightgbm_config": config if isinstance(config, dict | None) else str(config),
         "configuration": configuration,
         "data_start": str(data_start),
+        "label_exclude_sources": list(excluded),
+        "patrol_exposure_feature": patrol_exposure,
     }
     timings["total"] = time.perf_counter() - t_total
     metrics = {
@@ -538,7 +595,11 @@ def run_backtest(
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "backtest": settings,
         "configuration": configuration,
+        "segments": cut.describe,
+        "labels": label_summary(events, excluded),
     }
+    if visits is not None:
+        metrics["exposure"] = exposure_summary(visits, grids, eval_times, HORIZON_HOURS)
     return BacktestResult(
         metrics=metrics,
         issue_times=eval_times,
@@ -575,6 +636,7 @@ def _search(
     start: pd.Timestamp,
     max_history_days: int,
     base: None | dict[str, Any] | str,
+    label_exclude_sources: tuple[str, ...],
 ) -> SearchResult | str:
     """The configuration search on the `search_days` issue days before `first_day` whose
     windows close by it, or a note saying why there is none (too little history)."""
@@ -603,7 +665,19 @@ def _search(
         start=start,
         max_history_days=max_history_days,
         base=base,
+        label_exclude_sources=label_exclude_sources,
     )
+
+
+def label_summary(events: pd.DataFrame, excluded: Sequence[str]) -> dict[str, Any]:
+    """What the labels counted (`metrics["labels"]`): the sources left out and how many events
+    of the backtest's frame they were."""
+    left_out = int(events["source"].isin(list(excluded)).sum()) if len(excluded) else 0
+    return {
+        "exclude_sources": list(excluded),
+        "events_left_out": left_out,
+        "events_counted": int(len(events)) - left_out,
+    }
 
 
 def _baselines_block(

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from models.gates import GateResult
+from models.segment_tables import metric_tables, warning_tables
+from risk.contract import GRID_SHARE_COLUMNS
 
 OVERALL_COLUMNS = (
     "pr_auc",
@@ -133,8 +135,10 @@ def _sections(
         ),
         _features_section(feature_info),
         _configuration_section(metrics),
+        labels_section(metrics),
         _metrics_section(metrics),
         _segments_section(metrics),
+        fairness_section(metrics),
         _gates_section(gate_results),
         Section("Known limitations", bullets=LIMITATIONS + _segment_limitations(metrics)),
     ]
@@ -159,6 +163,53 @@ def _segment_limitations(metrics: Mapping[str, Any]) -> list[str]:
         f"High-risk grids of type {worst} are missed more often than elsewhere in the backtest: "
         f"miss_rate@10 {_fmt(rates[worst])} against {_fmt(overall)} overall (target any)."
     ]
+
+
+def labels_section(metrics: Mapping[str, Any]) -> Section:
+    """What the labels counted (`metrics["labels"]`, docs/adr/019-*) and, where the backtest
+    was given patrol visits, the patrol exposure per grid type and street
+    (`metrics["exposure"]`)."""
+    labels = metrics.get("labels")
+    if labels is None:
+        text = (
+            "This backtest predates the label setting: its labels counted events from every "
+            "source, including those the system's own patrols found."
+        )
+    elif labels.get("exclude_sources"):
+        text = (
+            f"Labels leave out events reported by: {', '.join(labels['exclude_sources'])} — "
+            "a patrol sent by a warning finds events where it was sent, so counting them would "
+            "let the forecast confirm itself (feedback-loop safeguard, docs/adr/019). "
+            f"{_fmt(labels.get('events_left_out'))} of "
+            f"{_fmt(labels.get('events_left_out', 0) + labels.get('events_counted', 0))} "
+            "events were left out; every model and baseline is scored against the same labels."
+        )
+    else:
+        text = (
+            "Labels count events from every source, including those the system's own patrols "
+            "found: the backtest cannot tell a risky grid from a well-patrolled one."
+        )
+    section = Section("Labels and patrol exposure", paragraphs=[text])
+    exposure = metrics.get("exposure")
+    if not exposure:
+        section.paragraphs.append("No patrol visits were given to the backtest.")
+        return section
+    section.paragraphs.append(
+        f"Patrol visits {_fmt(exposure.get('start'))} to {_fmt(exposure.get('end'))}: "
+        f"{_fmt(exposure.get('visits'))} visits to {_fmt(exposure.get('grids_visited'))} of "
+        f"{_fmt(exposure.get('grids'))} grids; per grid and 72-hour window "
+        f"{_fmt(exposure.get('visits_per_grid_window'))} visits on average."
+    )
+    for kind in ("grid_type", "street"):
+        rows = [
+            [seg, _fmt(v.get("grids")), _fmt(v.get("visits")),
+             _fmt(v.get("visits_per_grid_window")), _fmt(v.get("share_of_visits"))]
+            for seg, v in (exposure.get(f"by_{kind}") or {}).items()
+        ]  # fmt: skip
+        if rows:
+            header = [kind, "grids", "visits", "per grid-window", "share of visits"]
+            section.tables.append((f"patrol exposure by {kind}", Table(header, rows)))
+    return section
 
 
 def _configuration_section(metrics: Mapping[str, Any]) -> Section:
@@ -250,6 +301,39 @@ def _segments_section(metrics: Mapping[str, Any]) -> Section:
     )
 
 
+def fairness_section(metrics: Mapping[str, Any]) -> Section:
+    """Target ``any`` (else the first) by grid type, street and population quartile:
+    LightGBM beside the best baselines, and its warning rates (`models.segment_tables`)."""
+    targets = list(metrics.get("targets", {}))
+    if not targets:
+        return Section("Fairness by segment", paragraphs=["No backtest metrics."])
+    target = "any" if "any" in targets else targets[0]
+    tables = [
+        (t.caption, Table(t.header, [[_fmt(c) for c in row] for row in t.rows]))
+        for t in [*metric_tables(metrics, target), *warning_tables(metrics, target)]
+    ]
+    return Section(
+        "Fairness by segment",
+        paragraphs=[
+            "Every metric per segment on the city-wide ranking (docs/adr/020): flag_rate@10 is "
+            "the share of a segment's grid-windows in the city-wide top 10 %, the warning "
+            "tables the share at each level beside the segment's event rate. Other targets "
+            "and every street are in the backtest's metrics.json.",
+            *(f"Not segmented: {n}." for n in _absent_segments(metrics)),
+        ],
+        tables=tables,
+    )
+
+
+def _absent_segments(metrics: Mapping[str, Any]) -> list[str]:
+    described = metrics.get("segments") or {}
+    return [
+        f"{column} (not in the grids file)"
+        for column in GRID_SHARE_COLUMNS
+        if described and column not in described
+    ]
+
+
 def _gates_section(gate_results: Sequence[GateResult]) -> Section:
     if not gate_results:
         return Section("Promotion gates", paragraphs=["Gates not checked yet."])
@@ -317,6 +401,12 @@ def _html(title: str, sections: list[Section]) -> str:
         "</body></html>",
     ]
     return "\n".join(out)
+
+
+def sections_html(sections: list[Section]) -> str:
+    """The card's markup of `sections`, for a page that shows one of them (the backtest
+    report shows `labels_section`)."""
+    return "\n".join(_html_sections(sections))
 
 
 def _html_sections(sections: list[Section]) -> list[str]:

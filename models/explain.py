@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +66,7 @@ __all__ = [
     "AdditivityError",
     "Partition",
     "check_additivity",
+    "city_medians",
     "explain",
     "explain_targets",
     "format_points",
@@ -233,8 +234,9 @@ class _FrameFacts:
     """`models.reason_texts.Facts` over the rows of a frame: `row` is the row read. Columns
     and per-issue-time medians are read once, when first asked for."""
 
-    def __init__(self, frame: pd.DataFrame) -> None:
+    def __init__(self, frame: pd.DataFrame, medians: Mapping[str, float] | None = None) -> None:
         self._frame = frame
+        self._given = medians
         self._columns: dict[str, np.ndarray | None] = {}
         self._medians: dict[str, np.ndarray | None] = {}
         self._codes: np.ndarray | None = None
@@ -262,6 +264,8 @@ class _FrameFacts:
         return None if column is None else column[self.row]
 
     def median(self, name: str) -> float:
+        if self._given is not None:  # the whole city's, for a partition of one issue time
+            return float(self._given.get(name, NAN))
         if name not in self._medians:
             column = self._column(name)
             if column is None or column.dtype == object:
@@ -326,6 +330,7 @@ def reasons_from_contributions(
     link: Callable[[np.ndarray], np.ndarray] = expit,
     labels: LabelTable | None = None,
     horizon_hours: int = HORIZON_HOURS,
+    medians: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """The reason table (`REASON_COLUMNS`) from contributions already computed.
 
@@ -334,7 +339,8 @@ def reasons_from_contributions(
     value; `link` maps raw scores to raw probabilities (logistic by default) and `calibrate`
     maps raw probabilities to calibrated ones. `labels`: the label table (default the
     packaged one, `risk.labels`). Features no group knows form the group `other`, named by
-    their feature label.
+    their feature label. `medians` (`city_medians`): the medians "a typical grid" means, for
+    a frame of one issue time that holds part of the city.
     """
     if top < 1:
         raise ValueError(f"top must be at least 1, got {top}")
@@ -355,7 +361,7 @@ def reasons_from_contributions(
     aspects = _ranked_aspects(part, contrib[:, :-1], rows, chosen, pts)
     feature_labels = {n: (i.label_en, i.label_zh) for n, i in info.items()}
 
-    facts = _FrameFacts(frame)
+    facts = _FrameFacts(frame, medians)
     out: dict[str, list[Any]] = {c: [] for c in ("feature", "family", "value", "value_text",
                                                  "median", "words_en", "words_zh", "text_en",
                                                  "text_zh")}  # fmt: skip
@@ -424,10 +430,12 @@ def explain(
     min_points: float = 0.5,
     contributions: np.ndarray | None = None,
     labels: LabelTable | None = None,
+    medians: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """Top `top` reasons per row of `frame` for one fitted `LightGBMForecaster` (one TreeSHAP
     pass, or `contributions` already computed for `frame`); see the module docstring for the
-    rule and `REASON_COLUMNS` for the table. Its `prob` column equals `predict_proba(frame)`."""
+    rule and `REASON_COLUMNS` for the table. Its `prob` column equals `predict_proba(frame)`.
+    `medians`: the city's (`city_medians`) when `frame` is a partition of one issue time."""
     contrib = forecaster.contributions(frame) if contributions is None else contributions
     return reasons_from_contributions(
         contrib,
@@ -441,7 +449,17 @@ def explain(
         link=getattr(forecaster, "raw_to_prob", expit),
         labels=labels,
         horizon_hours=int(getattr(forecaster, "horizon_hours", HORIZON_HOURS)),
+        medians=medians,
     )
+
+
+def city_medians(frame: pd.DataFrame) -> dict[str, float]:
+    """The median of every numeric column of a frame of one issue time over the whole city,
+    exactly as the reasons compute it: what partitions of that frame pass as `medians`."""
+    if frame["issue_time"].nunique() > 1:
+        raise ValueError("city_medians takes a frame of one issue time")
+    facts = _FrameFacts(frame)  # row 0: every row has the one issue time
+    return {str(name): facts.median(str(name)) for name in frame.columns} if len(frame) else {}
 
 
 def explain_targets(

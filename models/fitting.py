@@ -6,27 +6,58 @@
 
 `training_rows` keeps the rows whose 72-hour window closed by `until`, with labels recounted
 from the events known at `until` (an event reported later cannot be in a label a real run at
-`until` learned from). `fit_at` fits the classic stack (`models.stacking`) on the events known
+`until` learned from), without the events of the excluded sources (`features.labels`). `fit_at` fits the classic stack (`models.stacking`) on the events known
 at `until` when the config uses it, adds its components to the rows, and fits one LightGBM
 model per target.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from features.base import LABEL_EXCLUDE_SOURCES, FeatureSpec, check_sources
 from features.binning import EventArrays
+from features.build import resolve_targets
 from features.labels import label_columns
 from models.config import load_config
 from models.forecaster import MultiTargetForecaster
 from models.stacking import ClassicStack, add_components
 from risk.contract import HORIZON_HOURS
+from risk.errors import ConfigError
+from risk.exposure import check_visits
 
 NS_PER_HOUR = 3_600 * 10**9
+
+
+def fit_spec(
+    events: pd.DataFrame,
+    grids: pd.DataFrame,
+    *,
+    calendar: str,
+    tz: str,
+    targets: Sequence[str] | None,
+    label_exclude_sources: Sequence[str] | str,
+    visits: pd.DataFrame | None = None,
+    patrol_exposure: bool = False,
+) -> FeatureSpec:
+    """The feature spec a backtest or a training run fits with: `targets` (default `any` +
+    every category of `events`), the sources the labels leave out (checked), and with the
+    explicit exposure switch the checked patrol `visits` (refused without them)."""
+    excluded = check_sources(label_exclude_sources, "label_exclude_sources")
+    if patrol_exposure and visits is None:
+        raise ConfigError("the patrol exposure feature needs the patrol visits; give --visits FILE")
+    spec = FeatureSpec(calendar=calendar, tz=tz, label_exclude_sources=excluded)
+    return dataclasses.replace(
+        spec,
+        targets=tuple(targets) if targets else resolve_targets(events, spec),
+        patrol_exposure=patrol_exposure,
+        patrol_visits=check_visits(visits, tz, grids["grid_id"]) if patrol_exposure else None,
+    )
 
 
 def training_rows(
@@ -37,16 +68,19 @@ def training_rows(
     targets: Sequence[str],
     block_start_ns: int,
     first_ns: int | None = None,
+    exclude_sources: Sequence[str] = LABEL_EXCLUDE_SOURCES,
 ) -> pd.DataFrame:
     """Rows whose window `(t, t + horizon]` closed by the block start (and, given `first_ns`,
     whose issue time is at or after it), labels recounted from the events known at the block
-    start. `frame` is issue-time major over sorted `time_ns`."""
+    start, less those of `exclude_sources`. `frame` is issue-time major over sorted `time_ns`."""
     n_t = int(np.searchsorted(time_ns + HORIZON_HOURS * NS_PER_HOUR, block_start_ns, "right"))
     first = 0 if first_ns is None else int(np.searchsorted(time_ns, first_ns, "left"))
     first = min(first, n_t)
     train = frame.iloc[first * n_grids : n_t * n_grids].copy(deep=False)
     known = events.subset(events.known <= block_start_ns)
-    labels = label_columns(known, time_ns[first:n_t], n_grids, tuple(targets), HORIZON_HOURS)
+    labels = label_columns(
+        known, time_ns[first:n_t], n_grids, tuple(targets), HORIZON_HOURS, exclude_sources
+    )
     for name, values in labels.items():
         train[name] = values.reshape(-1)
     return train

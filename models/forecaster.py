@@ -554,14 +554,17 @@ class LightGBMForecaster(BaseEstimator):
         self, frame: pd.DataFrame, split: TimeSplit, label: np.ndarray, times: np.ndarray
     ) -> tuple[Any, dict[str, dict[str, float]]]:
         """Choose and fit the calibrator on the calibration slice, and set `levels_`: the
-        risk levels' operating points measured there on the calibrated probabilities
-        (`risk.levels.operating_points`; every level unissued without a slice)."""
+        risk levels' operating points measured there on the calibrated probabilities, with
+        the rows' issue times for the cluster-robust bound (`risk.levels.operating_points`;
+        every level unissued without a slice)."""
         methods = self.config_.section("calibration")["methods"]
         if not split.calib.any() or not methods:
-            self.levels_ = operating_points(np.empty(0), np.empty(0))
+            self.levels_ = operating_points(np.empty(0), np.empty(0), issue_time=np.empty(0))
             return IdentityCalibrator().fit(np.empty(0), np.empty(0)), {}
         idx = np.flatnonzero(split.calib)
-        # at most CALIBRATION_ROWS rows, whole issue times kept (the selection splits by time)
+        # At most CALIBRATION_ROWS rows, whole issue times kept: the selection splits by time,
+        # and the levels' cluster-robust bound clusters by it (a stride up to 7 still keeps a
+        # day of every week, so the bound keeps all its clusters; ADR 013).
         stride = max(1, math.ceil(len(idx) / CALIBRATION_ROWS))
         idx = idx[every_kth_issue_time(times[idx], stride)]
         raw = self._raw_proba(frame.iloc[idx])
@@ -572,7 +575,9 @@ class LightGBMForecaster(BaseEstimator):
             methods,
             self.config_.section("calibration")["selection_metric"],
         )
-        self.levels_ = operating_points(choice.calibrator.transform(raw), label[idx])
+        self.levels_ = operating_points(
+            choice.calibrator.transform(raw), label[idx], issue_time=times[idx]
+        )
         return choice.calibrator, choice.scores
 
     # --- predict -----------------------------------------------------------------------------

@@ -17,6 +17,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from sklearn.metrics import precision_recall_curve
 
+from models.card import labels_section, sections_html
+from models.segment_tables import metric_tables, warning_tables
 from models.shapplots import beeswarm, waterfall
 from risk.contract import ANY_TARGET
 from risk.metrics import ECE_BINS, k_grids, rank_positions
@@ -302,6 +304,18 @@ def segment_table(result: BacktestResult, target: str) -> str:
     return _table(header, [*rows, overall])
 
 
+def fairness_html(result: BacktestResult, target: str) -> str:
+    """The fairness-by-segment tables (`models.segment_tables`): metrics of LightGBM and the
+    best baselines, and LightGBM's warning rates, per grid type, street and population
+    quartile."""
+    metrics = result.metrics
+    parts = [
+        f"<h3>{html.escape(t.caption)}</h3>" + _table(t.header, t.rows)
+        for t in [*metric_tables(metrics, target), *warning_tables(metrics, target)]
+    ]
+    return "\n".join(parts)
+
+
 def _figure(path: Path | None, caption: str) -> str:
     if path is None:
         return ""
@@ -382,6 +396,7 @@ reading of a ranking score, so their brier, log loss and ECE are given for refer
 The oracle is the true expected count from the generator (synthetic cities only) — the limit
 no model beats on average; <code>miss_rate_true@10</code> is measured against it.</p>
 {metrics_table(result, target)}
+{sections_html([labels_section(m)])}
 <h2>Coverage curves</h2>
 {
         _figure(
@@ -426,6 +441,19 @@ no model beats on average; <code>miss_rate_true@10</code> is measured against it
 <p>miss_rate@10: share of a grid type's truly high-risk grid-windows left outside the city-wide
 top 10%; a type far above the overall row is missed more often than the rest.</p>
 {segment_table(result, target)}
+<h2>Fairness by segment</h2>
+<p>Every metric again per segment — grid type, street, and quartiles of the population
+make-up columns the grids file has (edges from the grids table, in the labels) — for LightGBM
+and the best classic baselines, all on the city-wide ranking: <code>flag_rate@10</code> is the
+share of the segment's grid-windows in the city-wide top 10%, <code>hit_rate@10</code> the
+share of its events there, <code>pei@5</code> how well the grids flagged inside it were chosen.
+A segment whose ECE is far above the overall is over- or under-warned; the promotion gate
+<code>calibration by segment</code> holds LightGBM's spread of ECE to the best-calibrated
+baseline's (<code>models/gates.toml</code>). The warning tables put the share of each segment's
+grid-windows at each level beside its event rate: warned far above its event rate, a segment
+draws patrols beyond its risk; given the patrol visits, they add the visits per grid-window and
+the share of grid-windows visited.</p>
+{fairness_html(result, target)}
 <h2>Every target</h2>
 {rates}
 <h2>What drives the model</h2>

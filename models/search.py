@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.base import LABEL_EXCLUDE_SOURCES
 from features.binning import EventArrays
 from models.config import load_config
 from models.fitting import fit_at, training_rows
@@ -94,10 +95,12 @@ def search_config(
     max_history_days: int = 365,
     candidates: dict[str, dict[str, Any]] | None = None,
     base: dict[str, Any] | None = None,
+    label_exclude_sources: Sequence[str] = LABEL_EXCLUDE_SOURCES,
 ) -> SearchResult:
     """Fit every candidate at `valid_times[0]` and score it on `valid_times` (see the module
     docstring). `frame` is the feature frame over `time_ns` (issue-time major over `grids`);
-    `known` the events as arrays; `base` a dict override every candidate starts from."""
+    `known` the events as arrays; `base` a dict override every candidate starts from; the
+    training and validation labels leave out `label_exclude_sources` (`features.labels`)."""
     t0 = time.perf_counter()
     candidates = SEARCH_SPACE if candidates is None else candidates
     if not candidates:
@@ -105,11 +108,15 @@ def search_config(
     n_grids = len(grids)
     valid_ns = valid_times.as_unit("ns").asi8
     first, until_ns = int(valid_ns[0]), int(pd.Timestamp(until).value)
+    excluded = tuple(label_exclude_sources)
+    first_ns = first - max_history_days * NS_PER_DAY
     rows = training_rows(
-        frame, time_ns, n_grids, known, targets, first, first - max_history_days * NS_PER_DAY
+        frame, time_ns, n_grids, known, targets, first, first_ns, exclude_sources=excluded
     )
     # validation rows: the window's issue times, labels from the events known at `until`
-    scored = training_rows(frame, time_ns, n_grids, known, targets, until_ns, first)
+    scored = training_rows(
+        frame, time_ns, n_grids, known, targets, until_ns, first, exclude_sources=excluded
+    )
     scored = scored[scored["issue_time"].isin(valid_times)]
     n_t = len(scored) // n_grids
     if n_t == 0:

@@ -2,7 +2,8 @@
 
 The same rules as a backtest block: daily issue times from `until − max_history_days` to
 the last one whose 72-hour window has closed by `until`; labels counted from the events known
-at `until` (an event reported later cannot be in a label the model learned from).
+at `until` (an event reported later cannot be in a label the model learned from), less those
+of `label_exclude_sources` (default the system's own patrols; recorded in the manifest).
 The fitted model comes with its drift reference (`models.health`), stored in the manifest
 (`TrainedModel.manifest_extra`) for the scoring runs' health checks.
 """
@@ -10,16 +11,17 @@ The fitted model comes with its drift reference (`models.health`), stored in the
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
-from features.base import FeatureInfo, FeatureSpec
+from features.base import LABEL_EXCLUDE_SOURCES, FeatureInfo
 from features.binning import event_arrays
-from features.build import build_features, resolve_targets
+from features.build import FeatureFrame, build_features
 from features.issue_times import daily_issue_times
-from models.fitting import fit_at, training_rows
+from models.fitting import fit_at, fit_spec, training_rows
 from models.forecaster import MultiTargetForecaster
 from models.health import drift_reference
 from risk.contract import DEFAULT_ISSUE_HOUR, DEFAULT_TZ, HORIZON_HOURS
@@ -38,6 +40,8 @@ class TrainedModel:
     base_rates: dict[str, float]  # per target: share of training grid-windows with an event
     drift_reference: DriftReference | None = None  # what scoring runs are compared with
     skipped: dict[str, str] = field(default_factory=dict)  # target -> why it has no model
+    label_exclude_sources: tuple[str, ...] = LABEL_EXCLUDE_SOURCES  # left out of the labels
+    patrol_exposure: bool = False  # patrol visits are a feature (the explicit switch)
 
     def manifest_extra(self) -> dict[str, Any]:
         """What `models.persist.save_forecaster` should store beside the model."""
@@ -47,10 +51,18 @@ class TrainedModel:
             "targets_trained": list(self.targets),
             # the training period's, never the scoring day's (docs/adr/013-*)
             "base_rates": self.base_rates,
+            "label_exclude_sources": list(self.label_exclude_sources),
+            "patrol_exposure_feature": self.patrol_exposure,
             "drift_reference": None
             if self.drift_reference is None
             else self.drift_reference.to_dict(),
         }
+
+
+def label_sources_of(manifest: Mapping[str, Any]) -> tuple[str, ...]:
+    """The sources a saved model's labels left out; none for a model saved before the
+    setting existed (its labels counted every source)."""
+    return tuple(manifest.get("label_exclude_sources") or ())
 
 
 def train_forecaster(
@@ -65,10 +77,34 @@ def train_forecaster(
     targets: tuple[str, ...] | None = None,
     max_history_days: int = 365,
     warmup_days: int = 28,
+    label_exclude_sources: Sequence[str] | str = LABEL_EXCLUDE_SOURCES,
+    issue_stride: int = 1,
+    build: Callable[..., FeatureFrame] = build_features,
+    visits: pd.DataFrame | None = None,
+    patrol_exposure: bool = False,
 ) -> TrainedModel:
     """Fit one LightGBM model per target on the rows whose windows closed by `until`
     (default: the latest `reported_at` in `events`), issue times from the later of
-    `until − max_history_days` and the data start + `warmup_days`."""
+    `until − max_history_days` and the data start + `warmup_days`; the labels leave out the
+    events of `label_exclude_sources`.
+
+    `issue_stride` k > 1 builds the features at every k-th of those issue times only (counted
+    back from the latest): a city too large for a frame of every day (issue 18). `build`: the
+    feature builder (`features.partition.build_partitioned` bound to a Dask client).
+    `patrol_exposure` (the explicit switch) makes the patrol `visits` a feature
+    (`features.exposure`)."""
+    grids = grids.reset_index(drop=True)
+    spec = fit_spec(
+        events,
+        grids,
+        calendar=calendar,
+        tz=tz,
+        targets=targets,
+        label_exclude_sources=label_exclude_sources,
+        visits=visits,
+        patrol_exposure=patrol_exposure,
+    )
+    excluded, target_list = spec.label_exclude_sources, spec.targets
     known_at = events["reported_at"].fillna(events["occurred_at"])
     cutoff = pd.Timestamp(until) if until is not None else known_at.max()
     if cutoff.tzinfo is None:
@@ -87,14 +123,16 @@ def train_forecaster(
             f"only {len(times)} training issue times end by {cutoff}; give a later --until or "
             "more history (at least 30 days)"
         )
-    spec = FeatureSpec(calendar=calendar, tz=tz)
-    target_list = tuple(targets) if targets else resolve_targets(events, spec)
-    spec = FeatureSpec(calendar=calendar, tz=tz, targets=target_list)
-    grids = grids.reset_index(drop=True)
-    built = build_features(grids, events, times, spec)
+    if issue_stride < 1:
+        raise ConfigError(f"issue_stride must be at least 1, got {issue_stride}")
+    times = times[::-1][::issue_stride][::-1]  # every k-th, the latest kept
+    built = build(grids, events, times, spec)
     time_ns = times.as_unit("ns").asi8
     known = event_arrays(events, grids["grid_id"])
-    rows = training_rows(built.frame, time_ns, len(grids), known, target_list, cutoff.value)
+    until_ns = cutoff.value
+    rows = training_rows(
+        built.frame, time_ns, len(grids), known, target_list, until_ns, exclude_sources=excluded
+    )
     model = fit_at(
         rows,
         events,
@@ -115,5 +153,7 @@ def train_forecaster(
         rows=len(rows),
         base_rates={t: float(rows[f"label_{t}"].mean()) for t in model.targets_},
         skipped=dict(model.skipped_),
+        label_exclude_sources=excluded,
+        patrol_exposure=patrol_exposure,
         drift_reference=drift_reference(model, rows, events, grids, feature_info, start=data_start),
     )

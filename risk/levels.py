@@ -5,9 +5,11 @@ A level is a threshold on the calibrated probability, chosen per target on held-
 training time (:func:`operating_points`): **red** is the lowest threshold whose measured
 precision — the share of the grid-windows at or above it that saw at least one event — is at
 least 0.80 (the planning document's accuracy target), **orange** 0.60 and **yellow** 0.40
-(`risk/levels.toml`). A level the target never reaches with enough support is not issued for
-it. Being absolute, the thresholds let a city-wide surge raise levels: more grids cross them.
-:func:`levels_at` applies them.
+(`risk/levels.toml`) — with confidence: the more conservative of the Wilson bound and a
+cluster-robust bound over weeks of issue days (`risk.precision_bounds`) must clear it, since
+grid-windows of one week are not independent. A level the target never reaches with enough
+support is not issued for it. Being absolute, the thresholds let a city-wide surge raise
+levels: more grids cross them. :func:`levels_at` applies them.
 
 **Ratio to a base rate** (:func:`risk_level`, kept for models saved before operating points):
 red at ≥ 4× the base rate, orange at ≥ 2.5×, yellow at ≥ 1.5×, blue below; each bound
@@ -30,6 +32,12 @@ import numpy as np
 
 from risk.errors import ConfigError
 from risk.metrics import top_k_mask
+from risk.precision_bounds import (
+    cluster_counts,
+    cluster_precision_lower_bound,
+    clusters_of,
+    precision_lower_bound,
+)
 
 LEVELS = ("blue", "yellow", "orange", "red")  # ascending severity
 LEVELS_FILE = Path(__file__).with_name("levels.toml")
@@ -37,6 +45,8 @@ WARNING_LEVELS = ("red", "orange", "yellow")  # the levels with an operating poi
 DEFAULT_THRESHOLDS: Mapping[str, float] = {"red": 4.0, "orange": 2.5, "yellow": 1.5}
 _RANK = {name: i for i, name in enumerate(LEVELS)}
 _REL_TOL = 1e-9
+CLUSTER_DAYS = 7  # default [support] cluster_days: a week of overlapping 72-hour windows
+MAX_CUTS = 4_096  # candidate thresholds the cluster bound is computed at (a quantile grid)
 
 
 def validate_thresholds(thresholds: Mapping[str, float] | None) -> dict[str, float]:
@@ -151,8 +161,9 @@ def warning_mask(
 
 
 def load_level_config(path: Path | str | None = None) -> dict[str, Any]:
-    """``{"precision": {red, orange, yellow}, "min_flagged": n}`` from ``risk/levels.toml``
-    (or ``path``); precisions must fall from red to yellow, each in (0, 1]."""
+    """``{"precision": {red, orange, yellow}, "min_flagged": n, "confidence": c,
+    "cluster_days": d}`` from ``risk/levels.toml`` (or ``path``); precisions must fall from red
+    to yellow, each in (0, 1]."""
     path = Path(path) if path is not None else LEVELS_FILE
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -176,71 +187,105 @@ def load_level_config(path: Path | str | None = None) -> dict[str, Any]:
     confidence = raw.get("support", {}).get("confidence", 0.9)
     if not isinstance(confidence, int | float) or not 0.5 <= float(confidence) < 1:
         raise ConfigError(f"{path}: [support] confidence must be a number in [0.5, 1)")
+    cluster_days = raw.get("support", {}).get("cluster_days", CLUSTER_DAYS)
+    if not isinstance(cluster_days, int) or isinstance(cluster_days, bool) or cluster_days < 0:
+        raise ConfigError(
+            f"{path}: [support] cluster_days must be an integer >= 0 (got {cluster_days!r}); "
+            "fix: 7 (weeks of issue days), or 0 for the Wilson bound alone"
+        )
     return {
         "precision": dict(zip(WARNING_LEVELS, values, strict=True)),
         "min_flagged": min_flagged,
         "confidence": float(confidence),
+        "cluster_days": cluster_days,
     }
 
 
-def precision_lower_bound(hits: Any, flagged: Any, confidence: float) -> np.ndarray:
-    """One-sided Wilson lower bound of a precision ``hits / flagged`` at ``confidence``
-    (0.5 gives the point estimate itself)."""
-    from scipy.stats import norm
-
-    h = np.asarray(hits, dtype=float)
-    n = np.maximum(np.asarray(flagged, dtype=float), 1.0)
-    z = float(norm.ppf(confidence))
-    phat = h / n
-    centre = phat + z * z / (2 * n)
-    spread = z * np.sqrt(phat * (1 - phat) / n + z * z / (4 * n * n))
-    return (centre - spread) / (1 + z * z / n)
-
-
 def operating_points(
-    prob: Any, label: Any, config: Mapping[str, Any] | None = None
+    prob: Any,
+    label: Any,
+    config: Mapping[str, Any] | None = None,
+    *,
+    issue_time: Any = None,
 ) -> dict[str, dict[str, Any]]:
     """Per level: the lowest probability threshold whose precision is at least the level's
-    target with ``confidence`` (its one-sided Wilson lower bound; a config without
-    ``confidence`` uses the point estimate), measured on these held-out rows (`prob`
-    calibrated, `label` >= 1 = an event).
+    target with ``confidence``, measured on these held-out rows (`prob` calibrated, `label`
+    >= 1 = an event; a config without ``confidence`` uses the point estimate).
+
+    "With confidence" means the more conservative of two one-sided lower bounds clears the
+    target: Wilson's (rows as independent trials) and, given the rows' ``issue_time``, the
+    cluster-robust one over blocks of ``cluster_days`` issue days (7 by default;
+    `risk.precision_bounds`), since grid-windows of the same week share city-wide swings and
+    overlapping windows. The cluster bound is computed at up to ``MAX_CUTS`` candidate cuts
+    (a quantile grid of them), so a threshold may sit a grid step above the exact one.
+    Without ``issue_time``, or with ``cluster_days`` 0, Wilson alone decides (rows taken as
+    independent; kept for callers with no times, and the result then has no ``bound``).
 
     Thresholds sit on the distinct probabilities (all rows of a tie flag together). Only cuts
     flagging at least ``min_flagged`` rows count. Returns ``{level: {"threshold": t | None,
     "target": precision wanted, "precision": measured at t, "flagged": rows at or above t,
-    "share": flagged / rows}}``; ``threshold`` None means the target never reaches that
-    precision here, so the level is not issued.
+    "share": flagged / rows}}`` plus, given ``issue_time``, ``"bound": {"method", "confidence",
+    "cluster_days", "clusters", "wilson", "cluster"}`` (the two bounds at t; None where the
+    level is not issued or the cluster bound not used); ``threshold`` None means the target
+    never reaches that precision here, so the level is not issued.
     """
     cfg = dict(config) if config is not None else load_level_config()
     p = np.asarray(prob, dtype=float).ravel()
     y = (np.asarray(label, dtype=float).ravel() >= 1).astype(float)
     if p.shape != y.shape:
         raise ConfigError(f"prob and label differ in length ({p.size} and {y.size})")
+    if issue_time is not None and len(issue_time) != p.size:
+        raise ConfigError(
+            f"prob and issue_time differ in length ({p.size} and {len(issue_time)}); "
+            "fix: give the issue time of every row"
+        )
+    days = int(cfg.get("cluster_days", CLUSTER_DAYS)) if issue_time is not None else 0
+    confidence = float(cfg.get("confidence", 0.5))
     order = np.argsort(-p, kind="stable")
     p, y = p[order], y[order]
     hits = np.cumsum(y)
     flagged = np.arange(1, p.size + 1)
     last_of_tie = np.r_[p[1:] != p[:-1], True] if p.size else np.zeros(0, dtype=bool)
     precision = np.divide(hits, flagged, out=np.zeros_like(hits), where=flagged > 0)
-    # The precision must hold with `confidence` (one-sided Wilson bound), not only on average:
-    # a cut that is 0.80 on the calibration slice is as likely as not to fall below it later.
-    lower = precision_lower_bound(hits, flagged, cfg.get("confidence", 0.5))
+    # The precision must hold with `confidence`, not only on average: a cut that is 0.80 on
+    # the calibration slice is as likely as not to fall below it later.
+    cuts = np.flatnonzero(last_of_tie & (flagged >= cfg["min_flagged"]))
+    by_cluster, n_clusters = None, None
+    if days > 0:
+        if cuts.size > MAX_CUTS:  # a quantile grid of the cuts, the shallowest and deepest kept
+            cuts = cuts[np.unique(np.linspace(0, cuts.size - 1, MAX_CUTS).round().astype(int))]
+        cluster = clusters_of(issue_time, days)[order]
+        n_clusters = int(cluster.max()) + 1 if cluster.size else 0
+        by_cluster = cluster_precision_lower_bound(*cluster_counts(y, cluster, cuts), confidence)
+    wilson = precision_lower_bound(hits[cuts], flagged[cuts], confidence)
+    lower = wilson if by_cluster is None else np.minimum(wilson, by_cluster)
     out: dict[str, dict[str, Any]] = {}
     for level in WARNING_LEVELS:
         wanted = float(cfg["precision"][level])
-        ok = last_of_tie & (flagged >= cfg["min_flagged"]) & (lower >= wanted - 1e-12)
-        if not ok.any():
-            out[level] = {"threshold": None, "target": wanted, "precision": None, "flagged": 0,
-                          "share": 0.0}  # fmt: skip
-            continue
-        k = int(np.flatnonzero(ok)[-1])  # the deepest cut that still holds the precision
-        out[level] = {
-            "threshold": float(p[k]),
-            "target": wanted,
-            "precision": float(precision[k]),
-            "flagged": int(flagged[k]),
-            "share": float(flagged[k] / p.size),
-        }
+        ok = np.flatnonzero(lower >= wanted - 1e-12)
+        j = int(ok[-1]) if ok.size else None  # the deepest cut that still holds the precision
+        if j is None:
+            point: dict[str, Any] = {"threshold": None, "target": wanted, "precision": None,
+                                     "flagged": 0, "share": 0.0}  # fmt: skip
+        else:
+            k = int(cuts[j])
+            point = {
+                "threshold": float(p[k]),
+                "target": wanted,
+                "precision": float(precision[k]),
+                "flagged": int(flagged[k]),
+                "share": float(flagged[k] / p.size),
+            }
+        if issue_time is not None:
+            point["bound"] = {
+                "method": "min(wilson, cluster)" if days > 0 else "wilson",
+                "confidence": confidence,
+                "cluster_days": days or None,
+                "clusters": n_clusters,
+                "wilson": None if j is None else float(wilson[j]),
+                "cluster": None if j is None or by_cluster is None else float(by_cluster[j]),
+            }
+        out[level] = point
     return out
 
 

@@ -63,6 +63,12 @@ def read_events(path: str | Path, *, encoding: str | None = None) -> pd.DataFram
     return _read_table(path, _kind(path, ("csv", "parquet"), "events"), encoding)
 
 
+def read_visits(path: str | Path, *, encoding: str | None = None) -> pd.DataFrame:
+    """Raw patrol-visit rows from CSV or Parquet (`risk.exposure.check_visits` checks them)."""
+    path = _existing(path)
+    return _read_table(path, _kind(path, ("csv", "parquet"), "visits"), encoding)
+
+
 def load_grids(
     path: str | Path,
     *,

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,12 @@ ECE_BINS = 15
 MISS_K = 10
 # Segment key whose values go flat under "by_segment" (DESIGN §6); other keys go to "by_<key>".
 FLAT_SEGMENT = "grid_type"
+
+
+def segment_key(name: str) -> str:
+    """The ``metrics.json`` key of a segment kind: ``by_segment`` for grid types, else
+    ``by_<name>`` (``by_street``, ``by_floating_share``)."""
+    return "by_segment" if name == FLAT_SEGMENT else f"by_{name}"
 
 
 # ----------------------------------------------------------------------------- validation
@@ -197,6 +204,11 @@ def _row_ap_auc(score: np.ndarray, label: np.ndarray) -> tuple[np.ndarray, np.nd
     order = np.argsort(-score, axis=1, kind="stable")
     s = np.take_along_axis(score, order, axis=1)
     y = np.take_along_axis(label, order, axis=1).astype(float)
+    return _sorted_ap_auc(s, y)
+
+
+def _sorted_ap_auc(s: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`_row_ap_auc` of rows already sorted by descending score (``y`` float labels)."""
     n = s.shape[1]
     idx = np.broadcast_to(np.arange(n), s.shape)
     # First and last position of each tie group, by running max / reverse running min.
@@ -265,13 +277,23 @@ def ece(prob: Any, count: Any, n_bins: int = ECE_BINS, seed: int = 0) -> float:
     ``N mod n_bins`` bins hold one extra row (fewer rows than bins → one row per bin).
     """
     p, y = _prob_pair(prob, count)
+    order = _ece_order(p, seed)
+    return _sorted_ece(p[order], y[order], n_bins)
+
+
+def _ece_order(p: np.ndarray, seed: int) -> np.ndarray:
+    """Positions of ``p`` by ascending probability, ties in a seeded random order."""
+    perm = np.random.default_rng(seed).permutation(p.size)
+    return perm[np.argsort(p[perm], kind="stable")]
+
+
+def _sorted_ece(p: np.ndarray, y: np.ndarray, n_bins: int = ECE_BINS) -> float:
+    """`ece` of probabilities already in `_ece_order` (``y`` their 0/1 labels)."""
     n = p.size
-    perm = np.random.default_rng(seed).permutation(n)
-    order = perm[np.argsort(p[perm], kind="stable")]
     bins = min(n_bins, n)
     sizes = np.full(bins, n // bins) + (np.arange(bins) < n % bins)
     starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-    gap = np.add.reduceat(p[order], starts) - np.add.reduceat(y[order], starts)
+    gap = np.add.reduceat(p, starts) - np.add.reduceat(y, starts)
     return float(np.abs(gap).sum() / n)  # Σ_b n_b · |mean p_b − mean y_b| / N
 
 
@@ -304,78 +326,167 @@ def evaluate(
     keys never collide. Segment metrics use the city-wide ranking and truth (see
     :func:`segment_metrics`).
     """
-    s, c = _pair(score, count)
-    p = None if prob is None else _prob_pair(prob, c)[0].reshape(c.shape)
-    rank = rank_positions(s, seed)
-    a = _areas(area, c.shape[1])
-    ap, auc = _pooled_ap_auc(s, c)
+    panels = _panels(score, count, prob, area, expected, seed)
+    s, c, p, rank, a = panels.score, panels.count, panels.prob, panels.rank, panels.area
+    # the pooled AP/AUC and ECE from the sorts the segments share (same values as
+    # `pr_auc`, `roc_auc`, `ece`)
+    by_score = panels.score_order
+    ap, auc = _sorted_ap_auc(s.ravel()[by_score][None, :], panels.label[by_score][None, :])
     out: dict[str, Any] = {
-        "pr_auc": ap,
-        "roc_auc": auc,
+        "pr_auc": float(ap[0]),
+        "roc_auc": float(auc[0]),
         "brier": None if p is None else brier(p, c),
         "log_loss": None if p is None else log_loss(p, c),
-        "ece": None if p is None else ece(p, c, seed=seed),
+        "ece": None,
     }
+    if p is not None and panels.prob_order is not None:
+        by_prob = panels.prob_order
+        out["ece"] = _sorted_ece(p.ravel()[by_prob], panels.label[by_prob])
     for k in ks:
         out[f"hit_rate@{k}"] = _hit_rate(rank, c, k)
         out[f"pai@{k}"] = _pai(rank, c, k, a)
         out[f"pei@{k}"] = _pei(rank, c, k)
-    truth = truly_high_risk(c, MISS_K)
-    out[f"miss_rate@{MISS_K}"] = _miss(rank, truth, MISS_K)
-    if expected is not None:
-        e = _pair(expected, c, "expected")[0]
-        out[f"miss_rate_true@{MISS_K}"] = _miss(rank, top_k_mask(e, MISS_K, seed), MISS_K)
+    out[f"miss_rate@{MISS_K}"] = _miss(rank, panels.truth, MISS_K)
+    if panels.true_top is not None:
+        out[f"miss_rate_true@{MISS_K}"] = _miss(rank, panels.true_top, MISS_K)
     out["by_segment"] = {}
     for name, labels in (segments or {}).items():
-        key = "by_segment" if name == FLAT_SEGMENT else f"by_{name}"
-        out[key] = _segments(s, c, p, rank < k_grids(MISS_K, c.shape[1]), truth, labels, seed)
+        out[segment_key(name)] = _segments(panels, labels, ks)
     return out
 
 
 def segment_metrics(
-    score: Any, count: Any, labels: Any, prob: Any = None, seed: int = 0
+    score: Any,
+    count: Any,
+    labels: Any,
+    prob: Any = None,
+    seed: int = 0,
+    *,
+    area: Any = None,
+    expected: Any = None,
+    ks: Sequence[float] = (1, 5, 10),
 ) -> dict[str, dict[str, Any]]:
-    """Per segment value: ``rows, pr_auc, roc_auc, ece, brier, miss_rate@10, hit_rate@10``.
+    """Per segment value, every metric of :func:`evaluate` on the segment's grid columns, the
+    ranking and the truth chosen **city-wide** (docs/adr/020-fairness-by-segment.md):
 
-    The top K and the truly high-risk grids are chosen **city-wide**, then restricted to the
-    segment's columns: ``hit_rate@10`` is the share of the segment's events that fall in
-    city-wide top-K grids, ``miss_rate@10`` the share of the segment's truly high-risk grids
-    left outside the city-wide top K. ``ece``/``brier`` are ``None`` without ``prob``.
+    * ``rows``, ``events`` (its event count), ``base_rate`` (share of its rows with an event);
+    * ``pr_auc``, ``roc_auc``, ``brier``, ``log_loss``, ``ece`` on the segment's rows
+      (calibration ``None`` without ``prob``);
+    * ``flag_rate@k``: share of its grid-windows inside the city-wide top K — the attention
+      it draws (``k%`` city-wide);
+    * ``hit_rate@k``: share of its events inside the city-wide top K;
+    * ``pai@k``: that hit rate over the share of its area flagged (NaN when none is);
+    * ``pei@k``: its events caught over the most its flagged grids could have caught: at
+      each ``t`` the sum of its ``n_t`` largest counts, ``n_t`` = its grids in the city-wide
+      top K (NaN when it is never flagged). So ``flag_rate`` says how much of the attention
+      it gets, ``pei`` how well that attention is placed inside it;
+    * ``miss_rate@10``: share of its truly high-risk grid-windows (city-wide truth) outside
+      the city-wide top K; ``miss_rate_true@10`` likewise for the oracle's top K (with
+      ``expected``).
     """
+    return _segments(_panels(score, count, prob, area, expected, seed), labels, ks)
+
+
+@dataclass(frozen=True)
+class _Panels:
+    """The city-wide panels of one model's metrics, and the two sorts every segment shares:
+    all rows (row-major) by descending score, and by probability in `_ece_order`."""
+
+    score: np.ndarray
+    count: np.ndarray
+    prob: np.ndarray | None
+    rank: np.ndarray
+    area: np.ndarray
+    truth: np.ndarray
+    true_top: np.ndarray | None
+    label: np.ndarray  # (T·G,) float 0/1
+    score_order: np.ndarray
+    prob_order: np.ndarray | None
+
+
+def _panels(score: Any, count: Any, prob: Any, area: Any, expected: Any, seed: int) -> _Panels:
     s, c = _pair(score, count)
     p = None if prob is None else _prob_pair(prob, c)[0].reshape(c.shape)
-    top = top_k_mask(s, MISS_K, seed)
-    return _segments(s, c, p, top, truly_high_risk(c, MISS_K), labels, seed)
+    true_top = None
+    if expected is not None:
+        true_top = top_k_mask(_pair(expected, c, "expected")[0], MISS_K, seed)
+    return _Panels(
+        score=s,
+        count=c,
+        prob=p,
+        rank=rank_positions(s, seed),
+        area=_areas(area, c.shape[1]),
+        truth=truly_high_risk(c, MISS_K),
+        true_top=true_top,
+        label=(c >= 1).ravel().astype(float),
+        score_order=np.argsort(-s.ravel(), kind="stable"),
+        prob_order=None if p is None else _ece_order(p.ravel(), seed),
+    )
 
 
-def _segments(
-    s: np.ndarray,
-    c: np.ndarray,
-    p: np.ndarray | None,
-    top: np.ndarray,
-    truth: np.ndarray,
-    labels: Any,
-    seed: int,
-) -> dict[str, dict[str, Any]]:
+def _segments(panels: _Panels, labels: Any, ks: Sequence[float]) -> dict[str, dict[str, Any]]:
+    s, c, p = panels.score, panels.count, panels.prob
     lab = np.asarray(labels, dtype=object)
     if lab.shape != (c.shape[1],):
         raise ValueError(f"segment labels must have one value per grid column ({c.shape[1]})")
+    n_t, n_g = c.shape
+    top10 = panels.rank < k_grids(MISS_K, n_g)
+    values, code = np.unique(lab.astype(str), return_inverse=True)  # sorted names, per grid
+    # Every row sorted once, by score and (for ECE) by probability, then grouped by segment
+    # with a stable sort of the segment codes: each segment's rows keep the city-wide order,
+    # so per segment AP/AUC and ECE need no sort of their own.
+    flat_code = np.tile(code, n_t)
+    y = panels.label
+    by_score = _group(panels.score_order, flat_code)
+    by_prob = None if panels.prob_order is None else _group(panels.prob_order, flat_code)
+    bounds = np.concatenate(([0], np.cumsum(np.bincount(flat_code, minlength=len(values)))))
     result: dict[str, dict[str, Any]] = {}
-    for value in sorted(set(lab.tolist()), key=str):
-        cols = lab == value
-        sc, cc = s[:, cols], c[:, cols]
-        tr, tp = truth[:, cols], top[:, cols]
-        ap, auc = _pooled_ap_auc(sc, cc)
-        result[str(value)] = {
+    for i, value in enumerate(values):
+        cols = code == i
+        cc, rk, a = c[:, cols], panels.rank[:, cols], panels.area[cols]
+        ranked = by_score[bounds[i] : bounds[i + 1]]
+        ap, auc = _sorted_ap_auc(s.ravel()[ranked][None, :], y[ranked][None, :])
+        events = float(cc.sum())
+        row: dict[str, Any] = {
             "rows": int(cc.size),
-            "pr_auc": ap,
-            "roc_auc": auc,
-            "ece": None if p is None else ece(p[:, cols], cc, seed=seed),
-            "brier": None if p is None else brier(p[:, cols], cc),
-            f"miss_rate@{MISS_K}": 1.0 - _ratio((tr & tp).sum(), tr.sum()),
-            f"hit_rate@{MISS_K}": _ratio(cc[tp].sum(), cc.sum()),
+            "events": events,
+            "base_rate": float((cc >= 1).mean()),
+            "pr_auc": float(ap[0]),
+            "roc_auc": float(auc[0]),
+            "brier": None,
+            "log_loss": None,
+            "ece": None,
         }
+        if p is not None and by_prob is not None:
+            ps = p[:, cols]
+            row["brier"], row["log_loss"] = brier(ps, cc), log_loss(ps, cc)
+            ordered = by_prob[bounds[i] : bounds[i + 1]]
+            row["ece"] = _sorted_ece(p.ravel()[ordered], y[ordered])
+        # best[t, j]: the most events j + 1 of the segment's grids could catch at t
+        best = np.cumsum(-np.sort(-cc, axis=1), axis=1)
+        for k in ks:
+            top = rk < k_grids(k, n_g)
+            caught = float(cc[top].sum())
+            flagged = top.sum(axis=1)
+            hit = _ratio(caught, events)
+            share = float((top * a).sum() / (n_t * a.sum()))
+            row[f"flag_rate@{k}"] = float(top.mean())
+            row[f"hit_rate@{k}"] = hit
+            row[f"pai@{k}"] = hit / share if share > 0 else math.nan
+            reach = np.take_along_axis(best, np.maximum(flagged - 1, 0)[:, None], axis=1)[:, 0]
+            row[f"pei@{k}"] = _ratio(caught, float(np.where(flagged > 0, reach, 0.0).sum()))
+        tr, tp = panels.truth[:, cols], top10[:, cols]
+        row[f"miss_rate@{MISS_K}"] = 1.0 - _ratio((tr & tp).sum(), tr.sum())
+        if panels.true_top is not None:
+            tt = panels.true_top[:, cols]
+            row[f"miss_rate_true@{MISS_K}"] = 1.0 - _ratio((tt & tp).sum(), tt.sum())
+        result[str(value)] = row
     return result
+
+
+def _group(order: np.ndarray, code: np.ndarray) -> np.ndarray:
+    """``order`` (positions) regrouped by ``code[position]``, keeping the order in each group."""
+    return order[np.argsort(code[order], kind="stable")]
 
 
 # ----------------------------------------------------------------------------- per issue time
@@ -472,6 +583,51 @@ def paired_bootstrap_difference(
         "high": float(high),
         "n_days": int(d.size),
         "block_days": length,
+    }
+
+
+def _k_value(text: str) -> float:
+    k = float(text)
+    return int(k) if k.is_integer() else k
+
+
+PAIRED_METRICS = ("pr_auc", "pei@5")  # what the promotion gate compares (models/gates.toml)
+
+
+def paired_to_baselines(
+    scores: Mapping[str, Any],
+    count: Any,
+    model: str,
+    exclude: Sequence[str] = ("oracle",),
+    keys: Sequence[str] = PAIRED_METRICS,
+    seed: int = 0,
+    n_boot: int = 2000,
+    ci: float = 0.9,
+    block_days: int = 7,
+) -> dict[str, dict[str, dict[str, float]]]:
+    """``{metric: {baseline: paired_bootstrap_difference(model, baseline)}}`` over the issue
+    days of one target's ``(T, G)`` panels: how far ``model`` leads (or trails) each other
+    entry of ``scores`` (``exclude`` left out), with a week-block bootstrap interval — so a
+    gate can tell "worse" from "within what four weeks of one city can tell apart"
+    (docs/adr/022-gates-on-intervals.md). Empty when ``model`` has no scores."""
+    if model not in scores:
+        return {}
+    ks = sorted({_k_value(k.split("@")[1]) for k in keys if "@" in k}) or [5]
+    daily = {
+        m: per_issue_time(s, count, ks=ks, seed=seed)
+        for m, s in scores.items()
+        if m == model or m not in exclude
+    }
+    return {
+        key: {
+            m: paired_bootstrap_difference(
+                daily[model][key], d[key], n_boot=n_boot, ci=ci, seed=seed,
+                block_days=block_days,
+            )
+            for m, d in daily.items()
+            if m != model
+        }
+        for key in keys
     }
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from risk.contract import DEFAULT_TZ
@@ -35,6 +35,11 @@ class Settings(BaseSettings):
         description="Events file scored daily; unset: the events stored in the service database.",
     )
     score_hour: int = Field(default=8, ge=0, le=23, description="Daily scoring hour, city time.")
+    dask_scheduler: str | None = Field(
+        default=None,
+        description="Dask cluster of the heavy steps (daily scoring; the commands' --dask): "
+        "'local' or a scheduler address such as tcp://10.0.0.5:8786; unset: one process.",
+    )
     labels_file: Path | None = Field(
         default=None,
         description="The city's label table (grid types, attributes, categories; zh/en), "
@@ -79,6 +84,17 @@ class Settings(BaseSettings):
         description="Origins besides the service's own (e.g. a TLS proxy's https://host) "
         "allowed to make cookie-authenticated changes; JSON list in RISK_TRUSTED_ORIGINS.",
     )
+
+    @field_validator("dask_scheduler")
+    @classmethod
+    def _dask_scheduler(cls, value: str | None) -> str | None:
+        from risk.cluster import check_scheduler  # imports no Dask
+        from risk.errors import ConfigError
+
+        try:
+            return check_scheduler(value)
+        except ConfigError as exc:  # pydantic names the variable with it
+            raise ValueError(str(exc)) from None
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'risk.db').resolve()}"

@@ -140,7 +140,8 @@ def _scheduler(settings: Settings, factory):
                              events_path=settings.city_events, data_dir=settings.data_dir,
                              tz=settings.tz, calendar=settings.calendar,
                              labels_file=settings.labels_file,
-                             health_file=settings.health_file)  # fmt: skip
+                             health_file=settings.health_file,
+                             dask_scheduler=settings.dask_scheduler)  # fmt: skip
     return Scheduler(factory, job, tz=settings.tz, score_at=clock_time(settings.score_hour, 0),
                      response_target=timedelta(minutes=settings.response_target_minutes))  # fmt: skip
 

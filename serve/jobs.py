@@ -231,12 +231,15 @@ def city_score_job(
     model_dir: str | Path | None = None,
     tz: str = DEFAULT_TZ,
     calendar: str = "CN",
+    dask_scheduler: str | None = None,
     **score_options: Any,
 ) -> ScoreJob:
     """The production scoring job: re-read and validate the city's grids file, take the events
     (`city_events`), then `serve.scoring.score` with the champion of ``data_dir`` (or
     ``model_dir``). ``score_options``: thresholds, min_level, top_percent, base_rates,
-    labels_file."""
+    labels_file. ``dask_scheduler`` (RISK_DASK_SCHEDULER, `risk.cluster`): each run computes
+    on that cluster — ``local`` starts one for the run — and stores from here, as without."""
+    from risk.cluster import dask_client
     from risk.loaders import load_grids
     from serve.scoring import score
 
@@ -245,19 +248,21 @@ def city_score_job(
         events = city_events(factory, grids, issue_time, events_path, tz=tz)
         # the files' fingerprint, as training's; the frames' for events from the store
         paths = None if events_path is None else [grids_path, events_path]
-        return score(
-            issue_time,
-            grids,
-            events,
-            factory=factory,
-            model_dir=model_dir,
-            data_dir=data_dir,
-            tz=tz,
-            calendar=calendar,
-            data_paths=paths,
-            now=now,
-            **score_options,
-        )
+        with dask_client(dask_scheduler, echo=log.info) as client:
+            return score(
+                issue_time,
+                grids,
+                events,
+                factory=factory,
+                model_dir=model_dir,
+                data_dir=data_dir,
+                tz=tz,
+                calendar=calendar,
+                data_paths=paths,
+                now=now,
+                client=client,
+                **score_options,
+            )
 
     return recorded(factory, job)
 

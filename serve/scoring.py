@@ -38,6 +38,7 @@ rate 1 and every grid blue.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import tempfile
 import time
@@ -54,11 +55,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from features.base import FeatureSpec
 from features.build import build_features
-from models.explain import check_additivity, explain, reason_lists
+from features.exposure import WINDOWS_DAYS as EXPOSURE_WINDOWS_DAYS
+from features.partition import build_partitioned
 from models.persist import load_forecaster
+from models.predict_explain import predict_and_explain, predict_and_explain_partitioned
+from models.training import label_sources_of
 from risk.contract import DEFAULT_TZ, HORIZON_HOURS
 from risk.drift import RunDrift
 from risk.errors import ConfigError, ContractError
+from risk.exposure import check_visits
 from risk.health import Breach, HealthConfig, load_health_config
 from risk.issue_guard import check_issue_time, parse_issue_time
 from risk.labels import LabelTable, load_labels
@@ -67,13 +72,12 @@ from risk.patrol import hour_profiles
 from risk.review import StaleVersion
 from serve import run_health
 from serve.db import transaction
-from serve.repo import activity, audit, reviews, runs
+from serve.repo import activity, audit, exposure, reviews, runs
 from serve.repo import grids as grid_repo
 from serve.repo.reviews import DuplicateItem
 
 SCORING_ACTOR = "system:scoring"
-TOP_REASONS = 3
-ADDITIVITY_ATOL = 1e-6
+VISIT_DAYS = max(EXPOSURE_WINDOWS_DAYS)  # what the patrol exposure feature reads
 
 
 @dataclass(frozen=True)
@@ -213,16 +217,6 @@ def resolve_base_rates(
     return rates, sources
 
 
-def _predict(forecaster: Any, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(calibrated probability, expected count) with one pass of the probability model:
-    `predict_proba` and, without a count model, `predict_count` would each run it again."""
-    raw = forecaster.decision_function(frame)
-    prob = np.asarray(forecaster.calibrator_.transform(forecaster.raw_to_prob(raw)), dtype=float)
-    if getattr(forecaster, "count_booster_", None) is None:
-        return prob, -np.log1p(-prob)
-    return prob, np.asarray(forecaster.predict_count(frame), dtype=float)
-
-
 def score_city(
     loaded: LoadedModel,
     grids: pd.DataFrame,
@@ -237,10 +231,16 @@ def score_city(
     top_percent: float | None = None,
     seed: int = 0,
     labels: LabelTable | None = None,
+    client: Any = None,
+    visits: pd.DataFrame | None = None,
 ) -> ScoredCity:
     """Features, predictions, reasons, levels and the warning flag of every (grid, target)
     at ``at``. Raises `AdditivityError` when an explanation does not add up to its score.
-    ``labels``: the label table of the reasons' words (default the packaged one)."""
+    ``labels``: the label table of the reasons' words (default the packaged one).
+    ``client``: a Dask client (`risk.cluster`): features, predictions and reasons are then
+    computed per partition on its workers — the same numbers; levels and warnings here.
+    ``visits``: the patrol visits (`risk.exposure.check_visits`) a model trained with the
+    exposure switch reads (`features.exposure`); `score` gives it the recorded ones."""
     if thresholds is not None:
         validate_thresholds(thresholds)
     if min_level is None and top_percent is None:
@@ -252,8 +252,18 @@ def score_city(
 
     t0 = time.perf_counter()
     horizon = int(loaded.manifest.get("horizon_hours", HORIZON_HOURS))
-    spec = FeatureSpec(calendar=calendar, tz=tz, targets=loaded.targets, horizon_hours=horizon)
-    built = build_features(grids, events, [issue], spec)
+    spec = FeatureSpec(
+        calendar=calendar,
+        tz=tz,
+        targets=loaded.targets,
+        horizon_hours=horizon,
+        label_exclude_sources=label_sources_of(loaded.manifest),  # as the model learned
+        # patrol visits as a feature only for a model trained with that switch (`visits`)
+        patrol_exposure=bool(loaded.manifest.get("patrol_exposure_feature")),
+        patrol_visits=None if visits is None else check_visits(visits, tz),
+    )
+    build = build_features if client is None else functools.partial(build_partitioned, client)
+    built = build(grids, events, [issue], spec)
     # the classic methods' components, with the triggers the model was trained with
     frame = loaded.model.add_classics(built.frame, events, grids.reset_index(drop=True))
     stack = getattr(loaded.model, "stack_", None)
@@ -270,27 +280,16 @@ def score_city(
     grid_ids = frame["grid_id"].astype(str).to_numpy(dtype=object)
     n = len(frame)
     parts: list[pd.DataFrame] = []
-    probs: dict[str, np.ndarray] = {}
-    counts: dict[str, np.ndarray] = {}
-    reasons: dict[str, list[list[dict]]] = {}
-    max_error = 0.0
-    timings["predict"] = timings["explain"] = 0.0
-    for target in loaded.targets:  # a loop over the handful of targets
-        forecaster = loaded.model.forecasters_[target]
-        t0 = time.perf_counter()
-        probs[target], counts[target] = _predict(forecaster, frame)
-        t1 = time.perf_counter()
-        contrib = forecaster.contributions(frame)
-        max_error = max(max_error, check_additivity(forecaster, frame, ADDITIVITY_ATOL, contrib))
-        table = explain(
-            forecaster, frame, info, top=TOP_REASONS, contributions=contrib, labels=labels
-        )
-        # One issue time: key the reasons by grid only (skips a Timestamp per reason).
-        table["issue_time"] = 0
-        by_key = {(k[0], k[2]): v for k, v in reason_lists(table).items()}
-        reasons[target] = [by_key.get((g, target), []) for g in grid_ids]
-        timings["predict"] += t1 - t0
-        timings["explain"] += time.perf_counter() - t1
+    t0 = time.perf_counter()
+    numeric = {"model": loaded.model, "info": info, "targets": loaded.targets, "labels": labels}
+    if client is None:
+        explained = predict_and_explain(frame, **numeric)
+    else:  # per partition on the cluster, the same numbers (models.predict_explain)
+        explained = predict_and_explain_partitioned(client, frame, grids, **numeric)
+        timings["partitions_wall"] = time.perf_counter() - t0
+    probs, counts, reasons = explained.probs, explained.counts, explained.reasons
+    max_error = explained.max_additivity_error
+    timings.update(explained.seconds)
 
     rates, sources = resolve_base_rates(probs, loaded.manifest, base_rates)
     for target in loaded.targets:
@@ -393,10 +392,12 @@ def _store_activity(
     warnings: pd.DataFrame,
     issue: pd.Timestamp,
     run_id: str,
+    label_exclude_sources: Sequence[str] = (),
 ) -> None:
-    """Event counts and the warned (grid, target) hour profiles, from events known at issue."""
+    """Event counts (with the count of the events the model's labels count) and the warned
+    (grid, target) hour profiles, from events known at issue."""
     known = activity.known_events(events, issue)
-    activity.replace_event_counts(session, known, issue)
+    activity.replace_event_counts(session, known, issue, label_exclude_sources)
     if not len(warnings):
         return
     local = known.assign(occurred_at=known["occurred_at"].dt.tz_convert(issue.tz))
@@ -481,7 +482,15 @@ def store_scored(
         timings["queue"] = time.perf_counter() - t1
         if events is not None:
             t2 = time.perf_counter()
-            _store_activity(session, events, grids, warnings, issue, run.run_id)
+            _store_activity(
+                session,
+                events,
+                grids,
+                warnings,
+                issue,
+                run.run_id,
+                label_sources_of(loaded.manifest),
+            )
             timings["activity"] = time.perf_counter() - t2
         t3 = time.perf_counter()
         outcome = run_health.record_health(
@@ -519,6 +528,7 @@ def score(
     force: bool = False,
     labels_file: str | Path | None = None,
     health_file: str | Path | None = None,
+    client: Any = None,
 ) -> ScoreSummary:
     """Score every grid of the validated ``grids``/``events`` at issue time ``at`` and store
     the run and its warnings (module docstring).
@@ -533,6 +543,10 @@ def score(
     newest is refused (`risk.issue_guard.check_issue_time`) unless ``force``.
     ``labels_file``: the city's label table for the reasons' words (`risk.labels`).
     ``health_file``: the model health thresholds (default `risk/health.toml`).
+    ``client``: a Dask client (`risk.cluster`): the numeric work runs on its workers
+    (`score_city`); the run is stored from here, in one transaction, as without it.
+    A model trained with the patrol exposure switch reads the visits recorded in
+    ``patrol_visits`` over the `VISIT_DAYS` days before ``at`` (`serve.repo.exposure`).
     """
     now = datetime.now(UTC) if now is None else now
     if now.tzinfo is None or now.utcoffset() is None:
@@ -546,6 +560,15 @@ def score(
     )
     t_loaded = time.perf_counter()
     horizon = int(loaded.manifest.get("horizon_hours", HORIZON_HOURS))
+    visits = None
+    if loaded.manifest.get("patrol_exposure_feature"):  # the recorded visits known at `at`
+        issue = issue_timestamp(at, tz)
+        with factory() as session:
+            visits = exposure.visit_frame(
+                session,
+                (issue - pd.Timedelta(days=VISIT_DAYS)).to_pydatetime(),
+                (issue + pd.Timedelta(microseconds=1)).to_pydatetime(),
+            )
     scored = score_city(
         loaded,
         grids,
@@ -558,6 +581,8 @@ def score(
         min_level=min_level,
         top_percent=top_percent,
         labels=load_labels(labels_file) if labels_file is not None else None,
+        client=client,
+        visits=visits,
     )
     t0 = time.perf_counter()
     if data_paths:

@@ -235,6 +235,9 @@ class EventCountRow(Base):
     hour: Mapped[datetime] = mapped_column(primary_key=True, index=True)
     category: Mapped[str] = mapped_column(String(100), primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
+    # Of `count`, the events the labels count (not from the model's `label_exclude_sources`,
+    # issue 17); NULL on rows written before 0009, which counted every source.
+    label_count: Mapped[int | None] = mapped_column(Integer)
 
 
 class HourProfileRow(Base):

@@ -47,3 +47,17 @@ def chromium_path() -> str:
     path = shutil.which("chromium") or "/usr/bin/chromium"
     need("chromium", os.path.exists(path), "apt-get install -y chromium")
     return path
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """A 2-worker LocalCluster (one thread each) for the partitioned paths (issue 18); the
+    `dask` extra is installed by `make install`, so in CI a missing one fails."""
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        need("dask", False, "pip install -e '.[dask]'")
+    from risk.cluster import dask_client as open_client
+
+    with open_client("local", n_workers=2, memory_limit="3GiB", dashboard_address=":0") as client:
+        yield client

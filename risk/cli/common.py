@@ -51,17 +51,22 @@ def domain_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _checked(check: Callable[[str], str | None], value: str | None) -> str | None:
+    """An option checked before the command runs: a bad value is exit 4 with one line."""
+    if value is None:
+        return None
+    try:
+        return check(value)
+    except ConfigError as exc:
+        _error(exc)
+        raise typer.Exit(EXIT_CONFIG) from None
+
+
 def time_zone(value: str | None) -> str | None:
     """`--tz` checked before the command runs: an unknown zone is exit 4 with one line."""
     from risk.contract import check_time_zone
 
-    if value is None:
-        return None
-    try:
-        return check_time_zone(value)
-    except ConfigError as exc:
-        _error(exc)
-        raise typer.Exit(EXIT_CONFIG) from None
+    return _checked(check_time_zone, value)
 
 
 TzOption = Annotated[
@@ -162,3 +167,43 @@ DatabaseOption = Annotated[
         help="SQLAlchemy URL (default: RISK_DATABASE_URL or SQLite in the data dir).",
     ),
 ]
+
+
+def dask_scheduler(value: str | None) -> str | None:
+    """`--dask` checked before the command runs: a bad value is exit 4 with one line."""
+    from risk.cluster import check_scheduler
+
+    return _checked(check_scheduler, value)
+
+
+DaskOption = Annotated[
+    str | None,
+    typer.Option(
+        "--dask",
+        envvar="RISK_DASK_SCHEDULER",
+        help="Run the heavy steps on a Dask cluster: 'local' (one worker process per core on "
+        "this machine) or the address of your scheduler, e.g. tcp://10.0.0.5:8786 "
+        "(default: one process, no Dask).",
+        callback=dask_scheduler,
+        show_envvar=True,
+    ),
+]
+
+
+def _cluster(scheduler: str | None):
+    """The Dask client of `--dask` (None without it), its dashboard link printed."""
+    from risk.cluster import dask_client
+
+    return dask_client(scheduler, echo=lambda line: out.print(line, markup=False, highlight=False))
+
+
+def _feature_builder(client: object | None) -> Callable[..., object]:
+    """`build_features`, or — with a Dask client — the same frame built per partition on its
+    workers (`features.partition.build_partitioned`)."""
+    if client is None:
+        from features.build import build_features
+
+        return build_features
+    from features.partition import build_partitioned
+
+    return functools.partial(build_partitioned, client)

@@ -11,12 +11,15 @@ from rich.table import Table
 from risk.cli.common import (
     EXIT_QUARANTINED,
     EXIT_USAGE,
+    DaskOption,
     EncodingOption,
     EventsOption,
     GridsOption,
     LabelsOption,
     TzOption,
+    _cluster,
     _error,
+    _feature_builder,
     _load_city,
     domain_errors,
     out,
@@ -366,12 +369,12 @@ def features(
         typer.Option("--describe", help="Print every feature with family and label, then stop."),
     ] = False,
     encoding: EncodingOption = None,
+    dask: DaskOption = None,
 ) -> None:
     """Build the feature frame: one row per (issue time, grid), features and labels for every target."""
     import time
 
     from features.base import FeatureSpec
-    from features.build import build_features
     from features.issue_times import daily_issue_times
     from risk.loaders import load_events, load_grids
 
@@ -400,7 +403,9 @@ def features(
     with out.status(
         f"building features for {len(grid_result.valid):,} grids x {len(issue_times)} issue times ..."
     ):
-        built = build_features(grid_result.valid, event_result.valid, issue_times, spec)
+        with _cluster(dask) as client:  # --dask: per partition, the same frame
+            build = _feature_builder(client)
+            built = build(grid_result.valid, event_result.valid, issue_times, spec)
         out_path.parent.mkdir(parents=True, exist_ok=True)
         built.frame.to_parquet(out_path, index=False)
     n_features = len(built.info)

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from risk.cli.common import (
     EXIT_REFUSED,
+    DaskOption,
     DatabaseOption,
     DataDirOption,
     EncodingOption,
@@ -18,8 +19,10 @@ from risk.cli.common import (
     GridsOption,
     LabelsOption,
     TzOption,
+    _cluster,
     _data_dir,
     _database,
+    _feature_builder,
     _load_city,
     _progress_bar,
     domain_errors,
@@ -28,6 +31,31 @@ from risk.cli.common import (
 )
 from risk.contract import DEFAULT_TZ
 from risk.errors import ConfigError, ContractError
+
+VisitsOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="Patrol visits (CSV or Parquet: grid_id, visited_at[, outcome]): reported per grid "
+        "type and street in metrics.json, the report and the model card."
+    ),
+]
+ExposureOption = Annotated[
+    bool,
+    typer.Option(
+        "--exposure-feature/--no-exposure-feature",
+        help="Also give the model the patrol visits as a feature (off by default: a model that "
+        "reads exposure can learn the feedback loop itself; docs/adr/019-*). Needs --visits.",
+    ),
+]
+
+
+def _read_visits(path: Path | None, encoding: str | None):
+    """The raw rows of a visits file (checked by the backtest / training), or None."""
+    if path is None:
+        return None
+    from risk.loaders import read_visits
+
+    return read_visits(path, encoding=encoding)
 
 
 def _days(text: str) -> int:
@@ -73,8 +101,20 @@ def backtest(
         ),
     ] = None,
     encoding: EncodingOption = None,
+    dask: DaskOption = None,
+    label_exclude_sources: Annotated[
+        str,
+        typer.Option(
+            help="Sources whose events the labels leave out, comma-separated, or 'none'. "
+            "Default: the system's own patrols (a feedback-loop safeguard, docs/adr/019-*); "
+            "`risk train` follows what its backtest used.",
+        ),
+    ] = "patrol",
+    visits: VisitsOption = None,
+    exposure_feature: ExposureOption = False,
 ) -> None:
-    """Rolling-origin backtest: LightGBM beside every classic baseline (and the oracle)."""
+    """Rolling-origin backtest: LightGBM beside every classic baseline (and the oracle).
+    With --dask the feature frame is built per partition on the cluster."""
     from models.backtest import run_backtest, write_outputs
     from models.report import write_report
     from risk.synth.truth import load_truth
@@ -84,7 +124,7 @@ def backtest(
     truth_obj = load_truth(truth_path) if truth_path.exists() else None
     if truth_obj is not None:
         out.print(f"oracle: {truth_path}")
-    with _progress_bar() as bar:
+    with _cluster(dask) as client, _progress_bar() as bar:
         tasks: dict[str, object] = {}
 
         def progress(step: str, done: int, total: int) -> None:
@@ -105,6 +145,10 @@ def backtest(
             config=str(config) if config else None,
             progress=progress,
             search=search,
+            label_exclude_sources=label_exclude_sources,
+            visits=_read_visits(visits, encoding),
+            patrol_exposure=exposure_feature,
+            build=_feature_builder(client),
         )
     paths = write_outputs(result, out_dir, report=write_report)
     _print_model_table(result.metrics)
@@ -172,8 +216,26 @@ def train(
     ] = None,
     data_dir: DataDirOption = None,
     encoding: EncodingOption = None,
+    issue_stride: Annotated[
+        int,
+        typer.Option(
+            "--issue-stride",
+            min=1,
+            help="Build the training rows at every k-th issue day only (counted back from the "
+            "latest): for a city too large for a frame of every day.",
+        ),
+    ] = 1,
+    dask: DaskOption = None,
+    visits: Annotated[
+        Path | None,
+        typer.Option(
+            help="Patrol visits (grid_id, visited_at[, outcome]); needed when the backtest "
+            "gave the model the exposure feature (--exposure-feature)."
+        ),
+    ] = None,
 ) -> None:
-    """Train on all history and register a model version with alias `challenger`."""
+    """Train on all history and register a model version with alias `challenger`.
+    With --dask the feature frame is built per partition on the cluster; LightGBM fits here."""
     import json
     import tempfile
 
@@ -205,7 +267,22 @@ def train(
             "configuration search",
             markup=False,
         )
-    with out.status("training one LightGBM model per target ..."):
+    # The labels of the backtest whose gates this version is judged by (docs/adr/019-*).
+    label_sources = (metrics.get("labels") or {}).get("exclude_sources")
+    if label_sources is None:
+        label_sources = []
+        out.print(
+            f"note: {metrics_path} predates the label setting, so its labels counted every "
+            "source; training alike. Re-run the backtest to leave patrol events out.",
+            markup=False,
+        )
+    exposure = bool((metrics.get("backtest") or {}).get("patrol_exposure_feature"))
+    if exposure and visits is None:
+        raise ConfigError(
+            f"the backtest in {backtest_dir} gave the model the patrol exposure feature; "
+            "give the same visits with --visits FILE"
+        )
+    with _cluster(dask) as client, out.status("training one LightGBM model per target ..."):
         trained = train_forecaster(
             grid_frame,
             event_frame,
@@ -214,6 +291,11 @@ def train(
             tz=tz,
             calendar=calendar,
             config=settings,
+            label_exclude_sources=label_sources,
+            visits=_read_visits(visits, encoding),
+            patrol_exposure=exposure,
+            issue_stride=issue_stride,
+            build=_feature_builder(client),
         )
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -233,6 +315,7 @@ def train(
             "window": trained.window,
             "backtest": str(backtest_dir),
             "configuration": (metrics.get("configuration") or {}).get("chosen", "default"),
+            "label_exclude_sources": list(trained.label_exclude_sources),
         }
         log_backtest(metrics, params, trained.feature_info, fingerprint)
         version = register_model(
@@ -401,8 +484,11 @@ def score(
         ),
     ] = False,
     labels: LabelsOption = None,
+    dask: DaskOption = None,
 ) -> None:
-    """Forecast every grid at one issue time and send warnings to the review queue (atomically)."""
+    """Forecast every grid at one issue time and send warnings to the review queue (atomically).
+    With --dask features, predictions and explanations run per partition on the cluster; the
+    run is still written here, in one transaction."""
     from risk.issue_guard import parse_issue_time
     from risk.settings import Settings
     from serve.scoring import score as score_run
@@ -412,7 +498,7 @@ def score(
     issue = parse_issue_time(at, tz)
     factory = _database(database_url, root)
     grid_frame, event_frame = _load_city(grids, events, tz, encoding)
-    with out.status("scoring, explaining and queueing ..."):
+    with _cluster(dask) as client, out.status("scoring, explaining and queueing ..."):
         summary = score_run(
             issue,
             grid_frame,
@@ -428,6 +514,7 @@ def score(
             force=force,
             labels_file=labels if labels is not None else Settings().labels_file,
             health_file=Settings().health_file,
+            client=client,
         )
     for line in summary_lines(summary, tz):
         out.print(line, markup=False, highlight=False)

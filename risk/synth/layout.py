@@ -17,6 +17,7 @@ from risk.geometry import areas_km2, unproject_km
 from risk.synth.params import SynthParams
 
 ZONES = ("core", "middle", "edge")
+_KMEANS_CELLS = 4_000_000  # point-centre distances held at once by `_kmeans`
 
 
 def build_layout(n_grids: int, params: SynthParams, rng: np.random.Generator) -> pd.DataFrame:
@@ -97,11 +98,16 @@ def _kmeans(xy: np.ndarray, k: int, rng: np.random.Generator, iterations: int = 
     """Lloyd's k-means: compact contiguous blocks. Returns a label per point."""
     centres = xy[np.sort(rng.choice(len(xy), size=k, replace=False))]
     labels = np.zeros(len(xy), dtype=np.int64)
+    # Points in chunks of about `_KMEANS_CELLS` point-centre distances: a province's 100,000
+    # grids and 5,000 communities would need a 4 GB matrix per step at once (issue 18).
+    chunk = max(1, _KMEANS_CELLS // max(k, 1))
     for _ in range(iterations):  # a handful of iterations, vectorised over points
-        dist = (xy[:, None, 0] - centres[None, :, 0]) ** 2 + (
-            xy[:, None, 1] - centres[None, :, 1]
-        ) ** 2
-        labels = dist.argmin(axis=1)
+        for lo in range(0, len(xy), chunk):
+            part = xy[lo : lo + chunk]
+            dist = (part[:, None, 0] - centres[None, :, 0]) ** 2 + (
+                part[:, None, 1] - centres[None, :, 1]
+            ) ** 2
+            labels[lo : lo + chunk] = dist.argmin(axis=1)
         counts = np.bincount(labels, minlength=k)
         sums = np.column_stack(
             [np.bincount(labels, weights=xy[:, d], minlength=k) for d in range(2)]

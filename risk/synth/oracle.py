@@ -14,6 +14,12 @@ and the expected count is Σ m(s). Choices, stated honestly:
   right after a burst the oracle is slightly low (most delays are under an hour);
 * the city-wide daily shock is taken at its mean, 1, for every day of the window — including
   the remainder of the issue day, whose realised shock partly shows in that morning's events.
+
+Labels may leave out the events of some sources (the system's own patrols by default,
+docs/adr/019-*). The generator draws each event's source independently of everything else,
+from its category's `source_mix`, so the expected count of the events a label counts is
+exactly the expected count times the share of the category's events from the other sources
+(`exclude_sources=`). The state z(t) still reads every known event: all of them happened.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from risk.contract import ANY_TARGET, HORIZON_HOURS
+from risk.contract import ANY_TARGET, HORIZON_HOURS, SOURCES
 from risk.errors import ConfigError, ContractError
 from risk.synth.profiles import clock_start, time_factors
 from risk.synth.rates import excitation_matrices
@@ -45,6 +51,7 @@ def oracle_expected_counts(
     issue_times: Sequence[pd.Timestamp] | pd.DatetimeIndex,
     horizon_hours: int = HORIZON_HOURS,
     batch: int = 64,
+    exclude_sources: Sequence[str] = (),
 ) -> np.ndarray:
     """Expected counts in `(t, t + horizon]`, shape (T, G, 1 + K).
 
@@ -52,7 +59,8 @@ def oracle_expected_counts(
     by `grid_id`), axis 2 `oracle_targets(truth)`. Issue times must fall on whole hours of the
     city clock; naive times are read in the truth's time zone. `events` needs `occurred_at`,
     `reported_at`, `category`, `grid_id` (contract shape); rows whose category or grid the
-    truth does not know are ignored.
+    truth does not know are ignored. `exclude_sources`: the counts are of the events of the
+    other sources only (module docstring).
     """
     index = {g: i for i, g in enumerate(truth.grid_ids)}
     rows = np.array([index.get(g, -1) for g in grids["grid_id"]], dtype=np.int64)
@@ -80,6 +88,7 @@ def oracle_expected_counts(
     spread = spread_matrix(truth.ring1())
     mu = truth.background_per_day
     g_all, k = mu.shape
+    kept = counted_share(truth, exclude_sources)
 
     out = np.empty((len(sorted_steps), len(rows), k + 1))
     for lo in range(0, len(sorted_steps), batch):  # batches of issue times bound memory
@@ -95,12 +104,24 @@ def oracle_expected_counts(
             )
             total += m
             z = r * z + (1.0 - r) * m
-        chosen = total[:, rows]
+        chosen = total[:, rows] * kept
         out[lo : lo + batch, :, 0] = chosen.sum(axis=2)
         out[lo : lo + batch, :, 1:] = chosen
     result = np.empty_like(out)
     result[order] = out
     return result
+
+
+def counted_share(truth: Truth, exclude_sources: Sequence[str]) -> np.ndarray:
+    """(K,): per category of the truth, the expected share of its events whose source is not
+    in `exclude_sources` (`SynthParams.source_mix`)."""
+    unknown = [s for s in exclude_sources if s not in SOURCES]
+    if unknown:
+        raise ConfigError(f"unknown source {unknown[0]!r}; accepted: {', '.join(SOURCES)}")
+    mix = np.array([truth.params.source_mix[c] for c in truth.categories], dtype=float)
+    mix /= mix.sum(axis=1, keepdims=True)
+    left_out = [SOURCES.index(s) for s in exclude_sources]
+    return 1.0 - mix[:, left_out].sum(axis=1)
 
 
 def known_state(truth: Truth, events: pd.DataFrame, issue_steps: np.ndarray) -> np.ndarray:

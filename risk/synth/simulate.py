@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from risk.synth.params import SynthParams
 from risk.synth.rates import excitation_matrices
@@ -56,18 +57,22 @@ def simulate(
     cells: list[np.ndarray] = []
     counts: list[np.ndarray] = []
     background = factor * shock_of_step[:, None]  # (S, K)
-    for s in range(len(factor)):  # one vectorised step per hour
-        lam = mu * background[s] + z @ within + (spread @ z) * b_nb
-        n = rng.poisson(lam)
-        hit = np.flatnonzero(n)
-        if hit.size:
-            steps.append(np.full(hit.size, s, dtype=np.int64))
-            cells.append(hit)
-            counts.append(n.ravel()[hit])
-            z *= r
-            z += (1.0 - r) * n
-        else:
-            z *= r
+    # One BLAS thread: `z @ within` is a (G, K) x (K, K) product per hour, too thin to share,
+    # and a second thread's waiting made a 100,000-grid city several times slower on a busy
+    # machine (issue 18); each element is computed alike, so the draws are the same.
+    with threadpool_limits(1, user_api="blas"):
+        for s in range(len(factor)):  # one vectorised step per hour
+            lam = mu * background[s] + z @ within + (spread @ z) * b_nb
+            n = rng.poisson(lam)
+            hit = np.flatnonzero(n)
+            if hit.size:
+                steps.append(np.full(hit.size, s, dtype=np.int64))
+                cells.append(hit)
+                counts.append(n.ravel()[hit])
+                z *= r
+                z += (1.0 - r) * n
+            else:
+                z *= r
     if not steps:
         empty = np.zeros(0, dtype=np.int64)
         return Occurrences(empty, empty, empty)

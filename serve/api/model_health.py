@@ -15,18 +15,21 @@ from fastapi import APIRouter, Query
 from risk.health import Breach, load_health_config
 from risk.scopes import Action
 from serve.api.access import check
-from serve.api.deps import CurrentUser, SessionDep, SettingsDep
+from serve.api.deps import CurrentUser, Now, SessionDep, SettingsDep
 from serve.api.schemas import (
+    ExposureSegmentOut,
     HealthBreachOut,
     HealthLevelOut,
     HealthLimitOut,
     HealthRealisedOut,
     HealthRunOut,
     ModelHealth,
+    PatrolExposureOut,
     ReliabilityOut,
     VersionHealthOut,
 )
 from serve.repo import health as repo
+from serve.repo.exposure import exposure_by_segment
 
 router = APIRouter(tags=["models"])
 
@@ -120,4 +123,44 @@ def model_health(
     )
 
 
-__all__ = ["breach_out", "router", "run_out"]
+def _finite(value: float) -> float | None:
+    return value if value == value else None  # NaN (nothing to divide) -> null
+
+
+def _segments(table: Mapping[str, Mapping[str, Any]]) -> dict[str, ExposureSegmentOut]:
+    return {
+        seg: ExposureSegmentOut(
+            grids=v["grids"],
+            visits=v["visits"],
+            visits_per_grid_day=v["visits_per_grid_window"],
+            share_of_visits=_finite(v["share_of_visits"]),
+        )
+        for seg, v in table.items()
+    }
+
+
+@router.get("/patrol-exposure", response_model=PatrolExposureOut)
+def patrol_exposure(
+    user: CurrentUser,
+    session: SessionDep,
+    now: Now,
+    days: Annotated[int, Query(ge=1, le=366, description="days before now")] = 28,
+) -> PatrolExposureOut:
+    """Patrol visits per grid type and street over the last ``days`` days (issue 17, item 2):
+    a grid patrolled more may record more events whatever its risk."""
+    check(user, Action.VIEW_MODELS)
+    out = exposure_by_segment(session, now, days)
+    return PatrolExposureOut(
+        start=out["start"],
+        end=out["end"],
+        days=days,
+        grids=out["grids"],
+        visits=out["visits"],
+        grids_visited=out["grids_visited"],
+        visits_per_grid_day=_finite(out["visits_per_grid_window"]),
+        by_grid_type=_segments(out["by_grid_type"]),
+        by_street=_segments(out["by_street"]),
+    )
+
+
+__all__ = ["breach_out", "patrol_exposure", "router", "run_out"]

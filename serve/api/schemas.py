@@ -673,6 +673,27 @@ class VersionHealthOut(BaseModel):
     last_flagged: datetime | None
 
 
+class ExposureSegmentOut(BaseModel):
+    grids: int
+    visits: int
+    visits_per_grid_day: float
+    share_of_visits: float | None = Field(description="null when there was no visit")
+
+
+class PatrolExposureOut(BaseModel):
+    """Patrol visits per grid type and street (issue 17, item 2): city-wide aggregates."""
+
+    start: str
+    end: str
+    days: int
+    grids: int
+    visits: int
+    grids_visited: int
+    visits_per_grid_day: float | None
+    by_grid_type: dict[str, ExposureSegmentOut]
+    by_street: dict[str, ExposureSegmentOut]
+
+
 class ModelHealth(BaseModel):
     status: Literal["ok", "warn", "alert", "unknown"] | None = Field(
         description="the latest run's; null before any run with a health record"

@@ -5,12 +5,14 @@ come through the service, are in the event store: `serve.repo.events`.)
 Each scoring run replaces both from the events known at its issue time
 (`known_events`): the counts of the last `KEEP_DAYS` days (grid pages, the hit rate of
 approved warnings) and the 24-hour profile of every warned (grid, target) (the patrol time
-window, `risk.patrol.best_hours`).
+window, `risk.patrol.best_hours`). Each count also keeps its `label_count`, the events of
+sources the model's labels count (issue 17: the system's own patrols are left out by
+default), and whether a warning came true (`window_hits`) is judged on those alone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -36,31 +38,46 @@ def known_events(events: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
     return events[(occurred <= at) & (known <= at)]
 
 
-def hourly_counts(events: pd.DataFrame, since: pd.Timestamp) -> pd.DataFrame:
+def hourly_counts(
+    events: pd.DataFrame, since: pd.Timestamp, exclude_sources: Sequence[str] = ()
+) -> pd.DataFrame:
     """Counts per (grid_id, UTC hour, category) of ``events`` that occurred at or after
-    ``since``: columns grid_id, hour, category, count."""
+    ``since``: columns grid_id, hour, category, count, label_count (the events whose source
+    is not in ``exclude_sources``; a missing source counts)."""
     recent = events[events["occurred_at"] >= since]
+    source = recent["source"] if "source" in recent.columns else pd.Series(None, recent.index)
     frame = pd.DataFrame(
         {
             "grid_id": recent["grid_id"].astype(str).to_numpy(dtype=object),
             "hour": recent["occurred_at"].dt.tz_convert("UTC").dt.floor("h"),
             "category": recent["category"].astype(str).to_numpy(dtype=object),
+            "count": 1,
+            "label_count": (~source.isin(list(exclude_sources))).to_numpy(dtype=np.int64),
         }
     )
-    counts = frame.groupby(["grid_id", "hour", "category"], sort=True).size()
-    return counts.rename("count").reset_index()
+    counts = frame.groupby(["grid_id", "hour", "category"], sort=True)[["count", "label_count"]]
+    return counts.sum().reset_index()
 
 
-def replace_event_counts(session: Session, events: pd.DataFrame, at: pd.Timestamp) -> int:
+def replace_event_counts(
+    session: Session, events: pd.DataFrame, at: pd.Timestamp, exclude_sources: Sequence[str] = ()
+) -> int:
     """Replace the stored counts from ``KEEP_DAYS`` before ``at`` on with those of the events
-    known at ``at``; older hours are dropped. Returns the number of rows written."""
+    known at ``at``; older hours are dropped. ``exclude_sources``: the sources the scoring
+    model's labels leave out (`label_count`). Returns the number of rows written."""
     since = (at - pd.Timedelta(days=KEEP_DAYS)).tz_convert("UTC").floor("h")
-    counts = hourly_counts(known_events(events, at), since)
+    counts = hourly_counts(known_events(events, at), since, exclude_sources)
     session.execute(delete(COUNTS))
     if len(counts):
         rows = [
-            {"grid_id": g, "hour": h.to_pydatetime(), "category": c, "count": int(n)}
-            for g, h, c, n in counts.itertuples(index=False, name=None)
+            {
+                "grid_id": g,
+                "hour": h.to_pydatetime(),
+                "category": c,
+                "count": int(n),
+                "label_count": int(k),
+            }
+            for g, h, c, n, k in counts.itertuples(index=False, name=None)
         ]
         session.execute(insert(COUNTS), rows)
     return len(counts)
@@ -95,7 +112,8 @@ def window_hits(
     session: Session, windows: Iterable[tuple[str, str, datetime, datetime]]
 ) -> list[bool]:
     """For each (grid_id, target, start, end): whether a stored event of the target (any
-    category for ``any``) occurred in an hour starting in ``[start, end)``."""
+    category for ``any``) that the labels count (`label_count`; every stored event on rows
+    from before it) occurred in an hour starting in ``[start, end)``."""
     windows = list(windows)
     if not windows:
         return []
@@ -104,7 +122,10 @@ def window_hits(
     grids = sorted({w[0] for w in windows})
     rows = session.execute(
         select(COUNTS.c.grid_id, COUNTS.c.hour, COUNTS.c.category).where(
-            COUNTS.c.grid_id.in_(grids), COUNTS.c.hour >= start, COUNTS.c.hour < end
+            COUNTS.c.grid_id.in_(grids),
+            COUNTS.c.hour >= start,
+            COUNTS.c.hour < end,
+            func.coalesce(COUNTS.c.label_count, COUNTS.c.count) > 0,
         )
     ).all()
     by_grid: dict[str, list[tuple[datetime, str]]] = {}

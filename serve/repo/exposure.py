@@ -13,14 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from risk.errors import ConfigError
+from risk.exposure import check_visits, exposure_summary
 from risk.patrol import PatrolOutcome
-from serve.tables import PatrolVisitRow
+from serve.tables import GridRow, PatrolVisitRow
 
 VISITS = PatrolVisitRow.__table__
 VISIT_COLUMNS = ("grid_id", "visited_at", "role", "outcome")
@@ -107,4 +109,28 @@ def exposure(
     return flags.groupby("grid_id", sort=True).sum().reset_index()
 
 
-__all__ = ["EXPOSURE_COLUMNS", "VISIT_COLUMNS", "exposure", "record_visit", "visit_frame"]
+def exposure_by_segment(session: Session, end: datetime, days: int) -> dict[str, Any]:
+    """Patrol exposure per grid type and street over the `days` days before ``end``, on the
+    stored grids: `risk.exposure.exposure_summary` with 24-hour windows (``visits_per_grid_window``
+    is then visits per grid and day). City-wide aggregates: no grid is named."""
+    if days < 1:
+        raise ConfigError(f"days must be at least 1, got {days}")
+    end = pd.Timestamp(_aware(end, "end")).tz_convert("UTC")
+    times = pd.date_range(end=end - pd.Timedelta(days=1), periods=days, freq="D")
+    columns = ("grid_id", "grid_type", "street_id")
+    rows = session.execute(select(*(GridRow.__table__.c[c] for c in columns))).all()
+    grids = pd.DataFrame([tuple(r) for r in rows], columns=list(columns))
+    grids["grid_type"] = grids["grid_type"].fillna("unassigned")
+    recorded = visit_frame(session, times[0].to_pydatetime(), end.to_pydatetime())
+    visits = check_visits(recorded, "UTC")
+    return exposure_summary(visits, grids, times, 24)
+
+
+__all__ = [
+    "EXPOSURE_COLUMNS",
+    "VISIT_COLUMNS",
+    "exposure",
+    "exposure_by_segment",
+    "record_visit",
+    "visit_frame",
+]

@@ -178,6 +178,10 @@ def test_counts_match_a_hand_count_of_the_events(result, city):
     t = pd.Timestamp(f"{START} 08:00", tz=TZ)
     ev = city.events
     window = (ev["occurred_at"] > t) & (ev["occurred_at"] <= t + pd.Timedelta(hours=72))
+    # labels leave the patrols' events out by default (docs/adr/019-*): 20 events in the
+    # window, one of them a patrol's -> 19
+    assert window.sum() == 20 and (window & (ev["source"] == "patrol")).sum() == 1
+    window &= ev["source"] != "patrol"
     expected = ev[window].groupby("grid_id").size()
     got = p[(p["model"] == "oracle") & (p["target"] == "any") & (p["issue_time"] == t)]
     got = got.set_index(got["grid_id"].astype(str))["count"]
@@ -248,6 +252,9 @@ def test_outputs_are_strict_json_parquet_and_a_report_with_existing_plots(output
         assert (outputs["report"].parent / f"{name}.png").stat().st_size > 1000
     assert "http://" not in html and "https://" not in html  # self-contained
     assert "<h2>Risk levels</h2>" in html and "any orange_or_above" in html
+    # what the labels counted, and that no patrol visits were given (ADR 019)
+    assert "<h2>Labels and patrol exposure</h2>" in html
+    assert "Labels leave out events reported by: patrol" in html
 
 
 def test_shap_summary_covers_every_feature_of_the_any_model(result):
@@ -283,3 +290,100 @@ def test_lightgbm_levels_are_its_operating_points_measured_on_the_evaluation(res
     assert measured["orange_or_above"]["flagged"] == (
         measured["red"]["flagged"] + measured["orange"]["flagged"]
     )
+
+
+def test_metrics_record_which_sources_the_labels_left_out(result, city):
+    patrol = int((city.events["source"] == "patrol").sum())
+    assert result.metrics["labels"] == {
+        "exclude_sources": ["patrol"],
+        "events_left_out": patrol,
+        "events_counted": 1565 - patrol,
+    }
+    assert result.settings["label_exclude_sources"] == ["patrol"]
+    assert "exposure" not in result.metrics  # no visits given
+
+
+def test_counting_every_source_and_reporting_patrol_exposure(city):
+    g1, g2 = city.grids["grid_id"].iloc[:2]
+    t = pd.Timestamp(f"{START} 08:00", tz=TZ)
+    visits = pd.DataFrame(
+        {"grid_id": [g1, g1, g2], "visited_at": [t + pd.Timedelta(hours=h) for h in (1, 30, 2)]}
+    )
+    out = run_backtest(
+        city.grids, city.events, START, END, tz=TZ, targets=("any",),
+        models=("historical_rate",), label_exclude_sources="none", visits=visits,
+    )  # fmt: skip
+    # the 20 events in the first window, the patrol's included (see the hand count above)
+    assert out.counts["any"][0].sum() == 20
+    assert out.metrics["labels"]["exclude_sources"] == []
+    exposure = out.metrics["exposure"]
+    assert (exposure["visits"], exposure["grids_visited"], exposure["grids"]) == (3, 2, 64)
+    # 14 windows × 64 grids; g1's visits fall in windows of days 0 and 1 (1 h: day 0 only;
+    # 30 h: days 0 and 1), g2's in day 0's -> 4 grid-window visits / 896
+    assert exposure["visits_per_grid_window"] == pytest.approx(4 / 896)
+    assert sum(v["visits"] for v in exposure["by_street"].values()) == 3
+
+
+def test_the_exposure_feature_needs_visits(city):
+    with pytest.raises(ConfigError, match="needs the patrol visits"):
+        _run(city, city.events, patrol_exposure=True)
+
+
+SEGMENT_BLOCKS = ("by_segment", "by_street", "by_elderly_share", "by_floating_share",
+                  "by_rental_share")  # fmt: skip
+
+
+def test_every_metric_by_grid_type_street_and_population_quartile(result, city):
+    m = result.metrics
+    assert list(m["segments"]) == [
+        "grid_type", "street", "elderly_share", "floating_share", "rental_share"
+    ]  # fmt: skip
+    for column in ("elderly_share", "floating_share", "rental_share"):
+        values = city.grids[column].to_numpy(dtype=float)
+        edges = np.nanquantile(values, [0.25, 0.5, 0.75])
+        assert m["segments"][column]["quartile_edges"] == pytest.approx(edges)
+        assert (result.segments[column] == "Q4").sum() == (values > edges[2]).sum()
+    rows = 14 * 64
+    for target in TARGETS:
+        for name, model in m["targets"][target]["models"].items():
+            for key in SEGMENT_BLOCKS:  # the segments of each kind partition the panel
+                assert sum(s["rows"] for s in model[key].values()) == rows, (target, name, key)
+                events = sum(s["events"] for s in model[key].values())
+                assert events == result.counts[target].sum()
+            q4 = model["by_floating_share"]["Q4"]
+            assert q4["rows"] == 14 * (result.segments["floating_share"] == "Q4").sum()
+            assert set(q4) >= {
+                "pr_auc", "roc_auc", "brier", "log_loss", "ece", "hit_rate@5", "pai@5",
+                "pei@5", "flag_rate@10", "miss_rate@10", "miss_rate_true@10",
+            }  # fmt: skip
+
+
+def test_warning_rates_per_segment_add_up_to_the_measured_levels(result):
+    for target in TARGETS:
+        block = result.metrics["targets"][target]
+        rates, measured = block["warning_rates"], block["levels"]["measured"]
+        assert rates["model"] == "lightgbm"
+        assert rates["overall"]["rows"] == 14 * 64
+        for level in ("red", "orange", "yellow", "orange_or_above"):
+            assert rates["overall"][level] == pytest.approx(measured[level]["share"])
+            for key in SEGMENT_BLOCKS:  # row-weighted segment shares give the overall share
+                flagged = sum(r[level] * r["rows"] for r in rates[key].values())
+                assert flagged == pytest.approx(measured[level]["flagged"])
+
+
+def test_warning_rates_carry_the_patrol_visits_per_segment(city):
+    g1 = city.grids["grid_id"].iloc[0]
+    t = pd.Timestamp(f"{START} 08:00", tz=TZ)
+    visits = pd.DataFrame({"grid_id": [g1, g1], "visited_at": [t + pd.Timedelta(hours=1)] * 2})
+    out = run_backtest(
+        city.grids, city.events, START, END, tz=TZ, targets=("any",), config=FAST,
+        train_start=TRAIN_START, models=("lightgbm",), visits=visits,
+    )  # fmt: skip
+    rates = out.metrics["targets"]["any"]["warning_rates"]
+    # 2 visits to g1 in the first window: 2 / (14 · 64) per grid-window, 1 of 896 visited
+    assert rates["overall"]["visits_per_grid_window"] == pytest.approx(2 / 896)
+    assert rates["overall"]["visited"] == pytest.approx(1 / 896)
+    assert out.metrics["exposure"]["visits_per_grid_window"] == pytest.approx(2 / 896)
+    street = str(city.grids["street_id"].iloc[0])
+    street_rows = rates["by_street"][street]["rows"]
+    assert rates["by_street"][street]["visits_per_grid_window"] == pytest.approx(2 / street_rows)

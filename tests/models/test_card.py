@@ -59,8 +59,10 @@ def test_markdown_has_every_section_in_order(card):
         "Training window",
         "Features by family",
         "Configuration",
+        "Labels and patrol exposure",
         "Metrics overall",
         "Metrics by segment",
+        "Fairness by segment",
         "Promotion gates",
         "Known limitations",
     ]
@@ -105,6 +107,51 @@ def test_segment_tables_with_baselines_beside(card):
     assert "| commercial | 9100 | 0.400 | — | 0.450 |" in md
     # miss_rate@10 by grid type
     assert "| old_residential | 36400 | 0.310 | — | — |" in md
+
+
+def test_fairness_section_with_quartiles_warning_rates_and_what_is_not_segmented():
+    metrics = {
+        "segments": {
+            "grid_type": {"column": "grid_type", "metrics_key": "by_segment", "segments": 1},
+            "floating_share": {"column": "floating_share", "metrics_key": "by_floating_share",
+                               "segments": 1, "quartile_edges": [0.1, 0.25, 0.5]},
+        },
+        "targets": {
+            "any": {
+                "base_rate": 0.2,
+                "models": {
+                    "lightgbm": {
+                        "pr_auc": 0.45, "ece": 0.01,
+                        "by_segment": {"rural": {"rows": 900, "base_rate": 0.1, "ece": 0.02}},
+                        "by_floating_share": {"Q2": {"rows": 700, "base_rate": 0.3,
+                                                     "pr_auc": 0.5, "ece": 0.04}},
+                    },
+                    "seppexp": {"pr_auc": 0.44, "ece": 0.03,
+                                "by_floating_share": {"Q2": {"pr_auc": 0.41, "ece": 0.05}}},
+                },
+                "warning_rates": {
+                    "model": "lightgbm",
+                    "overall": {"rows": 900, "event_rate": 0.1, "red": 0.02},
+                    "by_segment": {"rural": {"rows": 900, "event_rate": 0.1, "red": 0.02}},
+                },
+            }
+        },
+    }  # fmt: skip
+    md, html = model_card(INFO, metrics, FEATURES, ("2023-01-01", "2024-06-30"), GATES)
+    section = md.split("## Fairness by segment")[1].split("## Promotion gates")[0]
+    assert "Not segmented: elderly_share (not in the grids file)." in section
+    assert "Not segmented: rental_share (not in the grids file)." in section
+    # segment, rows, base rate, model, pr_auc, pei@5, hit_rate@10, flag_rate@10, miss_rate@10,
+    # ece, brier — lightgbm, then seppexp (the best baseline on pr_auc and on ece)
+    assert "| Q2 (0.1, 0.25] | 700 | 0.300 | lightgbm | 0.500 | — | — | — | — | 0.040 | — |" in (
+        section
+    )
+    assert "| Q2 (0.1, 0.25] | 700 | 0.300 | seppexp | 0.410 | — | — | — | — | 0.050 | — |" in (
+        section
+    )
+    assert "**target any, lightgbm levels by grid type**" in section
+    assert "| rural | 900 | 0.100 | 0.020 | — | — | — | — | — |" in section
+    assert "<h2>Fairness by segment</h2>" in html
 
 
 def test_gate_results_listed_with_verdict(card):
@@ -191,3 +238,35 @@ def test_a_card_marked_with_health_alerts_says_so_under_its_title():
         "WARNING: scoring runs passed a warning threshold of risk/health.toml (1 listed below)."
         in warn_only
     )
+
+
+def test_labels_section_says_which_sources_were_left_out_and_shows_exposure():
+    metrics = {
+        **METRICS,
+        "labels": {"exclude_sources": ["patrol"], "events_left_out": 1234, "events_counted": 50000},
+        "exposure": {
+            "start": "2024-01-01", "end": "2024-07-03", "grids": 2000, "visits": 900,
+            "grids_visited": 150, "visits_per_grid_window": 0.0075,
+            "by_grid_type": {"commercial": {"grids": 300, "visits": 600,
+                                            "visits_per_grid_window": 0.033,
+                                            "share_of_visits": 0.6667}},
+            "by_street": {"S01": {"grids": 20, "visits": 900, "visits_per_grid_window": 0.07,
+                                  "share_of_visits": 1.0}},
+        },
+    }  # fmt: skip
+    md, html = model_card(INFO, metrics, FEATURES, ("2023-01-01", "2024-06-30"), GATES)
+    assert "Labels leave out events reported by: patrol" in md
+    assert "1234 of 51234 events were left out" in md
+    assert "900 visits to 150 of 2000 grids" in md
+    assert "| commercial | 300 | 600 | 0.033 | 0.667 |" in md
+    assert "| S01 | 20 | 900 | 0.070 | 1.000 |" in md
+    assert "<caption>patrol exposure by street</caption>" in html
+
+
+def test_labels_section_of_an_older_backtest_and_of_one_counting_every_source():
+    older, _ = model_card(INFO, METRICS, FEATURES, ("2023-01-01", "2024-06-30"), GATES)
+    assert "predates the label setting" in older
+    assert "No patrol visits were given to the backtest." in older
+    every = {**METRICS, "labels": {"exclude_sources": [], "events_left_out": 0}}
+    md, _ = model_card(INFO, every, FEATURES, ("2023-01-01", "2024-06-30"), GATES)
+    assert "Labels count events from every source" in md

@@ -15,6 +15,8 @@ def passing_metrics() -> dict:
 
     best baseline on pr_auc: seppexp 0.431 (oracle 0.600 excluded); on pei@5: kde 0.500.
     overall miss_rate@10 0.250; worst segment old_residential 0.290 (≤ 0.250 + 0.05).
+    ece by grid type: worst old_residential 0.035 − overall 0.020 = 0.015 ≤ the flat 0.02 (no
+    baseline has an ece; the oracle's is excluded).
     """
     return {
         "targets": {
@@ -27,8 +29,12 @@ def passing_metrics() -> dict:
                         "ece": 0.020,
                         "miss_rate@10": 0.250,
                         "by_segment": {
-                            "old_residential": {"rows": 400, "miss_rate@10": 0.290},
-                            "commercial": {"rows": 300, "miss_rate@10": 0.200},
+                            "old_residential": {
+                                "rows": 4000,
+                                "miss_rate@10": 0.290,
+                                "ece": 0.035,
+                            },
+                            "commercial": {"rows": 3000, "miss_rate@10": 0.200, "ece": 0.015},
                         },
                     },
                     "historical_rate": {"pr_auc": 0.400, "pei@5": 0.480, "ece": None},
@@ -52,6 +58,7 @@ def test_all_gates_pass_with_numbers_in_details():
         "baseline pei@5 [any]",
         "grid_type miss_rate@10 [any]",
         "calibration ece [any]",
+        "calibration by segment [any]",
     ]
     assert all_passed(results)
     r = by_name(results)
@@ -62,6 +69,12 @@ def test_all_gates_pass_with_numbers_in_details():
         "; no baseline has grid_type metrics, so the allowance is the flat 0.05"
     )
     assert r["calibration ece [any]"].detail == "ece 0.020 ≤ 0.03"
+    assert r["calibration by segment [any]"].detail == (
+        "spread of ece over segments within the allowance: grid_type old_residential ece 0.035 "
+        "− overall 0.020 = 0.015 ≤ 0.02; no baseline to compare, so the allowance is the flat "
+        "0.02; skipped: elderly_share (not in metrics.json), floating_share (not in "
+        "metrics.json), rental_share (not in metrics.json)"
+    )
 
 
 def test_baseline_gate_fails_on_pr_auc_alone():
@@ -69,7 +82,9 @@ def test_baseline_gate_fails_on_pr_auc_alone():
     m["targets"]["any"]["models"]["lightgbm"]["pr_auc"] = 0.412  # 0.412 < 0.431 - 0.005 = 0.426
     r = by_name(check_gates(m))
     assert not r["baseline pr_auc [any]"].passed
-    assert r["baseline pr_auc [any]"].detail == "pr_auc 0.412 < best baseline seppexp 0.431 − 0.005"
+    assert r["baseline pr_auc [any]"].detail == (
+        "pr_auc 0.412 < best baseline seppexp 0.431 − 0.005; no paired interval in metrics.json"
+    )
     assert [x.name for x in r.values() if not x.passed] == ["baseline pr_auc [any]"]
 
 
@@ -79,7 +94,9 @@ def test_oracle_is_not_a_baseline_to_beat():
     assert by_name(check_gates(m))["baseline pr_auc [any]"].passed
     # Counting the oracle as a baseline makes it fail: 0.450 < 0.600 - 0.005.
     r = by_name(check_gates(m, GateConfig(exclude_baselines=())))
-    assert r["baseline pr_auc [any]"].detail == "pr_auc 0.450 < best baseline oracle 0.600 − 0.005"
+    assert r["baseline pr_auc [any]"].detail == (
+        "pr_auc 0.450 < best baseline oracle 0.600 − 0.005; no paired interval in metrics.json"
+    )
 
 
 @pytest.mark.parametrize(
@@ -96,6 +113,39 @@ def test_baseline_tolerance_boundary(best, own, passed):
         m["targets"]["any"]["models"][baseline]["pr_auc"] = best
     m["targets"]["any"]["models"]["lightgbm"]["pr_auc"] = own
     assert by_name(check_gates(m))["baseline pr_auc [any]"].passed is passed
+
+
+def with_paired(low: float, high: float, diff: float) -> dict:
+    """lightgbm 0.412 behind seppexp 0.431 on pooled pr_auc, with a paired interval."""
+    m = passing_metrics()
+    m["targets"]["any"]["models"]["lightgbm"]["pr_auc"] = 0.412
+    pair = {"mean_diff": diff, "low": low, "high": high, "n_days": 28, "block_days": 7}
+    m["targets"]["any"]["paired"] = {"pr_auc": {"seppexp": pair, "kde": dict(pair, high=1.0)}}
+    return m
+
+
+def test_behind_but_not_shown_worse_passes_the_interval_rule():
+    # -0.004 per day, interval [-0.012, -0.003]: -0.003 >= -0.005, so within the noise
+    r = by_name(check_gates(with_paired(-0.012, -0.003, -0.004)))["baseline pr_auc [any]"]
+    assert r.passed
+    assert r.detail == (
+        "pr_auc 0.412 < best baseline seppexp 0.431 − 0.005; not shown worse: per-day difference "
+        "-0.0040 over 28 issue days, 90 % week-block interval [-0.0120, -0.0030] reaches −0.005"
+    )
+
+
+def test_shown_worse_fails_the_interval_rule_and_point_rule_ignores_intervals():
+    # the interval's top -0.0051 < -0.005: the lead of seppexp is real
+    r = by_name(check_gates(with_paired(-0.020, -0.0051, -0.012)))["baseline pr_auc [any]"]
+    assert not r.passed
+    assert "shown worse: per-day difference -0.0120" in r.detail
+    assert r.detail.endswith("[-0.0200, -0.0051] < −0.005")
+    # at -0.005 exactly the interval reaches the tolerance
+    assert by_name(check_gates(with_paired(-0.02, -0.005, -0.01)))["baseline pr_auc [any]"].passed
+    point = GateConfig(baseline_rule="point")
+    r = by_name(check_gates(with_paired(-0.012, -0.003, -0.004), point))["baseline pr_auc [any]"]
+    assert not r.passed
+    assert r.detail == "pr_auc 0.412 < best baseline seppexp 0.431 − 0.005"
 
 
 def test_segment_gate_fails_naming_the_grid_type():
@@ -173,6 +223,73 @@ def test_missing_ece_fails_rather_than_passes():
     assert (r.passed, r.detail) == (False, "ece of lightgbm is missing or undefined")
 
 
+def quartiles(eces: list[float], rows: int = 2000) -> dict:
+    return {f"Q{i + 1}": {"rows": rows, "ece": e} for i, e in enumerate(eces)}
+
+
+def test_ece_by_segment_is_held_to_the_best_calibrated_baselines_spread():
+    # lightgbm: overall 0.020, floating_share Q4 0.055 → spread 0.035. Best-calibrated
+    # baseline: seppexp (overall 0.030 < kde 0.060), worst quartile Q4 0.050 → spread 0.020;
+    # allowed 0.020 + 0.02 = 0.040 ≥ 0.035: passes. kde's wild 0.200 spread does not count.
+    m = passing_metrics()
+    models = m["targets"]["any"]["models"]
+    models["lightgbm"]["by_floating_share"] = quartiles([0.018, 0.022, 0.031, 0.055])
+    models["seppexp"].update(ece=0.030, by_floating_share=quartiles([0.025, 0.030, 0.040, 0.050]))
+    models["kde"].update(ece=0.060, by_floating_share=quartiles([0.260, 0.030, 0.040, 0.050]))
+    r = by_name(check_gates(m))["calibration by segment [any]"]
+    assert r.passed
+    assert r.detail.startswith(
+        "spread of ece over segments within the allowance: grid_type old_residential ece 0.035 "
+        "− overall 0.020 = 0.015 ≤ 0.02 (seppexp has no grid_type ece); floating_share Q4 ece "
+        "0.055 − overall "
+        "0.020 = 0.035 ≤ seppexp's 0.020 + 0.02; skipped: elderly_share (not in metrics.json)"
+    )
+    # Q4 at 0.061: spread 0.041 > 0.040 fails, and only this gate
+    models["lightgbm"]["by_floating_share"]["Q4"]["ece"] = 0.061
+    results = check_gates(m)
+    assert [x.name for x in results if not x.passed] == ["calibration by segment [any]"]
+    assert by_name(results)["calibration by segment [any]"].detail.startswith(
+        "calibration uneven across segments: floating_share Q4 ece 0.061 − overall 0.020 = "
+        "0.041 > seppexp's 0.020 + 0.02; skipped:"
+    )
+    # relative_to = "overall": the flat 0.02 alone, so 0.055 (spread 0.035) fails too
+    models["lightgbm"]["by_floating_share"]["Q4"]["ece"] = 0.055
+    flat = by_name(check_gates(m, GateConfig(ece_segment_relative_to="overall")))
+    assert "floating_share Q4 ece 0.055 − overall 0.020 = 0.035 > 0.02" in (
+        flat["calibration by segment [any]"].detail
+    )
+
+
+def test_ece_by_segment_skips_small_segments_and_judges_nothing_on_a_small_city():
+    m = passing_metrics()
+    lgb = m["targets"]["any"]["models"]["lightgbm"]
+    lgb["by_segment"]["campus"] = {"rows": 112, "ece": 0.300}  # too few rows to judge
+    assert by_name(check_gates(m))["calibration by segment [any]"].passed
+    # every segment under 5000 rows: nothing to judge, which is not held against the model
+    gate = by_name(check_gates(m, GateConfig(ece_segment_min_rows=5000)))[
+        "calibration by segment [any]"
+    ]
+    assert gate.passed
+    assert gate.detail.startswith(
+        "every segment has fewer than 5000 rows: too few to judge, not checked; no baseline to "
+        "compare, so the allowance is the flat 0.02; skipped: grid_type campus, commercial, "
+        "old_residential (< 5000 rows), elderly_share (not in metrics.json)"
+    )
+
+
+def test_ece_by_segment_fails_when_a_judgeable_segment_has_no_ece_or_none_is_there():
+    m = passing_metrics()
+    for seg in m["targets"]["any"]["models"]["lightgbm"]["by_segment"].values():
+        seg["ece"] = None
+    gate = by_name(check_gates(m))["calibration by segment [any]"]
+    assert not gate.passed
+    assert gate.detail.startswith("no segment could be checked for ece;")
+    assert "grid_type (no segment with an ece)" in gate.detail
+    m["targets"]["any"]["models"]["lightgbm"]["by_segment"] = {}
+    gate = by_name(check_gates(m))["calibration by segment [any]"]
+    assert not gate.passed and "grid_type (not in metrics.json)" in gate.detail
+
+
 def test_missing_target_fails():
     m = passing_metrics()
     results = check_gates(m, GateConfig(targets=("any", "theft")))
@@ -196,6 +313,19 @@ def test_toml_overrides_and_rejects_unknown_keys(tmp_path):
     typed.write_text('[baseline]\ntolerance = "small"\n')
     with pytest.raises(ConfigError, match="'baseline_tolerance' must be a non-negative number"):
         load_gate_config(typed)
+    relative = tmp_path / "relative.toml"
+    relative.write_text('[segment_calibration]\nrelative_to = "best"\n')
+    with pytest.raises(
+        ConfigError,
+        match=r"'ece_segment_relative_to' must be a string, one of \['best_baseline', "
+        r"'overall'\], got 'best'",
+    ):
+        load_gate_config(relative)
+    kinds = tmp_path / "kinds.toml"
+    kinds.write_text('[segment_calibration]\nsegments = ["grid_type", "street"]\nmin_rows = 0\n')
+    assert load_gate_config(kinds) == GateConfig(
+        ece_segment_kinds=("grid_type", "street"), ece_segment_min_rows=0
+    )
 
 
 def test_check_gates_does_not_mutate_metrics():

@@ -121,7 +121,8 @@ def test_challenger_alias_on_newest(seen):
 def test_list_versions_shows_gate_results(seen):
     r = seen.registered
     assert (r[1].gate_summary, r[2].gate_summary) == ("pass", "FAIL: calibration ece [any]")
-    assert r[2].gate_results[-1].detail == "ece 0.041 > 0.03"
+    ece = next(g for g in r[2].gate_results if g.name == "calibration ece [any]")
+    assert ece.detail == "ece 0.041 > 0.03"
 
 
 def test_store_and_artifacts_stay_in_data_dir(seen):

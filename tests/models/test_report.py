@@ -13,8 +13,15 @@ import pandas as pd
 import pytest
 
 from models.backtest import BacktestResult
-from models.report import coverage_curves, font_families, reliability_bins, write_report
+from models.report import (
+    coverage_curves,
+    fairness_html,
+    font_families,
+    reliability_bins,
+    write_report,
+)
 from risk.metrics import evaluate
+from risk.segments import warning_rates_by_kind
 from tests.conftest import need
 
 
@@ -120,6 +127,49 @@ def test_segment_table_has_a_row_per_grid_type_and_the_overall(page):
     _, _, html = page
     for row in ("old_residential (12 rows)", "commercial (12 rows)", "all grids"):
         assert f"<th>{row}</th>" in html  # 3 issue times × 4 grids of each type = 12 rows
+
+
+def test_fairness_tables_per_kind_with_quartile_edges_and_warning_rates(page):
+    _, _, html = page
+    # the page: historical_rate (the one classic baseline; the oracle is not one) per grid
+    # type and street; no warning rates without LightGBM
+    assert "<h2>Fairness by segment</h2>" in html
+    assert "<h3>target any, by grid type</h3>" in html and "<h3>target any, by street</h3>" in html
+    assert "levels by" not in html
+    r = hand_result()
+    floating = np.array(["Q1", "Q2"] * 4, dtype=object)
+    segments = {**r.segments, "floating_share": floating}
+    level = np.where(r.counts["any"] >= 1, "red", "blue")  # red exactly where an event came
+    metrics = {
+        **r.metrics,
+        "segments": {
+            "grid_type": {"metrics_key": "by_segment"},
+            "floating_share": {
+                "metrics_key": "by_floating_share",
+                "quartile_edges": [0.1, 0.2, 0.3],
+            },
+        },
+    }
+    metrics["targets"] = {
+        "any": {
+            **r.metrics["targets"]["any"],
+            "models": {
+                m: evaluate(r.scores["any"][m], r.counts["any"], prob=r.probs["any"][m],
+                            segments=segments)
+                for m in r.scores["any"]
+            },
+            "warning_rates": {"model": "lightgbm",
+                              **warning_rates_by_kind(level, r.counts["any"], segments)},
+        }
+    }  # fmt: skip
+    part = fairness_html(replace(r, metrics=metrics, segments=segments), "any")
+    assert "<h3>target any, by floating population share (quartiles)</h3>" in part
+    assert "<th>Q1 (≤ 0.1)</th>" in part and "<th>Q2 (0.1, 0.2]</th>" in part
+    assert "<h3>target any, lightgbm levels by grid type</h3>" in part
+    # red where an event came: each segment's red share is its event rate, precision 1
+    types = r.segments["grid_type"]
+    rate = float((r.counts["any"][:, types == "commercial"] >= 1).mean())
+    assert f"<th>commercial</th><td>12</td><td>{rate:.3f}</td><td>{rate:.3f}</td>" in part
 
 
 def test_a_chinese_category_is_drawn_with_a_chinese_font(tmp_path):

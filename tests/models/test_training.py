@@ -28,3 +28,21 @@ def test_a_category_without_a_closed_training_window_gets_no_model():
     assert trained.skipped["flood"].startswith("target 'flood' has no event in the")
     assert trained.manifest_extra()["targets_trained"] == list(trained.targets)
     assert set(trained.base_rates) == set(trained.targets)
+
+
+def test_an_issue_stride_builds_every_kth_training_day_counted_back_from_the_latest():
+    """issue 18: a city too large for a frame of every day trains on every k-th issue day.
+    Until 2024-04-20 08:00, the last window closing by then opens 2024-04-17 08:00; the first
+    day is the data start + 28 warm-up days = 2024-01-29: 80 days, every 3rd from the latest
+    keeps ceil(80 / 3) = 27, the first of them 2024-04-17 - 26 x 3 days = 2024-01-30."""
+    city = synthesise(36, 120, seed=5)
+    until = pd.Timestamp("2024-04-20 08:00", tz="Asia/Shanghai")
+    events = city.events[city.events["reported_at"] <= until]
+    every = train_forecaster(city.grids, events, until, config=FAST, targets=("any",))
+    third = train_forecaster(
+        city.grids, events, until, config=FAST, targets=("any",), issue_stride=3
+    )
+    assert every.rows == 36 * 80
+    assert third.rows == 36 * 27
+    assert third.window == ("2024-01-30T08:00:00+08:00", "2024-04-17T08:00:00+08:00")
+    assert every.window[1] == third.window[1]

@@ -96,6 +96,21 @@ def test_backtest_writes_outputs_with_the_oracle(work):
     assert "oracle" in output and "MLflow run" in output
 
 
+def test_backtest_leaves_patrol_events_out_of_the_labels_by_default(work, tmp_path):
+    root, args, _ = work
+    metrics = json.loads((root / "bt" / "metrics.json").read_text())
+    labels = metrics["labels"]
+    assert labels["exclude_sources"] == ["patrol"] and labels["events_left_out"] > 0
+    assert metrics["backtest"]["label_exclude_sources"] == ["patrol"]
+    bad = runner.invoke(
+        app,
+        ["backtest", *args, "--start", "2024-05-01", "--end", "2024-05-07", "--out",
+         str(tmp_path / "bt"), "--no-track", "--label-exclude-sources", "patrol,police"],
+    )  # fmt: skip
+    assert bad.exit_code == EXIT_CONFIG, bad.output
+    assert "unknown source 'police'" in bad.output and "'none'" in bad.output
+
+
 def _train(work, backtest_dir):
     root, args, _ = work
     return runner.invoke(

@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 from risk.errors import ConfigError
@@ -140,6 +141,60 @@ def test_precision_must_hold_with_confidence_not_only_on_average():
         assert (got is not None) == issued
 
 
+def test_the_cluster_bound_withdraws_a_level_wilson_would_issue():
+    # 3 issue days; at 0.9 the flagged rows are 4 of 4, 2 of 4 and 2 of 2 hits (0.8 over 10),
+    # and every day adds two 0.1 rows without an event. Wilson alone: 0.602 at 0.9, so orange
+    # (0.6) is issued there. Clustered by day (tests/risk/test_precision_bounds.py): 0.454 —
+    # orange is withdrawn, yellow (0.4) stays at 0.9; at 0.1 (8 of 16) both bounds miss 0.4.
+    prob = [0.9] * 4 + [0.1] * 2 + [0.9] * 4 + [0.1] * 2 + [0.9] * 2 + [0.1] * 2
+    label = [1, 1, 1, 1, 0, 0] + [1, 1, 0, 0, 0, 0] + [1, 1, 0, 0]
+    days = ["2024-03-01 08:00"] * 6 + ["2024-03-02 08:00"] * 6 + ["2024-03-03 08:00"] * 4
+    times = pd.DatetimeIndex(days).tz_localize("Asia/Shanghai")
+    cfg = {**CFG, "confidence": 0.9, "cluster_days": 1}
+    assert operating_points(prob, label, cfg)["orange"]["threshold"] == 0.9  # Wilson alone
+    points = operating_points(prob, label, cfg, issue_time=times)
+    assert points["red"]["threshold"] is None and points["orange"]["threshold"] is None
+    yellow = points["yellow"]
+    assert (yellow["threshold"], yellow["precision"], yellow["flagged"]) == (0.9, 0.8, 10)
+    assert yellow["bound"]["method"] == "min(wilson, cluster)"
+    assert (yellow["bound"]["clusters"], yellow["bound"]["cluster_days"]) == (3, 1)
+    assert yellow["bound"]["wilson"] == pytest.approx(0.60160, abs=1e-5)
+    assert yellow["bound"]["cluster"] == pytest.approx(0.45436, abs=1e-5)
+    assert points["orange"]["bound"]["wilson"] is None  # not issued: no bound at a threshold
+    # cluster_days 0: the Wilson bound alone, and the result says so
+    wilson_only = operating_points(prob, label, {**cfg, "cluster_days": 0}, issue_time=times)
+    assert wilson_only["orange"]["threshold"] == 0.9
+    assert wilson_only["orange"]["bound"]["method"] == "wilson"
+    assert wilson_only["orange"]["bound"]["cluster"] is None
+    # the three days are one week: between-week spread cannot be measured, nothing is issued
+    weekly = operating_points(prob, label, {**cfg, "cluster_days": 7}, issue_time=times)
+    assert all(weekly[level]["threshold"] is None for level in ("red", "orange", "yellow"))
+    with pytest.raises(ConfigError, match="issue_time differ in length"):
+        operating_points(prob, label, cfg, issue_time=times[:3])
+
+
+def test_weeks_that_swing_together_withdraw_red_that_wilson_issues():
+    # 10 weeks × 7 days × 20 rows at 0.9, weeks alternating between 133 and 98 hits of 140
+    # (0.825 overall), over 1,400 rows at 0.1 without events. Wilson alone issues red at 0.9
+    # (bound 0.812); the weekly cluster bound is 0.767 (tests/risk/test_precision_bounds.py),
+    # so red is not issued — the weeks hold 10 pieces of information, not 1,400.
+    times = np.repeat(pd.date_range("2024-03-04 08:00", periods=70, freq="D", tz="UTC"), 40)
+    week = np.repeat(np.arange(10), 280)
+    in_week = np.tile(np.arange(280), 10)  # rows 0..139 of a week at 0.9, the rest at 0.1
+    hits = np.where(week % 2 == 0, 133, 98)
+    day_row = np.arange(times.size) % 40
+    prob = np.where(day_row < 20, 0.9, 0.1)
+    rank_in_week = (in_week // 40) * 20 + day_row  # 0..139 over the week's 0.9 rows
+    label = (day_row < 20) & (rank_in_week < hits)
+    cfg = {**CFG, "confidence": 0.9, "min_flagged": 50}
+    assert operating_points(prob, label, cfg)["red"]["threshold"] == 0.9
+    points = operating_points(prob, label, cfg, issue_time=times)
+    assert points["red"]["threshold"] is None
+    orange = points["orange"]
+    assert orange["threshold"] == 0.9 and orange["bound"]["clusters"] == 10
+    assert orange["bound"]["cluster"] == pytest.approx(0.76737, abs=1e-5)
+
+
 def test_a_citywide_surge_raises_levels():
     points = operating_points(TEN_PROB, TEN_LABEL, CFG)
     ordinary = levels_at([0.2, 0.4, 0.65], points)
@@ -162,8 +217,14 @@ def test_packaged_level_settings_and_refusals(tmp_path):
         "precision": {"red": 0.8, "orange": 0.6, "yellow": 0.4},
         "min_flagged": 50,
         "confidence": 0.9,
+        "cluster_days": 7,
     }
     bad = tmp_path / "levels.toml"
     bad.write_text("[precision]\nred = 0.5\norange = 0.6\nyellow = 0.4\n")
     with pytest.raises(ConfigError, match="1 >= red >= orange >= yellow"):
+        load_level_config(bad)
+    bad.write_text(
+        "[precision]\nred = 0.8\norange = 0.6\nyellow = 0.4\n[support]\ncluster_days = -1\n"
+    )
+    with pytest.raises(ConfigError, match=r"cluster_days must be an integer >= 0 \(got -1\)"):
         load_level_config(bad)

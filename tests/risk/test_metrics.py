@@ -17,10 +17,12 @@ from risk.metrics import (
     miss_rate_true_at,
     pai_at,
     paired_bootstrap_difference,
+    paired_to_baselines,
     pei_at,
     per_issue_time,
     pr_auc,
     roc_auc,
+    segment_metrics,
     top_k_mask,
     truly_high_risk,
 )
@@ -242,6 +244,88 @@ def test_by_segment_uses_the_city_wide_ranking():
     assert out["by_street"]["s1"]["hit_rate@10"] == pytest.approx(0.5)
 
 
+def test_segment_metrics_by_hand():
+    # 2 days × 4 grids; segments a = grids 0, 1 (area 1 each), b = grids 2, 3 (area 2 each).
+    # k = 25 → K = 1, k = 50 → K = 2 city-wide (miss_rate@10: K = ceil(0.4) = 1).
+    # day 0 order by score: g0, g3, g2, g1 → top1 {g0}, top2 {g0, g3}
+    # day 1 order:          g3, g2, g1, g0 → top1 {g3}, top2 {g3, g2}
+    score = [[4, 1, 2, 3], [1, 2, 3, 4]]
+    count = [[1, 0, 2, 0], [0, 1, 0, 3]]
+    prob = [[0.8, 0.2, 0.6, 0.4], [0.2, 0.6, 0.4, 0.8]]
+    expected = [[0.1, 0.2, 3.0, 0.3], [0.1, 0.2, 0.3, 3.0]]  # the oracle's top 1: g2, then g3
+    out = segment_metrics(
+        score, count, ["a", "a", "b", "b"], prob=prob, area=[1, 1, 2, 2],
+        expected=expected, ks=(25, 50),
+    )  # fmt: skip
+    a, b = out["a"], out["b"]
+    # a: events 1 (d0 g0) + 1 (d1 g1) = 2 in 4 rows, 2 with an event
+    assert (a["rows"], a["events"], a["base_rate"]) == (4, 2.0, 0.5)
+    # top1 and top2 both hold g0 on day 0 only: flagged 1 of 4 rows, caught 1 of 2 events;
+    # area flagged 1 of 2 days × 2 → 1/4, pai (1/2)/(1/4) = 2; pei: day 0 one grid flagged,
+    # the best one a-grid catches is 1 → 1/1
+    for k in (25, 50):
+        assert (a[f"flag_rate@{k}"], a[f"hit_rate@{k}"], a[f"pai@{k}"], a[f"pei@{k}"]) == (
+            0.25,
+            0.5,
+            2.0,
+            1.0,
+        )
+    # b: events 2 (d0 g2) + 3 (d1 g3) = 5; top1: d1 g3 → flagged 1/4, hit 3/5, area 2/(2·4),
+    # pai 0.6/0.25 = 2.4, pei 3/3. top2: d0 g3 (0 events) and d1 g3, g2 → flagged 3/4, caught
+    # 3, hit 3/5; area (2 + 4)/8 = 0.75 → pai 0.8; pei: the best 1 b-grid on d0 catches 2, the
+    # best 2 on d1 catch 3 → 3/5
+    assert (b["flag_rate@25"], b["hit_rate@25"], b["pei@25"]) == (0.25, 0.6, 1.0)
+    assert b["pai@25"] == pytest.approx(2.4)
+    assert (b["flag_rate@50"], b["hit_rate@50"], b["pei@50"]) == (0.75, 0.6, 0.6)
+    assert b["pai@50"] == pytest.approx(0.8)
+    # truly high-risk: d0 g2 (count 2), d1 g3 (count 3), both b; the top1 catches d1 g3 only
+    assert math.isnan(a["miss_rate@10"]) and b["miss_rate@10"] == 0.5
+    assert math.isnan(a["miss_rate_true@10"]) and b["miss_rate_true@10"] == 0.5
+    # a's rows (score, label): (4, 1), (1, 0), (1, 0), (2, 1) → the two positives lead: AP 1
+    assert (a["pr_auc"], a["roc_auc"]) == (1.0, 1.0)
+    # b's rows: (2, 1), (3, 0), (3, 0), (4, 1): precision 1/1 at 4, then 2/4 at 2 → AP 0.75;
+    # the positive 4 beats both 3s, the positive 2 neither → AUC 2/4
+    assert (b["pr_auc"], b["roc_auc"]) == (0.75, 0.5)
+    # calibration: a's (p, y) (0.8, 1), (0.2, 0), (0.2, 0), (0.6, 1) → brier (3·0.04 + 0.16)/4;
+    # 4 rows, 15 bins → one row per bin: ECE = mean |p − y| = (0.2 + 0.2 + 0.2 + 0.4)/4
+    assert a["brier"] == pytest.approx(0.07) and a["ece"] == pytest.approx(0.25)
+    # b's (0.6, 1), (0.4, 0), (0.4, 0), (0.8, 1): brier (3·0.16 + 0.04)/4, ECE 1.4/4
+    assert b["brier"] == pytest.approx(0.13) and b["ece"] == pytest.approx(0.35)
+    assert a["log_loss"] == pytest.approx(-(math.log(0.8) + 2 * math.log(0.8) + math.log(0.6)) / 4)
+
+
+def test_segments_of_evaluate_partition_the_city_wide_numbers():
+    rng = np.random.default_rng(5)
+    count = rng.poisson(0.4, (6, 30)).astype(float)
+    score = count + rng.random((6, 30))
+    labels = np.array(["x", "y", "z"] * 10)
+    out = evaluate(score, count, prob=np.clip(score / 5, 0, 1), segments={"floating": labels})
+    seg = out["by_floating"]
+    assert sum(s["rows"] for s in seg.values()) == count.size
+    assert sum(s["events"] for s in seg.values()) == count.sum()
+    # the segments' flagged shares, weighted by rows, add up to the city-wide K / n = 3/30
+    assert sum(s["flag_rate@10"] * s["rows"] for s in seg.values()) == pytest.approx(6 * 3)
+    # and their caught events to the city-wide hit rate's numerator
+    caught = sum(s["hit_rate@10"] * s["events"] for s in seg.values())
+    assert caught == pytest.approx(out["hit_rate@10"] * count.sum())
+
+
+def test_one_segment_holding_every_grid_has_the_city_wide_metrics():
+    rng = np.random.default_rng(11)
+    count = rng.poisson(0.5, (7, 40)).astype(float)
+    score = np.round(count + rng.random((7, 40)), 1)  # rounded: ties in score and prob
+    prob = np.clip(score / 4, 0, 1)
+    out = evaluate(score, count, prob=prob, expected=score + 0.05,
+                   area=rng.uniform(0.5, 2, 40), segments={"all": ["city"] * 40})  # fmt: skip
+    city = out["by_all"]["city"]
+    for key, value in out.items():
+        if not key.startswith("by_"):
+            assert city[key] == pytest.approx(value, nan_ok=True), key
+    # the overall numbers themselves are those of the single-metric functions
+    assert out["ece"] == ece(prob, count) and out["pr_auc"] == pr_auc(score, count)
+    assert city["flag_rate@10"] == pytest.approx(4 / 40)  # K = ceil(0.1 · 40) = 4
+
+
 def test_per_issue_time_hit_rate_is_nan_on_event_free_days():
     # day 0: 2/3; day 1: no events; day 2: 1/4
     daily = per_issue_time(SCORE, COUNT, ks=(25,))
@@ -308,3 +392,19 @@ def test_by_segment_calibration_uses_only_the_segment_rows():
     assert seg["a"]["brier"] == pytest.approx(0.01)
     assert seg["b"]["brier"] == pytest.approx(0.5)
     assert seg["b"]["ece"] == pytest.approx(0.7)
+
+
+def test_paired_to_baselines_by_hand():
+    # 2 days x 4 grids, k = 5 % -> the top 1 grid. "a" puts each day's only event grid first,
+    # "b" last: pr_auc 1 vs 1/4 (the positive at rank 4), pei@5 1 vs 0, on both days.
+    count = np.array([[2, 0, 0, 0], [0, 1, 0, 0]], dtype=float)
+    a = count * 10 + np.array([0.4, 0.3, 0.2, 0.1])
+    scores = {"a": a, "b": -a, "oracle": a}
+    out = paired_to_baselines(scores, count, "a", block_days=7, n_boot=50)
+    assert set(out) == {"pr_auc", "pei@5"}
+    assert set(out["pr_auc"]) == {"b"}  # the oracle is not a baseline
+    pr, pei = out["pr_auc"]["b"], out["pei@5"]["b"]
+    assert (pr["mean_diff"], pr["low"], pr["high"], pr["n_days"]) == (0.75, 0.75, 0.75, 2)
+    assert (pei["mean_diff"], pei["low"], pei["high"]) == (1.0, 1.0, 1.0)
+    assert pr["block_days"] == 2  # a block never longer than the days there are
+    assert paired_to_baselines({"b": a}, count, "a") == {}

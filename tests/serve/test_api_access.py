@@ -31,6 +31,7 @@ CASES: list[tuple[str, str, str, Any, dict[str, int]]] = [
     ("outlines", "GET", "/map/outlines", None, E(401, 200, 403, 200, 200, 200)),
     ("rollup", "GET", "/dashboard/rollup", None, E(401, 200, 403, 200, 200, 403)),
     ("model_health", "GET", "/model-health", None, E(401, 200, 403, 200, 403, 403)),
+    ("patrol_exposure", "GET", "/patrol-exposure", None, E(401, 200, 403, 200, 403, 403)),
     (  # street s2 lies outside the commander's community c2: like a missing street
         "rollup_outside",
         "GET",

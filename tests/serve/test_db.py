@@ -47,7 +47,7 @@ def test_upgrade_from_empty_creates_every_table_at_head(empty_db_url):
     assert table_names(empty_db_url) == set()
     upgrade(empty_db_url)
     assert table_names(empty_db_url) == TABLES | {"alembic_version"}
-    assert current_revision(empty_db_url) == "0008"
+    assert current_revision(empty_db_url) == "0009"
 
 
 def test_upgrade_seeds_the_audit_chain_head(empty_db_url):
@@ -61,7 +61,7 @@ def test_upgrade_seeds_the_audit_chain_head(empty_db_url):
 
 def test_upgrade_twice_is_a_no_op(db_url):
     upgrade(db_url)
-    assert current_revision(db_url) == "0008"
+    assert current_revision(db_url) == "0009"
 
 
 def test_migrations_match_the_models(db_url):

@@ -131,10 +131,12 @@ def test_realised_calibration_and_precision_once_the_windows_close(factory, thre
     with factory() as s:
         assert repo.get_health(s, shifted.run_id).realised_by == later.run_id
     # What came true, counted here from the events themselves: an event of the target that
-    # occurred in (t, t + 72 h] and was reported by run 3's issue time.
+    # occurred in (t, t + 72 h] and was reported by run 3's issue time — and that the model's
+    # labels count: not a patrol's find (its manifest's label_exclude_sources, ADR 019).
     ev = city.events
     known = ev[ev["reported_at"].fillna(ev["occurred_at"]) <= AT + 4 * DAY]
     inside = known[(known["occurred_at"] > AT) & (known["occurred_at"] <= AT + 3 * DAY)]
+    inside = inside[inside["source"] != "patrol"]
     hit = {
         "any": set(inside["grid_id"].astype(str)),
         "theft": set(inside.loc[inside["category"] == "theft", "grid_id"].astype(str)),

@@ -123,6 +123,14 @@
       'ana.source.sensor': '感知设备',
       'ana.source.other': '其他',
       'ana.source.unknown': '未注明',
+      'ana.exposure': '近 28 天巡查覆盖（按网格类型、街道）：巡查多的网格可能因此记录更多事件；标签不计巡查发现的事件。',
+      'ana.exposure.col.grids': '网格数',
+      'ana.exposure.col.visits': '巡查次数',
+      'ana.exposure.col.per_day': '每网格每天',
+      'ana.exposure.col.share': '占全部巡查',
+      'ana.exposure.grid_type': '网格类型',
+      'ana.exposure.street': '街道',
+      'ana.exposure.none': '近 28 天没有巡查记录。',
       'metric.pr_auc': 'PR 曲线下面积（平均精度），越高越好',
       'metric.roc_auc': 'ROC 曲线下面积，越高越好',
       'metric.pei@5': '前 5% 网格捕获的事件占事后最优的比例（PEI），越高越好',
@@ -239,6 +247,14 @@
       'ana.source.sensor': 'Sensors',
       'ana.source.other': 'Other',
       'ana.source.unknown': 'Not stated',
+      'ana.exposure': 'Patrol visits in the last 28 days, by grid type and street: a grid patrolled more may record more events; labels leave the patrols\' finds out.',
+      'ana.exposure.col.grids': 'Grids',
+      'ana.exposure.col.visits': 'Visits',
+      'ana.exposure.col.per_day': 'Per grid and day',
+      'ana.exposure.col.share': 'Share of visits',
+      'ana.exposure.grid_type': 'Grid type',
+      'ana.exposure.street': 'Street',
+      'ana.exposure.none': 'No patrol visit in the last 28 days.',
       'metric.pr_auc': 'Area under the precision–recall curve (average precision); higher is better',
       'metric.roc_auc': 'Area under the ROC curve; higher is better',
       'metric.pei@5': 'Events caught by the top 5% of grids, as a share of the best possible (PEI); higher is better',
@@ -817,7 +833,55 @@
     );
   }
 
+  // Patrol exposure per grid type and street (issue 17, item 2): two small tables.
+  function exposureTable(kind, rows) {
+    const cols = ['grids', 'visits', 'per_day', 'share'];
+    return el(
+      'table',
+      { class: 'table', id: 'exposure-' + kind },
+      el(
+        'thead',
+        {},
+        el(
+          'tr',
+          {},
+          el('th', { scope: 'col', text: Risk.t('ana.exposure.' + kind) }),
+          ...cols.map((c) => el('th', { scope: 'col', class: 'num', text: Risk.t('ana.exposure.col.' + c) })),
+        ),
+      ),
+      el(
+        'tbody',
+        {},
+        ...Object.entries(rows).map(([key, r]) =>
+          el(
+            'tr',
+            { 'data-key': key },
+            el('td', { text: key }),
+            el('td', { class: 'num', text: String(r.grids) }),
+            el('td', { class: 'num', text: String(r.visits) }),
+            el('td', { class: 'num', text: r.visits_per_grid_day.toFixed(3) }),
+            el('td', { class: 'num', text: r.share_of_visits === null ? '—' : Risk.fmtPct(r.share_of_visits) }),
+          ),
+        ),
+      ),
+    );
+  }
+
+  async function loadExposure() {
+    const box = $('health-exposure');
+    try {
+      const x = await Risk.api('/patrol-exposure?days=28');
+      const parts = [el('p', { class: 'small', text: Risk.t('ana.exposure') })];
+      if (!x.visits) parts.push(el('p', { class: 'empty', text: Risk.t('ana.exposure.none') }));
+      else parts.push(exposureTable('grid_type', x.by_grid_type), exposureTable('street', x.by_street));
+      box.replaceChildren(...parts);
+    } catch (err) {
+      box.replaceChildren(el('p', { class: 'alert alert-error', text: Risk.errorText(err) }));
+    }
+  }
+
   async function loadHealth() {
+    loadExposure();
     try {
       state.health = await Risk.api('/model-health');
       $('health-error').hidden = true;

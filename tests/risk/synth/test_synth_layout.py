@@ -77,3 +77,15 @@ def test_population_structure_differs_by_type(spring_city):
     # 0.32 × 0.22 × 1000 ≈ 70 living alone per 1000 residents in old compounds vs 0.12 × 0.08 ≈ 10
     assert alone_per_1000["old_residential"] == pytest.approx(70, rel=0.2)
     assert alone_per_1000["new_residential"] == pytest.approx(10, rel=0.35)
+
+
+def test_kmeans_in_chunks_labels_every_point_as_at_once(monkeypatch):
+    # issue 18: points are labelled in chunks (a province's distance matrix would not fit);
+    # chunks of 7 point-centre distances must give exactly the labels of one big matrix
+    from risk.synth import layout
+
+    xy = np.random.default_rng(3).uniform(0, 10, size=(300, 2))
+    whole = layout._kmeans(xy, 12, np.random.default_rng(1))
+    monkeypatch.setattr(layout, "_KMEANS_CELLS", 7)
+    assert np.array_equal(layout._kmeans(xy, 12, np.random.default_rng(1)), whole)
+    assert len(np.unique(whole)) == 12

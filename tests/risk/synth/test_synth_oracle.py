@@ -64,6 +64,22 @@ def test_background_only_is_rate_times_three_days():
     assert out[0, :, 0] == pytest.approx([0.6, 1.5])
 
 
+def test_left_out_sources_scale_each_category_by_its_kept_share():
+    mu = np.zeros((2, 6))
+    mu[0, 0], mu[1, 1] = 0.2, 0.5  # A: dispute 0.6 in 72 h; B: theft 1.5
+    truth = _truth(_flat_params(), mu, [])
+    out = oracle_expected_counts(truth, NO_EVENTS, GRIDS, [T], exclude_sources=("patrol",))
+    # source_mix: dispute 10 % patrol, theft 15 % -> 0.6 × 0.90 = 0.54, 1.5 × 0.85 = 1.275
+    assert out[0, 0, 1] == pytest.approx(0.54)
+    assert out[0, 1, 2] == pytest.approx(1.275)
+    assert out[0, :, 0] == pytest.approx([0.54, 1.275])
+    # patrol and other: dispute keeps 1 - 0.10 - 0.05 = 0.85 -> 0.51
+    both = oracle_expected_counts(truth, NO_EVENTS, GRIDS, [T], exclude_sources=("patrol", "other"))
+    assert both[0, 0, 1] == pytest.approx(0.51)
+    with pytest.raises(ConfigError, match="unknown source 'police'"):
+        oracle_expected_counts(truth, NO_EVENTS, GRIDS, [T], exclude_sources=("police",))
+
+
 def test_known_events_add_their_cascade_and_unreported_ones_do_not():
     # dispute -> dispute branching n = 0.5, kernel r = 1 - 1/2 = 0.5 per hour.
     params = _flat_params(

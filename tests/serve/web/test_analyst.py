@@ -59,6 +59,7 @@ def test_versions_gates_and_the_backtest_report(open_as):
         ["baseline pei@5 [any]", "true"],
         ["grid_type miss_rate@10 [any]", "true"],
         ["calibration ece [any]", "false"],
+        ["calibration by segment [any]", "true"],
     ]
     assert (
         page.locator("#promote-status").inner_text() == "此版本有未通过的门槛，服务器会拒绝上线。"
