@@ -106,13 +106,22 @@ def _axes(figsize: tuple[float, float], ncols: int = 1) -> tuple[Figure, Any]:
 # Fonts for Chinese categories, grid types and feature names, tried after DejaVu Sans for the
 # glyphs it lacks (matplotlib falls back glyph by glyph); only those installed are named.
 CJK_FONTS = ("WenQuanYi Micro Hei", "Noto Sans CJK SC", "Source Han Sans SC", "SimHei")
+CJK_FILE_TAGS = ("wqy", "notosanscjk", "sourcehansans", "simhei")  # their files' names
 
 
 def font_families() -> list[str]:
     """DejaVu Sans, then every installed font of `CJK_FONTS` (none installed: DejaVu only)."""
     from matplotlib import font_manager
 
-    installed = {f.name for f in font_manager.fontManager.ttflist}
+    manager = font_manager.fontManager
+    installed = {f.name for f in manager.ttflist}
+    if not installed.intersection(CJK_FONTS):
+        # matplotlib caches its font list once; a CJK font installed after that (apt-get after
+        # a first run) is on disk but not in the cache: add the files that carry one.
+        for path in font_manager.findSystemFonts():
+            if any(tag in Path(path).name.lower() for tag in CJK_FILE_TAGS):
+                manager.addfont(path)
+        installed = {f.name for f in manager.ttflist}
     return ["DejaVu Sans", *(name for name in CJK_FONTS if name in installed)]
 
 
