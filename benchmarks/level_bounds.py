@@ -1,18 +1,25 @@
-"""Do the risk levels keep their promise on held-out issue times? The Wilson bound alone against
-the Wilson and cluster-robust bounds together (docs/adr/013-levels-as-operating-points.md).
+"""Do the risk levels keep their promise on held-out issue times? Three rules for the precision
+bound of `risk.levels.operating_points` (docs/adr/013-levels-as-operating-points.md).
 
     .venv/bin/python -m benchmarks.level_bounds [--only NAME ...]
 
 Each city's LightGBM backtest (no classic methods, default settings, no configuration
 search: the levels do not depend on them) runs once. Whenever a block's model chooses its
-operating points on its calibration slice, both rules choose them on the same rows and
-probabilities: `wilson` (`[support] cluster_days = 0`: the Wilson bound alone, every
-grid-window an independent trial — the rule before) and `wilson_and_cluster` (the packaged
-`cluster_days = 7`: the more conservative of the Wilson bound and the cluster-robust bound
-over weeks of issue days). Each rule's thresholds then level that block's evaluation
-probabilities, and per target the JSON records each level's share of the evaluation's
-grid-windows, precision and recall (`risk.levels.level_table`), and the last block's
-operating points. The packaged rule's table is checked against the backtest's own.
+operating points on its calibration slice, every rule chooses them on the same rows and
+probabilities:
+
+* `wilson` — `[support] cluster_days = 0`: the Wilson bound alone, every grid-window an
+  independent trial (the rule before);
+* `mean` — `cluster_days = 7, promise = "mean"`: the more conservative of the Wilson bound and
+  the cluster-robust bound, over weeks of issue days, on the mean precision;
+* `week` — `cluster_days = 7, promise = "week"`: the same with the cluster-robust prediction
+  bound of one coming week's precision (`risk/levels.toml` as packaged).
+
+Each rule's thresholds then level that block's evaluation probabilities. Per target the JSON
+records each level's share of the evaluation's grid-windows, precision and recall
+(`risk.levels.level_table`), red per block (start, threshold, precision on the slice,
+evaluation rows flagged red and how many saw an event), and the last block's operating points.
+The packaged rule's table is checked against the backtest's own.
 
 Cities (`--only` picks some; default the first three):
 
@@ -43,9 +50,8 @@ from benchmarks.backtest import weaker_excitation
 from benchmarks.chicago import CALENDAR, END, RETRAIN_DAYS, START, TZ, load_city
 from benchmarks.machine import machine
 from models.backtest import LIGHTGBM, retrain_blocks, run_backtest
-from risk.levels import MAX_CUTS, level_table, levels_at, load_level_config, operating_points
+from risk.levels import level_table, levels_at, load_level_config, operating_points
 from risk.metrics import json_ready
-from risk.precision_bounds import cluster_counts, clusters_of, precision_lower_bound
 from risk.synth import synthesise
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,52 +65,14 @@ SYNTH: dict[str, dict[str, Any]] = {
 CHICAGO = {"chicago-1km": 1000.0, "chicago-500m": 500.0}
 DEFAULT = ("synth-500-seed2", "synth-1000-seed3-weaker", "chicago-1km")
 DAYS, WEEKS = 730, 26
-RULES = {"wilson": 0, "wilson_and_cluster": 7}  # rule name -> [support] cluster_days
-PACKAGED = "wilson_and_cluster"
-NEXT_WEEK = "next_week"  # studied, not taken (ADR 013): a bound on one coming week
+# rule name -> the [support] settings it changes: the rule before (Wilson alone), the
+# cluster-robust bound on the mean precision, and on one coming week's (the packaged one)
+RULES: dict[str, dict[str, Any]] = {
+    "wilson": {"cluster_days": 0},
+    "mean": {"cluster_days": 7, "promise": "mean"},
+    "week": {"cluster_days": 7, "promise": "week"},
+}
 RED_PRECISION = 0.80
-
-
-def next_week_points(prob: Any, label: Any, issue_time: Any, config: dict) -> dict[str, Any]:
-    """The studied alternative: each level's deepest cut whose precision clears its target
-    with `confidence` **in a single coming week**, not on average — the more conservative of
-    Wilson's bound and the prediction bound ``p̂ − t_{C−1} · s · sqrt(1 + 1/C)``, where ``s``
-    is the spread of the weeks' precisions (``s² = Σ e_c² / ((C − 1) · n̄²)``, ``n̄ = N / C``:
-    between-week swings plus a week's own binomial noise)."""
-    from scipy.stats import t as student_t
-
-    p = np.asarray(prob, dtype=float)
-    order = np.argsort(-p, kind="stable")
-    p, y = p[order], (np.asarray(label, dtype=float)[order] >= 1).astype(float)
-    week = clusters_of(issue_time, RULES[PACKAGED])[order]
-    last_of_tie = np.r_[p[1:] != p[:-1], True] if p.size else np.zeros(0, dtype=bool)
-    flagged = np.arange(1, p.size + 1)
-    cuts = np.flatnonzero(last_of_tie & (flagged >= config["min_flagged"]))
-    if cuts.size > MAX_CUTS:
-        cuts = cuts[np.unique(np.linspace(0, cuts.size - 1, MAX_CUTS).round().astype(int))]
-    hits, n = cluster_counts(y, week, cuts)
-    c, total_h, total_n = hits.shape[0], hits.sum(axis=0), n.sum(axis=0)
-    phat = total_h / np.maximum(total_n, 1)
-    if c >= 2:
-        spread = np.sqrt(((hits - phat * n) ** 2).sum(axis=0) / (c - 1)) / (total_n / c)
-        q = float(student_t.ppf(config["confidence"], c - 1))
-        lower = np.minimum(
-            phat - q * spread * np.sqrt(1 + 1 / c),
-            precision_lower_bound(total_h, total_n, config["confidence"]),
-        )
-    else:
-        lower = np.full(cuts.size, -np.inf)
-    out = {}
-    for level in ("red", "orange", "yellow"):
-        ok = np.flatnonzero(lower >= config["precision"][level] - 1e-12)
-        k = int(cuts[ok[-1]]) if ok.size else None
-        out[level] = {
-            "threshold": None if k is None else float(p[k]),
-            "precision": None if k is None else float(phat[ok[-1]]),
-            "flagged": 0 if k is None else int(flagged[k]),
-            "bound": None if k is None else float(lower[ok[-1]]),
-        }
-    return out
 
 
 class PointsRecorder:
@@ -113,8 +81,11 @@ class PointsRecorder:
 
     def __init__(self) -> None:
         self.config = load_level_config()
-        if self.config["cluster_days"] != RULES[PACKAGED]:
-            raise RuntimeError("risk/levels.toml no longer packages cluster_days = 7")
+        self.packaged = next(
+            (r for r, c in RULES.items() if all(self.config[k] == v for k, v in c.items())), None
+        )
+        if self.packaged is None:
+            raise RuntimeError(f"risk/levels.toml matches none of the rules {sorted(RULES)}")
         self.block: int | None = None
         self.target: str | None = None
         self.points: dict[tuple[int, str], dict[str, Any]] = {}
@@ -125,15 +96,12 @@ class PointsRecorder:
 
     def __call__(self, prob: Any, label: Any, config: Any = None, *, issue_time: Any = None):
         chosen = {
-            rule: operating_points(
-                prob, label, {**self.config, "cluster_days": days}, issue_time=issue_time
-            )
-            for rule, days in RULES.items()
+            rule: operating_points(prob, label, {**self.config, **change}, issue_time=issue_time)
+            for rule, change in RULES.items()
         }
-        chosen[NEXT_WEEK] = next_week_points(prob, label, issue_time, self.config)
         if self.block is not None and self.target is not None:
             self.points[self.block, self.target] = chosen
-        return chosen[PACKAGED]
+        return chosen[self.packaged]
 
 
 def city(name: str, data: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
@@ -189,7 +157,7 @@ def run_city(name: str, data: Path) -> dict[str, Any]:
         )
     blocks = retrain_blocks(len(result.issue_times), RETRAIN_DAYS)
     rules: dict[str, Any] = {}
-    for rule in (*RULES, NEXT_WEEK):
+    for rule in RULES:
         targets = {}
         for t in result.targets:
             if not result.metrics["targets"][t].get("levels"):
@@ -213,11 +181,11 @@ def run_city(name: str, data: Path) -> dict[str, Any]:
                 "red_by_block": by_block,
             }
             if (
-                rule == PACKAGED
+                rule == recorder.packaged
                 and targets[t]["measured"] != (result.metrics["targets"][t]["levels"]["measured"])
             ):
                 raise RuntimeError(f"{name} {t}: the recorded levels differ from the backtest's")
-        rules[rule] = {"cluster_days": RULES.get(rule, 7), "targets": targets, **verdict(targets)}
+        rules[rule] = {"settings": RULES[rule], "targets": targets, **verdict(targets)}
         print(f"{name} {rule}: " + ", ".join(
             f"{t} red {v['measured']['red']['precision']} over {v['measured']['red']['share']:.4f}"
             for t, v in targets.items()), flush=True)  # fmt: skip
@@ -240,21 +208,23 @@ def main() -> None:
     load_before = os.getloadavg()
     previous = json.loads(OUT.read_text()) if OUT.exists() else {}
     rows = dict(previous.get("rows", {}))
-    for name in args.only or DEFAULT:
+    for name in args.only or DEFAULT:  # written after each city: a long run keeps what it did
         rows[name] = run_city(name, args.data)
-    result = {
-        "benchmark": "level_bounds",
-        "command": ".venv/bin/python -m benchmarks.level_bounds --only " + " ".join(rows),
-        "rules": {
-            "wilson": "[support] cluster_days = 0: one-sided Wilson bound alone",
-            "wilson_and_cluster": "cluster_days = 7: min(Wilson, cluster-robust over weeks)",
-            "next_week": "studied, not taken: min(Wilson, prediction bound of one coming week)",
-        },
-        "confidence": load_level_config()["confidence"],
-        "rows": rows,
-        "machine": machine(load_before),
-    }
-    OUT.write_text(json.dumps(json_ready(result), indent=2))
+        result = {
+            "benchmark": "level_bounds",
+            "command": ".venv/bin/python -m benchmarks.level_bounds --only " + " ".join(rows),
+            "rules": {
+                "wilson": "[support] cluster_days = 0: the one-sided Wilson bound alone (before)",
+                "mean": "cluster_days = 7, promise = mean: min(Wilson, cluster-robust bound on "
+                "the mean precision over weeks)",
+                "week": "cluster_days = 7, promise = week: min(Wilson, cluster-robust prediction "
+                "bound of one coming week's precision) — risk/levels.toml as packaged",
+            },
+            "confidence": load_level_config()["confidence"],
+            "rows": rows,
+            "machine": machine(load_before),
+        }
+        OUT.write_text(json.dumps(json_ready(result), indent=2))
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ DEFAULT_THRESHOLDS: Mapping[str, float] = {"red": 4.0, "orange": 2.5, "yellow": 
 _RANK = {name: i for i, name in enumerate(LEVELS)}
 _REL_TOL = 1e-9
 CLUSTER_DAYS = 7  # default [support] cluster_days: a week of overlapping 72-hour windows
+PROMISES = ("week", "mean")  # [support] promise: what the cluster bound holds for
 MAX_CUTS = 4_096  # candidate thresholds the cluster bound is computed at (a quantile grid)
 
 
@@ -162,8 +163,8 @@ def warning_mask(
 
 def load_level_config(path: Path | str | None = None) -> dict[str, Any]:
     """``{"precision": {red, orange, yellow}, "min_flagged": n, "confidence": c,
-    "cluster_days": d}`` from ``risk/levels.toml`` (or ``path``); precisions must fall from red
-    to yellow, each in (0, 1]."""
+    "cluster_days": d, "promise": "week" | "mean"}`` from ``risk/levels.toml`` (or ``path``);
+    precisions must fall from red to yellow, each in (0, 1]."""
     path = Path(path) if path is not None else LEVELS_FILE
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -193,11 +194,18 @@ def load_level_config(path: Path | str | None = None) -> dict[str, Any]:
             f"{path}: [support] cluster_days must be an integer >= 0 (got {cluster_days!r}); "
             "fix: 7 (weeks of issue days), or 0 for the Wilson bound alone"
         )
+    promise = raw.get("support", {}).get("promise", PROMISES[0])
+    if promise not in PROMISES:
+        raise ConfigError(
+            f"{path}: [support] promise must be one of {', '.join(PROMISES)} (got {promise!r}); "
+            "fix: 'week' (the precision holds in one coming week) or 'mean' (on average)"
+        )
     return {
         "precision": dict(zip(WARNING_LEVELS, values, strict=True)),
         "min_flagged": min_flagged,
         "confidence": float(confidence),
         "cluster_days": cluster_days,
+        "promise": promise,
     }
 
 
@@ -216,18 +224,20 @@ def operating_points(
     target: Wilson's (rows as independent trials) and, given the rows' ``issue_time``, the
     cluster-robust one over blocks of ``cluster_days`` issue days (7 by default;
     `risk.precision_bounds`), since grid-windows of the same week share city-wide swings and
-    overlapping windows. The cluster bound is computed at up to ``MAX_CUTS`` candidate cuts
-    (a quantile grid of them), so a threshold may sit a grid step above the exact one.
-    Without ``issue_time``, or with ``cluster_days`` 0, Wilson alone decides (rows taken as
-    independent; kept for callers with no times, and the result then has no ``bound``).
+    overlapping windows. ``promise`` "week" (the default) bounds the precision of one coming
+    week, "mean" the precision on average over weeks. The cluster bound is computed at up to
+    ``MAX_CUTS`` candidate cuts (a quantile grid of them), so a threshold may sit a grid step
+    above the exact one. Without ``issue_time``, or with ``cluster_days`` 0, Wilson alone
+    decides (rows taken as independent; kept for callers with no times, and the result then
+    has no ``bound``).
 
     Thresholds sit on the distinct probabilities (all rows of a tie flag together). Only cuts
     flagging at least ``min_flagged`` rows count. Returns ``{level: {"threshold": t | None,
     "target": precision wanted, "precision": measured at t, "flagged": rows at or above t,
     "share": flagged / rows}}`` plus, given ``issue_time``, ``"bound": {"method", "confidence",
-    "cluster_days", "clusters", "wilson", "cluster"}`` (the two bounds at t; None where the
-    level is not issued or the cluster bound not used); ``threshold`` None means the target
-    never reaches that precision here, so the level is not issued.
+    "cluster_days", "promise", "clusters", "wilson", "cluster"}`` (the two bounds at t; None
+    where the level is not issued or the cluster bound not used); ``threshold`` None means the
+    target never reaches that precision here, so the level is not issued.
     """
     cfg = dict(config) if config is not None else load_level_config()
     p = np.asarray(prob, dtype=float).ravel()
@@ -240,6 +250,7 @@ def operating_points(
             "fix: give the issue time of every row"
         )
     days = int(cfg.get("cluster_days", CLUSTER_DAYS)) if issue_time is not None else 0
+    promise = str(cfg.get("promise", PROMISES[0]))
     confidence = float(cfg.get("confidence", 0.5))
     order = np.argsort(-p, kind="stable")
     p, y = p[order], y[order]
@@ -256,7 +267,9 @@ def operating_points(
             cuts = cuts[np.unique(np.linspace(0, cuts.size - 1, MAX_CUTS).round().astype(int))]
         cluster = clusters_of(issue_time, days)[order]
         n_clusters = int(cluster.max()) + 1 if cluster.size else 0
-        by_cluster = cluster_precision_lower_bound(*cluster_counts(y, cluster, cuts), confidence)
+        by_cluster = cluster_precision_lower_bound(
+            *cluster_counts(y, cluster, cuts), confidence, coming_week=promise == "week"
+        )
     wilson = precision_lower_bound(hits[cuts], flagged[cuts], confidence)
     lower = wilson if by_cluster is None else np.minimum(wilson, by_cluster)
     out: dict[str, dict[str, Any]] = {}
@@ -281,6 +294,7 @@ def operating_points(
                 "method": "min(wilson, cluster)" if days > 0 else "wilson",
                 "confidence": confidence,
                 "cluster_days": days or None,
+                "promise": promise if days else None,
                 "clusters": n_clusters,
                 "wilson": None if j is None else float(wilson[j]),
                 "cluster": None if j is None or by_cluster is None else float(by_cluster[j]),

@@ -9,7 +9,8 @@
   linearised "sandwich" variance with the small-sample factor ``C / (C − 1)``), and the
   quantile is Student's t with ``C − 1`` degrees of freedom. Rows of the same week share a
   city-wide fluctuation and overlapping 72-hour windows; the bound sees that as spread between
-  weeks, which the Wilson bound cannot.
+  weeks, which the Wilson bound cannot. It bounds either the mean precision or, as a
+  prediction bound, the precision of one coming week.
 * :func:`clusters_of` — the cluster of each row from its issue time: blocks of ``days``
   consecutive calendar days counted from the first issue time.
 * :func:`cluster_counts` — per cluster, the flagged rows and hits at chosen cuts of rows sorted
@@ -40,15 +41,22 @@ def precision_lower_bound(hits: Any, flagged: Any, confidence: float) -> np.ndar
     return (centre - spread) / (1 + z * z / n)
 
 
-def cluster_precision_lower_bound(hits: Any, flagged: Any, confidence: float) -> np.ndarray:
+def cluster_precision_lower_bound(
+    hits: Any, flagged: Any, confidence: float, *, coming_week: bool = False
+) -> np.ndarray:
     """One-sided cluster-robust lower bound of ``Σ_c hits[c] / Σ_c flagged[c]`` per cut.
 
     ``hits`` and ``flagged`` are ``(C, K)``: cluster ``c``'s hits and flagged rows at cut
-    ``k`` (a 1-D input is one cut). With ``p̂ = H / N`` and ``e_c = hits_c − p̂ · flagged_c``:
-    ``p̂ − t_{C−1}(confidence) · sqrt(C / (C − 1) · Σ_c e_c²) / N``. Every cluster of the
-    sample counts in ``C``, also one that flags nothing at this cut. A cut whose flagged rows
-    come from fewer than two clusters has no spread between clusters to go by: its bound is
-    ``-inf`` (nothing can be claimed). Confidence 0.5 gives the point estimate.
+    ``k`` (a 1-D input is one cut). With ``p̂ = H / N`` and ``e_c = hits_c − p̂ · flagged_c``,
+    the standard error of ``p̂`` is ``se = sqrt(C / (C − 1) · Σ_c e_c²) / N`` and the bound
+    ``p̂ − t_{C−1}(confidence) · se``: the precision **on average** over clusters like these.
+    ``coming_week`` bounds instead the precision of **one more cluster** of the typical size
+    ``N / C`` (a prediction bound): its spread ``s² = Σ_c e_c² / ((C − 1) · (N / C)²)`` plus
+    the mean's ``se² = s² / C``, that is ``se · sqrt(C + 1)``.
+
+    Every cluster of the sample counts in ``C``, also one that flags nothing at this cut. A
+    cut whose flagged rows come from fewer than two clusters has no spread between clusters to
+    go by: its bound is ``-inf`` (nothing can be claimed). Confidence 0.5 gives the estimate.
     """
     from scipy.stats import t as student_t
 
@@ -64,6 +72,8 @@ def cluster_precision_lower_bound(hits: Any, flagged: Any, confidence: float) ->
     resid = h - phat * n
     variance = c / (c - 1) * (resid * resid).sum(axis=0)
     se = np.sqrt(variance) / np.maximum(total_n, 1.0)
+    if coming_week:
+        se = se * np.sqrt(c + 1)
     q = float(student_t.ppf(confidence, c - 1))
     lower = phat - q * se
     return np.where((n > 0).sum(axis=0) >= 2, lower, -np.inf)

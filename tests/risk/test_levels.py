@@ -150,7 +150,7 @@ def test_the_cluster_bound_withdraws_a_level_wilson_would_issue():
     label = [1, 1, 1, 1, 0, 0] + [1, 1, 0, 0, 0, 0] + [1, 1, 0, 0]
     days = ["2024-03-01 08:00"] * 6 + ["2024-03-02 08:00"] * 6 + ["2024-03-03 08:00"] * 4
     times = pd.DatetimeIndex(days).tz_localize("Asia/Shanghai")
-    cfg = {**CFG, "confidence": 0.9, "cluster_days": 1}
+    cfg = {**CFG, "confidence": 0.9, "cluster_days": 1, "promise": "mean"}
     assert operating_points(prob, label, cfg)["orange"]["threshold"] == 0.9  # Wilson alone
     points = operating_points(prob, label, cfg, issue_time=times)
     assert points["red"]["threshold"] is None and points["orange"]["threshold"] is None
@@ -161,6 +161,10 @@ def test_the_cluster_bound_withdraws_a_level_wilson_would_issue():
     assert yellow["bound"]["wilson"] == pytest.approx(0.60160, abs=1e-5)
     assert yellow["bound"]["cluster"] == pytest.approx(0.45436, abs=1e-5)
     assert points["orange"]["bound"]["wilson"] is None  # not issued: no bound at a threshold
+    assert yellow["bound"]["promise"] == "mean"
+    # promise "week": one more day like these, 0.8 − 1.88562 · 0.18330 · sqrt(3 + 1) = 0.109
+    week = operating_points(prob, label, {**cfg, "promise": "week"}, issue_time=times)
+    assert all(week[level]["threshold"] is None for level in ("red", "orange", "yellow"))
     # cluster_days 0: the Wilson bound alone, and the result says so
     wilson_only = operating_points(prob, label, {**cfg, "cluster_days": 0}, issue_time=times)
     assert wilson_only["orange"]["threshold"] == 0.9
@@ -186,13 +190,18 @@ def test_weeks_that_swing_together_withdraw_red_that_wilson_issues():
     prob = np.where(day_row < 20, 0.9, 0.1)
     rank_in_week = (in_week // 40) * 20 + day_row  # 0..139 over the week's 0.9 rows
     label = (day_row < 20) & (rank_in_week < hits)
-    cfg = {**CFG, "confidence": 0.9, "min_flagged": 50}
+    cfg = {**CFG, "confidence": 0.9, "min_flagged": 50, "promise": "mean"}
     assert operating_points(prob, label, cfg)["red"]["threshold"] == 0.9
     points = operating_points(prob, label, cfg, issue_time=times)
     assert points["red"]["threshold"] is None
     orange = points["orange"]
     assert orange["threshold"] == 0.9 and orange["bound"]["clusters"] == 10
     assert orange["bound"]["cluster"] == pytest.approx(0.76737, abs=1e-5)
+    # promise "week" (the packaged one): a coming week's precision, 0.825 − 1.38303 · 0.041667
+    # · sqrt(10 + 1) = 0.63388 — orange still holds at 0.9
+    week = operating_points(prob, label, {**cfg, "promise": "week"}, issue_time=times)
+    assert week["red"]["threshold"] is None and week["orange"]["threshold"] == 0.9
+    assert week["orange"]["bound"]["cluster"] == pytest.approx(0.63388, abs=1e-5)
 
 
 def test_a_citywide_surge_raises_levels():
@@ -218,6 +227,7 @@ def test_packaged_level_settings_and_refusals(tmp_path):
         "min_flagged": 50,
         "confidence": 0.9,
         "cluster_days": 7,
+        "promise": "week",
     }
     bad = tmp_path / "levels.toml"
     bad.write_text("[precision]\nred = 0.5\norange = 0.6\nyellow = 0.4\n")
@@ -227,4 +237,9 @@ def test_packaged_level_settings_and_refusals(tmp_path):
         "[precision]\nred = 0.8\norange = 0.6\nyellow = 0.4\n[support]\ncluster_days = -1\n"
     )
     with pytest.raises(ConfigError, match=r"cluster_days must be an integer >= 0 \(got -1\)"):
+        load_level_config(bad)
+    bad.write_text(
+        "[precision]\nred = 0.8\norange = 0.6\nyellow = 0.4\n[support]\npromise = 'year'\n"
+    )
+    with pytest.raises(ConfigError, match=r"promise must be one of week, mean \(got 'year'\)"):
         load_level_config(bad)

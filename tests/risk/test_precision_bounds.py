@@ -19,6 +19,9 @@ def test_cluster_bound_by_hand_on_three_issue_days():
     # Wilson, rows as independent: (0.8 + z²/20 − z·sqrt(0.016 + z²/400)) / (1 + z²/10),
     # z = 1.28155 — 0.60160, far less cautious than the days' spread allows
     assert precision_lower_bound(8, 10, 0.9) == pytest.approx(0.60160, abs=1e-5)
+    # one more day like these (a prediction bound): se · sqrt(3 + 1), 0.8 − 0.69128 = 0.10872
+    week = cluster_precision_lower_bound([[4], [2], [2]], [[4], [4], [2]], 0.9, coming_week=True)
+    assert week.tolist() == pytest.approx([0.10872], abs=1e-5)
     # confidence 0.5 gives the estimate itself; one cut per column
     both = cluster_precision_lower_bound([[4, 4], [2, 2], [2, 2]], [[4, 6], [4, 6], [2, 4]], 0.5)
     assert both.tolist() == pytest.approx([0.8, 0.5])
