@@ -240,6 +240,7 @@ def run_backtest(
     build: Callable[..., FeatureFrame] = build_features,
     visits: pd.DataFrame | None = None,
     patrol_exposure: bool = False,
+    client: Any = None,
 ) -> BacktestResult:
     """Score every grid and target at each daily issue time of `start`..`end` with every model.
 
@@ -266,6 +267,8 @@ def run_backtest(
     `metrics["exposure"]`; `patrol_exposure` makes them a feature (needs `visits`).
     `build`: the feature builder — `build_features`, or the same per partition on a Dask
     cluster (`features.partition.build_partitioned` bound to a client; issue 18).
+    `client`: LightGBM's trees grow across that Dask client's workers at every full refit
+    (`models.distributed`); the configuration search and the baselines run here.
     """
     t_total = time.perf_counter()
     timings = {
@@ -444,6 +447,7 @@ def run_backtest(
                         config=config,
                         feature_names=built.feature_names,
                         start=data_start,
+                        client=client,
                     )
                 else:  # the same trees; classic stack, blend and calibration fitted anew
                     fitted = refresh_at(fitted, train, events, grids, block_start, start=data_start)

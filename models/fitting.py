@@ -128,8 +128,10 @@ def fit_at(
     start: pd.Timestamp | None = None,
     horizon_hours: int = HORIZON_HOURS,
     fits: dict[str, Any] | None = None,
+    client: Any = None,
 ) -> MultiTargetForecaster:
-    """Fit the forecaster on `rows` (issue-time major over every grid of `grids`) at `until`.
+    """Fit the forecaster on `rows` (issue-time major over every grid of `grids`) at `until`;
+    with a Dask `client` LightGBM's trees grow across its workers (`models.distributed`).
 
     With stacking, the classic stack is fitted on the events known at `until` (`fits`:
     `seppexp` per target already fitted there, to save fitting it again) and its components
@@ -145,4 +147,4 @@ def fit_at(
         if names is not None:
             names += list(block.columns)
     model = MultiTargetForecaster(config=config, feature_names=names, horizon_hours=horizon_hours)
-    return model.fit(rows, list(targets), stack=stack)
+    return model.fit(rows, list(targets), stack=stack, client=client)

@@ -33,6 +33,7 @@ from models.blend import PoissonBlend
 from models.calibration import IdentityCalibrator, select_calibrator
 from models.config import ForecasterConfig, load_config
 from models.covers import recount_covers
+from models.distributed import FitRows, train_on_cluster
 from risk.contract import ANY_TARGET, HORIZON_HOURS
 from risk.errors import ConfigError, ContractError, NotFitted
 from risk.levels import levels_at, operating_points
@@ -437,9 +438,11 @@ class LightGBMForecaster(BaseEstimator):
         self.horizon_hours = horizon_hours
 
     # --- fit ---------------------------------------------------------------------------------
-    def fit(self, frame: pd.DataFrame, bins: SharedBins | None = None) -> Self:
+    def fit(self, frame: pd.DataFrame, bins: SharedBins | None = None, client: Any = None) -> Self:
         """Fit on `frame`; `bins` (built from this frame with this config and the same tree
-        feature list, :meth:`SharedBins.build`) saves binning the features again per target."""
+        feature list, :meth:`SharedBins.build`) saves binning the features again per target.
+        `client` (a Dask client): the trees grow across its workers (`models.distributed`;
+        `bins` unused), everything else — blend, sampling, covers, calibration — here."""
         cfg: ForecasterConfig = load_config(self.config)
         label = _column(frame, f"label_{self.target}")
         count = _column(frame, f"count_{self.target}")
@@ -482,7 +485,9 @@ class LightGBMForecaster(BaseEstimator):
         reference_idx = train_idx
         if sampled:
             keep, weight = negative_sample(label[train_idx], rate, cfg.seed)
-        if bins is None:  # bins for this target alone: only its sampled rows are binned
+        if client is not None:  # the workers bin their own shares of the rows
+            train_idx = train_idx[keep]
+        elif bins is None:  # bins for this target alone: only its sampled rows are binned
             bins = SharedBins.build(frame, self.config, tree_names, self.horizon_hours, keep)
             train_idx, keep = bins.train_idx, None
         else:
@@ -494,25 +499,36 @@ class LightGBMForecaster(BaseEstimator):
         y = count if objective == "poisson" else label
         init = self._offset_raw(frame, train_idx)
         init_val = self._offset_raw(frame, valid_idx)
-        train_set, valid_set = bins.datasets(
-            keep, y[train_idx], weight, y[valid_idx], init, init_val
-        )
-        booster = _train(cfg.lightgbm_params, train_set, valid_set, training)
+
+        def grow(params: dict[str, Any], target: np.ndarray, offset: Any, offset_val: Any):
+            """Trees on the training rows, early-stopped on the validation rows: on the
+            shared bins here, or across the client's workers."""
+            if client is None:
+                train_set, valid_set = bins.datasets(
+                    keep, target[train_idx], weight, target[valid_idx], offset, offset_val
+                )
+                return _train(params, train_set, valid_set, training)
+            cols = frame.columns.get_indexer(tree_names)
+            return train_on_cluster(
+                client,
+                params,
+                training,
+                FitRows(frame.iloc[train_idx, cols], target[train_idx], weight, offset),
+                FitRows(frame.iloc[valid_idx, cols], target[valid_idx], None, offset_val),
+            )
+
+        booster = grow(cfg.lightgbm_params, y, init, init_val)
         self.best_iteration_ = _best(booster)
         # Covers from plain rows (no down-sampling, no bagging): honest SHAP base values.
         self.booster_ = recount_covers(
             booster, _reference_rows(frame, tree_names, reference_idx, cfg.seed)
         )
         if training["count_model"]:
-            train_set, valid_set = bins.datasets(
-                keep, count[train_idx], weight, count[valid_idx], None, None
-            )
-            self.count_booster_ = _train(cfg.count_params, train_set, valid_set, training)
+            self.count_booster_ = grow(cfg.count_params, count, None, None)
             self.count_best_iteration_ = _best(self.count_booster_)
         else:
             self.count_booster_ = None
             self.count_best_iteration_ = 0
-        del train_set
 
         self.config_ = cfg
         self.config_version_ = cfg.version
@@ -711,8 +727,10 @@ class MultiTargetForecaster(BaseEstimator):
         frame: pd.DataFrame,
         targets: list[str] | tuple[str, ...] | None = None,
         stack: stacking.ClassicStack | None = None,
+        client: Any = None,
     ) -> Self:
-        """Fit every target of `targets` (default: every `label_<target>` of the frame).
+        """Fit every target of `targets` (default: every `label_<target>` of the frame);
+        with a Dask `client` each target's trees grow across its workers.
 
         A target without an event in its training rows gets no model: it is left out of
         `targets_` and `forecasters_`, with the reason in `skipped_` (a category a city has not
@@ -728,7 +746,7 @@ class MultiTargetForecaster(BaseEstimator):
         cfg = load_config(self.config)
         stack_cfg = cfg.section("stacking")
         bins = None
-        if stack_cfg["features"] == "all":  # the same trees' features for every target
+        if stack_cfg["features"] == "all" and client is None:  # same trees' features for all
             names = tree_features(
                 feature_columns(frame, self.feature_names), ANY_TARGET, chosen, stack_cfg
             )
@@ -740,7 +758,7 @@ class MultiTargetForecaster(BaseEstimator):
             try:
                 self.forecasters_[t] = LightGBMForecaster(
                     self.config, t, self.feature_names, self.horizon_hours
-                ).fit(frame, bins=bins)
+                ).fit(frame, bins=bins, client=client)
             except NothingToLearn as exc:
                 self.skipped_[t] = str(exc)
                 first = first or exc

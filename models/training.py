@@ -82,6 +82,7 @@ def train_forecaster(
     build: Callable[..., FeatureFrame] = build_features,
     visits: pd.DataFrame | None = None,
     patrol_exposure: bool = False,
+    client: Any = None,
 ) -> TrainedModel:
     """Fit one LightGBM model per target on the rows whose windows closed by `until`
     (default: the latest `reported_at` in `events`), issue times from the later of
@@ -90,7 +91,8 @@ def train_forecaster(
 
     `issue_stride` k > 1 builds the features at every k-th of those issue times only (counted
     back from the latest): a city too large for a frame of every day (issue 18). `build`: the
-    feature builder (`features.partition.build_partitioned` bound to a Dask client).
+    feature builder (`features.partition.build_partitioned` bound to a Dask client);
+    `client`: LightGBM's trees grow across that client's workers (`models.distributed`).
     `patrol_exposure` (the explicit switch) makes the patrol `visits` a feature
     (`features.exposure`)."""
     grids = grids.reset_index(drop=True)
@@ -142,6 +144,7 @@ def train_forecaster(
         config=config,
         feature_names=built.feature_names,
         start=data_start,
+        client=client,
     )
     feature_info = built.info + (model.stack_.info() if model.stack_ is not None else [])
     return TrainedModel(

@@ -114,7 +114,8 @@ def backtest(
     exposure_feature: ExposureOption = False,
 ) -> None:
     """Rolling-origin backtest: LightGBM beside every classic baseline (and the oracle).
-    With --dask the feature frame is built per partition on the cluster."""
+    With --dask the feature frame is built per partition on the cluster and LightGBM's trees
+    grow across its workers (lightgbm.dask)."""
     from models.backtest import run_backtest, write_outputs
     from models.report import write_report
     from risk.synth.truth import load_truth
@@ -149,6 +150,7 @@ def backtest(
             visits=_read_visits(visits, encoding),
             patrol_exposure=exposure_feature,
             build=_feature_builder(client),
+            client=client,
         )
     paths = write_outputs(result, out_dir, report=write_report)
     _print_model_table(result.metrics)
@@ -235,7 +237,8 @@ def train(
     ] = None,
 ) -> None:
     """Train on all history and register a model version with alias `challenger`.
-    With --dask the feature frame is built per partition on the cluster; LightGBM fits here."""
+    With --dask the feature frame is built per partition on the cluster and LightGBM's trees
+    grow across its workers (lightgbm.dask); calibration and covers are fitted here."""
     import json
     import tempfile
 
@@ -296,6 +299,7 @@ def train(
             patrol_exposure=exposure,
             issue_stride=issue_stride,
             build=_feature_builder(client),
+            client=client,
         )
     with (
         tempfile.TemporaryDirectory() as tmp,

@@ -24,6 +24,7 @@ def test_without_the_switch_no_module_imports_dask():
         "import sys\n"
         "import risk.cli, risk.cluster, features.partition, models.predict_explain\n"
         "import serve.scoring, serve.jobs, serve.app\n"
+        "import models.distributed, models.training, models.backtest\n"
         "from risk.cli import app\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed'))\n"
         "print(loaded)\n"
