@@ -4,13 +4,15 @@
 
 On the benchmark's synthetic city the generator's background rate μ of every grid and
 category is known. At the first evaluation day this script estimates it from the events known
-then, four ways:
+then, five ways:
 
 * `raw` — the grid's own count per day (`classic_rate`);
 * `eb` — that rate shrunk towards grids of the same type (`classic_eb`,
   `models.stacking.shrunk_rates`);
 * `pooled` — shrunk instead towards the grid's other events (`classic_pooled`,
   `models.stacking.pooled_rates`; docs/adr/010-forecast-core-v2.md);
+* `covar` — shrunk instead towards a regression of the counts on the grids' attributes and
+  their other events (`classic_covar`, `models.stacking.covariate_rates`);
 * `em` — `seppexp`'s EM background per grid (not known-at-t for the training rows, shown as
   the univariate self-exciting fit's reference).
 
@@ -40,7 +42,8 @@ from features.binning import event_arrays
 from features.labels import label_columns
 from models.baselines import SEPPExp
 from models.baselines.known import NS_PER_DAY, age_band_counts, index_events, to_utc_ns
-from models.stacking import _groups, pooled_rates, shrunk_rates
+from models.covariates import grid_covariates
+from models.stacking import _groups, _prior_groups, covariate_rates, pooled_rates, shrunk_rates
 from risk.contract import ANY_TARGET
 from risk.metrics import json_ready, miss_rate_true_at, pei_at, pr_auc
 from risk.synth.oracle import oracle_expected_counts, oracle_targets
@@ -70,12 +73,16 @@ def estimates(
         for c in cats
     }
     every = sum(counts.values())
-    out: dict[str, list[np.ndarray]] = {"raw": [], "eb": [], "pooled": [], "em": []}
+    static = grid_covariates(grids, _prior_groups(groups)[0])
+    out: dict[str, list[np.ndarray]] = {"raw": [], "eb": [], "pooled": [], "covar": [], "em": []}
     for c in cats:
         n = counts[c]
         out["raw"].append((n / days)[0])
         out["eb"].append(shrunk_rates(n, days, groups, DISPERSION)[0])
         out["pooled"].append(pooled_rates(n, every - n, days, groups, DISPERSION, DISPERSION)[0])
+        out["covar"].append(
+            covariate_rates(n, every - n, days, groups, static, DISPERSION, DISPERSION)[0]
+        )
         out["em"].append(SEPPExp(start=start).fit(events[events["category"] == c], grids, at).mu_)
     return {name: np.stack(columns, axis=1) for name, columns in out.items()}
 

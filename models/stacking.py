@@ -31,6 +31,10 @@ of the transformation, fitted on the training period like any model parameter, n
 period being forecast; no per-grid quantity is
 carried from the fit (a per-grid EM background fitted at the retrain would hold the very
 events that training rows are labelled with).
+
+:func:`covariate_rates` (a prior from the grids' attributes and other events, regressed at
+every `t`) is measured by `benchmarks.background` but is not a component: in the blend it gave
+a mixed result on a 500-grid city (docs/adr/010-forecast-core-v2.md).
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ from models.baselines.known import (
     index_events,
     to_utc_ns,
 )
+from models.covariates import poisson_glm_rates
 from risk.contract import ANY_TARGET, HORIZON_HOURS, UNASSIGNED
 from risk.geometry import ring1_matrix
 
@@ -249,6 +254,24 @@ def pooled_rates(
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(other_sum > 0, own_sum / other_sum, 0.0)
     m = share[:, codes] * steady
+    if own is None:
+        own = shrunk_rates(counts, days, groups, dispersion)
+    return _shrink_towards(counts, days, m, groups, dispersion, own)
+
+
+def _shrink_towards(
+    counts: np.ndarray,
+    days: np.ndarray,
+    m: np.ndarray,
+    groups: np.ndarray,
+    dispersion: float,
+    own: np.ndarray,
+) -> np.ndarray:
+    """(T, G) gamma–Poisson rates `(N + 1/V) / (T + 1/(V m))` around prior means `m` (T, G),
+    with the prior's relative variance `V` per group the mean of
+    `((N/T − m)² − dispersion · m / T) / m²` over its grids with `m > 0`, floored at
+    `MIN_VARIANCE_SHARE`; `own` where `m` is 0 (no prior to speak of)."""
+    codes, member = _prior_groups(groups)
     rate = counts / days
     usable = m > 0
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -258,11 +281,46 @@ def pooled_rates(
         v = np.where(n_used > 0, np.asarray(member.T @ rel.T).T / n_used, 0.0)
     v = np.maximum(v, MIN_VARIANCE_SHARE)[:, codes]
     with np.errstate(divide="ignore", invalid="ignore"):
-        pooled = (counts + 1.0 / v) / (days + 1.0 / (v * m))
-    # no prior to speak of (no other event in the group): the grid's own steadied rate
+        shrunk = (counts + 1.0 / v) / (days + 1.0 / (v * m))
+    return np.where(usable, shrunk, own)
+
+
+def covariate_rates(
+    counts: np.ndarray,
+    other: np.ndarray,
+    days: np.ndarray,
+    groups: np.ndarray,
+    static: np.ndarray,
+    dispersion: float,
+    other_dispersion: float,
+    own: np.ndarray | None = None,
+) -> np.ndarray:
+    """(T, G) empirical-Bayes rates per day of one category, shrunk towards a covariate
+    prior: at each `t`, a ridge Poisson regression (`models.covariates.poisson_glm_rates`) of
+    the grid's count on its static attributes (`static`, `models.covariates.grid_covariates`)
+    and on the log of its steadied rate of every other event (:func:`shrunk_rates` of
+    `other`, what :func:`pooled_rates` scales) gives the prior mean `m`; the grid's own count
+    is then shrunk towards it as in :func:`pooled_rates` (`V` per group, by moments).
+
+    A grid's people, buildings and type explain part of its rate, its other events another
+    part: the regression weighs both from the data at `t`, so neither the group mean (`eb`)
+    nor a fixed share of the other events (`pooled`) is imposed. Everything is computed from
+    the counts known at each `t`; a `t` without any event of the category gives `own`."""
+    n_t, n_g = counts.shape
+    if n_g == 0:
+        return np.zeros((n_t, 0))
     if own is None:
         own = shrunk_rates(counts, days, groups, dispersion)
-    return np.where(usable, pooled, own)
+    steady = shrunk_rates(other, days, groups, other_dispersion)
+    level = steady.mean(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(level > 0, np.log(steady + 0.01 * level), 0.0)
+    spread = z.std(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(spread > 1e-12, (z - z.mean(axis=1, keepdims=True)) / spread, 0.0)
+    m = poisson_glm_rates(counts, days, static, z)
+    m = np.where(counts.sum(axis=1, keepdims=True) > 0, m, 0.0)
+    return _shrink_towards(counts, days, m, groups, dispersion, own)
 
 
 def _groups(grids: pd.DataFrame) -> np.ndarray:
@@ -323,8 +381,9 @@ def classic_components(
         steadied = shrunk_rates(n, days, groups, dispersion)
         shrunk = steadied * h
         if category != ANY_TARGET:
+            other_dispersion = 1.0 / (1.0 - every_theta) ** 2
             pooled = pooled_rates(
-                n, every - n, days, groups, dispersion, 1.0 / (1.0 - every_theta) ** 2, steadied
+                n, every - n, days, groups, dispersion, other_dispersion, steadied
             )
             pooled_sum += pooled
             pooled = pooled * h

@@ -11,11 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from models.covariates import grid_covariates, poisson_glm_rates
 from models.stacking import (
     ClassicStack,
     Trigger,
     classic_components,
     column,
+    covariate_rates,
     fit_triggers,
     pooled_rates,
     shrunk_rates,
@@ -108,6 +110,93 @@ def test_pooled_rates_fall_back_to_the_grids_own_rate_without_other_events():
     counts = np.array([[3.0, 1.0]])
     out = pooled_rates(counts, np.zeros((1, 2)), np.array([[10.0]]), np.zeros(2, int), 1.0, 1.0)
     np.testing.assert_allclose(out, shrunk_rates(counts, np.array([[10.0]]), np.zeros(2, int), 1.0))
+
+
+def test_covariate_rates_shrink_towards_the_regression_by_hand():
+    # Four grids (one city-wide group), no attribute, no other event: the regression is its
+    # intercept, the mean rate m = 8 / 40 = 0.2 per day. Rates [0, 0, 0.8, 0]: squared
+    # deviations [0.04, 0.04, 0.36, 0.04], less the counting noise m / T = 0.02, over m² = 0.04
+    # -> [0.5, 0.5, 8.5, 0.5], V = 2.5; so 1/V = 0.4, 1/(V m) = 2 and each rate is
+    # (N + 0.4) / (10 + 2).
+    counts = np.array([[0.0, 0.0, 8.0, 0.0]])
+    out = covariate_rates(
+        counts, np.zeros((1, 4)), np.array([[10.0]]), np.zeros(4, int), np.zeros((4, 0)), 1.0, 1.0
+    )
+    np.testing.assert_allclose(out[0], [0.4 / 12, 0.4 / 12, 8.4 / 12, 0.4 / 12], rtol=1e-6)
+
+
+def test_covariate_rates_follow_an_attribute_that_explains_the_counts():
+    # Rates 0.1 · 3^x for an attribute x = [-1, -1, 1, 1] (standardised): counts over 100
+    # days [3.33, 3.33, 30, 30] rounded to [3, 4, 30, 30]. The regression puts the prior of
+    # the first two near 0.035 and of the last two near 0.3 (the group mean is 0.1675): each
+    # rate stays with its own kind of grid, where `eb` pulls all four towards the mean.
+    counts = np.array([[3.0, 4.0, 30.0, 30.0]])
+    days = np.array([[100.0]])
+    static = np.array([[-1.0], [-1.0], [1.0], [1.0]])
+    out = covariate_rates(counts, np.zeros((1, 4)), days, np.zeros(4, int), static, 1.0, 1.0)
+    eb = shrunk_rates(counts, days, np.zeros(4, int), 1.0)
+    assert abs(out[0, 0] - 0.035) < abs(eb[0, 0] - 0.035)
+    assert abs(out[0, 2] - 0.3) < abs(eb[0, 2] - 0.3)
+    # the prior itself: without penalty the regression gives each kind its mean rate, 7 / 200
+    # and 60 / 200; the ridge pulls the slope a little towards no difference
+    exact = poisson_glm_rates(counts, days, static, np.zeros((1, 4)), ridge=0.0)
+    np.testing.assert_allclose(exact[0], [0.035, 0.035, 0.3, 0.3], rtol=1e-8)
+    m = poisson_glm_rates(counts, days, static, np.zeros((1, 4)))
+    assert 0.035 < m[0, 0] < 0.04 and 0.29 < m[0, 2] < 0.3
+
+
+def test_covariate_rates_fall_back_without_events():
+    counts = np.zeros((1, 3))
+    out = covariate_rates(
+        counts, np.ones((1, 3)), np.array([[10.0]]), np.zeros(3, int), np.eye(3), 1.0, 1.0
+    )
+    np.testing.assert_allclose(out, 0.0)
+
+
+def test_poisson_glm_rates_recover_an_exact_log_linear_rate():
+    # rate = 0.1 · exp(0.5 x + 0.3 z) with x static and z varying; counts = 10 days · rate
+    # exactly, so without penalty the fitted rates are the counts / 10 (every t on its own:
+    # the second row doubles the first's counts and exposure).
+    x = np.array([-1.0, 0.0, 1.0, 0.0])
+    z = np.array([0.0, 1.0, 0.0, -1.0])
+    rate = 0.1 * np.exp(0.5 * x + 0.3 * z)
+    counts = np.stack([10 * rate, 40 * rate])
+    days = np.array([[10.0], [40.0]])
+    fitted = poisson_glm_rates(counts, days, x[:, None], np.stack([z, z]), ridge=0.0)
+    np.testing.assert_allclose(fitted, np.stack([rate, rate]), rtol=1e-8)
+
+
+def test_grid_covariates_from_the_grid_file():
+    # area constant (dropped), population log1p -> [0, 1, 2], a text attribute (dropped),
+    # and the type indicator of the second group [0, 0, 1]; each standardised.
+    grids = line_grids().assign(
+        population=[0.0, math.e - 1, math.e**2 - 1], attr_name=["a", "b", "c"]
+    )
+    out = grid_covariates(grids, np.array([0, 0, 1]))
+    s = math.sqrt(1.5)
+    np.testing.assert_allclose(out[:, 0], [-s, 0.0, s])
+    np.testing.assert_allclose(out[:, 1], [-1 / math.sqrt(2), -1 / math.sqrt(2), math.sqrt(2)])
+    assert out.shape == (3, 2)
+    assert grid_covariates(line_grids(), np.zeros(3, int)).shape == (3, 0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_covariate_rates_at_t_use_only_the_counts_at_t(seed):
+    # Each issue time's regression and shrinkage see that time's counts only: a row computed
+    # alone equals the same row computed beside later (larger) counts.
+    rng = np.random.default_rng(seed)
+    counts = np.cumsum(rng.poisson(0.3, (4, 40)), axis=0).astype(float)
+    other = np.cumsum(rng.poisson(1.0, (4, 40)), axis=0).astype(float)
+    days = np.array([[10.0], [20.0], [30.0], [40.0]])
+    groups = np.repeat([0, 1], 20)
+    static = rng.normal(size=(40, 2))
+    together = covariate_rates(counts, other, days, groups, static, 1.5, 1.2)
+    for i in range(4):
+        alone = covariate_rates(
+            counts[i : i + 1], other[i : i + 1], days[i : i + 1], groups, static, 1.5, 1.2
+        )
+        np.testing.assert_allclose(alone[0], together[i], rtol=1e-9)
 
 
 @settings(max_examples=25, deadline=None)
