@@ -2,9 +2,10 @@
 reasons and review queue (issue 18): features, predictions and TreeSHAP per partition, one
 atomic write from the client.
 
-Probabilities, counts and levels are bit-identical. A reason's points may differ in the last
-bits (numpy and BLAS sum a row in an order that can depend on how many rows the array
-holds), so reasons are compared word for word and their numbers to 1e-12."""
+Levels, warnings and the queue are identical. Probabilities, counts and a reason's points may
+differ in the last bits (numpy and BLAS sum a row in an order that can depend on how many rows
+the array holds and on the processor: 5.6e-17 on 2 of 800 probabilities on one development
+host, none on another), so they are compared to 1e-12 and reasons word for word."""
 
 from __future__ import annotations
 
@@ -64,6 +65,15 @@ def same_reasons(left: list[list[dict]], right: list[list[dict]]) -> None:
                     assert y[key] == value, key
 
 
+def same_frames(left: pd.DataFrame, right: pd.DataFrame, skip: tuple[str, ...]) -> None:
+    """Every column but `skip` equal: floats to 1e-12 (last bits), everything else exactly."""
+    keep = [c for c in right.columns if c not in skip]
+    floats = [c for c in keep if right[c].dtype.kind == "f"]
+    exact = [c for c in keep if c not in floats]
+    assert_frame_equal(left[exact], right[exact], check_exact=True)
+    assert_frame_equal(left[floats], right[floats], check_exact=False, rtol=1e-12, atol=1e-12)
+
+
 def test_partitioned_scoring_equals_the_single_process_one(city, model, dask_client):
     options = {"tz": TZ, "top_percent": 5.0, "min_level": None}
     alone = score_city(model, city.grids, city.events, AT, **options)
@@ -72,8 +82,7 @@ def test_partitioned_scoring_equals_the_single_process_one(city, model, dask_cli
     assert len(spread.forecasts) == 2 * 400
     # top 5 % per target: ceil(0.05 * 400) = 20 warnings each
     assert int(spread.forecasts["warn"].sum()) == 40
-    exact = [c for c in alone.forecasts.columns if c != "reasons"]
-    assert_frame_equal(spread.forecasts[exact], alone.forecasts[exact], check_exact=True)
+    same_frames(spread.forecasts, alone.forecasts, skip=("reasons",))
     # the words compare with the city's median, not the partition's
     same_reasons(spread.forecasts["reasons"].tolist(), alone.forecasts["reasons"].tolist())
     assert spread.forecasts["reasons"].map(len).sum() > 400
@@ -105,10 +114,10 @@ def test_the_review_queue_is_the_same_with_and_without_the_cluster(
     one, queue_one, stored_one = _queue(tmp_path, "one.db", city, model)
     many, queue_many, stored_many = _queue(tmp_path, "many.db", city, model, dask_client)
     assert many.items_created == one.items_created >= 40  # top 5 % of each target, at least
-    assert [q[:4] for q in queue_many] == [q[:4] for q in queue_one]
+    assert [q[:3] for q in queue_many] == [q[:3] for q in queue_one]
+    assert [q[3] for q in queue_many] == pytest.approx([q[3] for q in queue_one], abs=1e-12)
     same_reasons([q[4] for q in queue_many], [q[4] for q in queue_one])
-    keep = [c for c in stored_one.columns if c not in ("run_id", "reasons")]
-    assert_frame_equal(stored_many[keep], stored_one[keep], check_exact=True)
+    same_frames(stored_many, stored_one, skip=("run_id", "reasons"))
 
 
 def test_the_services_daily_job_scores_on_the_configured_cluster(

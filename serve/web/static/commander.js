@@ -87,6 +87,7 @@
       'roll.grid': '网格',
       'roll.total': '合计',
       'roll.grids': '{n} 个网格',
+      'roll.grids.one': '{n} 个网格',
       'roll.hits': '{hits}/{n}',
       'roll.empty': '范围内没有网格。',
       'roll.loading': '正在加载…',
@@ -166,6 +167,7 @@
       'roll.grid': 'Grid',
       'roll.total': 'Total',
       'roll.grids': '{n} grids',
+      'roll.grids.one': '{n} grid',
       'roll.hits': '{hits}/{n}',
       'roll.empty': 'No grids in your scope.',
       'roll.loading': 'Loading…',
@@ -610,7 +612,7 @@
         name,
         level === 'grid'
           ? null
-          : Risk.el('span', { class: 'muted small', text: ' · ' + Risk.t('roll.grids', { n: r.grids }) }),
+          : Risk.el('span', { class: 'muted small', text: ' · ' + Risk.t(r.grids === 1 ? 'roll.grids.one' : 'roll.grids', { n: r.grids }) }),
       ),
       ...countCells(r),
     );
