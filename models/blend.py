@@ -54,11 +54,16 @@ class PoissonBlend(BaseEstimator):
         if usable.any() and w.sum() > 0:
             Xs = X[:, usable] / scale[usable]
             wy = w * y
+            # Σ w·m is linear in b (its gradient a constant), and only rows with a count
+            # enter the log term: each step touches the few rows with an event, not them all.
+            linear = Xs.T @ w
+            counted = wy > 0
+            Xc, wyc = Xs[counted], wy[counted]
 
             def loss(b: np.ndarray) -> tuple[float, np.ndarray]:
-                m = np.maximum(Xs @ b, TINY)
-                value = float(np.sum(w * m) - np.sum(wy * np.log(m)))
-                grad = Xs.T @ (w - wy / m)
+                m = np.maximum(Xc @ b, TINY)
+                value = float(linear @ b - wyc @ np.log(m))
+                grad = linear - Xc.T @ (wyc / m)
                 return value, grad
 
             # start from equal weights whose sum matches the mean count

@@ -26,7 +26,7 @@ from features.build import resolve_targets
 from features.labels import label_columns
 from models.config import load_config
 from models.forecaster import MultiTargetForecaster
-from models.stacking import ClassicStack, add_components
+from models.stacking import PREFIX, ClassicStack, add_components
 from risk.contract import HORIZON_HOURS
 from risk.errors import ConfigError
 from risk.exposure import check_visits
@@ -116,6 +116,48 @@ def refresh_at(
     return model.refresh(rows, stack)
 
 
+def with_classics(
+    rows: pd.DataFrame,
+    events: pd.DataFrame,
+    grids: pd.DataFrame,
+    until: pd.Timestamp,
+    targets: Sequence[str],
+    *,
+    start: pd.Timestamp | None = None,
+    horizon_hours: int = HORIZON_HOURS,
+    fits: dict[str, Any] | None = None,
+) -> tuple[pd.DataFrame, ClassicStack]:
+    """`rows` with the classic components of a stack fitted at `until` (`fits`: `seppexp` per
+    target already fitted there), each computed at the row's issue time from the events known
+    then; and the stack. `start` is the start of the record (default: the earliest event)."""
+    stack = ClassicStack(horizon_hours).fit(events, grids, until, list(targets), start, fits)
+    times = pd.DatetimeIndex(rows["issue_time"].unique())
+    return add_components(rows, stack.transform(events, grids, times, start)), stack
+
+
+def fit_prepared(
+    rows: pd.DataFrame,
+    targets: Sequence[str],
+    stack: ClassicStack | None,
+    *,
+    config: None | dict[str, Any] | str = None,
+    feature_names: list[str] | None = None,
+    horizon_hours: int = HORIZON_HOURS,
+    client: Any = None,
+) -> MultiTargetForecaster:
+    """Fit the forecaster on `rows` that already hold `stack`'s components (`with_classics`;
+    `stack` None: rows without them). The components join `feature_names` when the config
+    reads them; a config that does not gets no stack."""
+    names = None if feature_names is None else list(feature_names)
+    if stack is not None and uses_classics(config):
+        if names is not None:  # the components, in the order `with_classics` added them
+            names += [n for n in rows.columns if n.startswith(PREFIX) and n not in names]
+    else:
+        stack = None
+    model = MultiTargetForecaster(config=config, feature_names=names, horizon_hours=horizon_hours)
+    return model.fit(rows, list(targets), stack=stack, client=client)
+
+
 def fit_at(
     rows: pd.DataFrame,
     events: pd.DataFrame,
@@ -138,13 +180,23 @@ def fit_at(
     are computed at each row's issue time from the events known then; `start` is the start of
     the record (default: the earliest event)."""
     stack = None
-    names = None if feature_names is None else list(feature_names)
     if uses_classics(config):
-        stack = ClassicStack(horizon_hours).fit(events, grids, until, list(targets), start, fits)
-        times = pd.DatetimeIndex(rows["issue_time"].unique())
-        block = stack.transform(events, grids, times, start)
-        rows = add_components(rows, block)
-        if names is not None:
-            names += list(block.columns)
-    model = MultiTargetForecaster(config=config, feature_names=names, horizon_hours=horizon_hours)
-    return model.fit(rows, list(targets), stack=stack, client=client)
+        rows, stack = with_classics(
+            rows,
+            events,
+            grids,
+            until,
+            targets,
+            start=start,
+            horizon_hours=horizon_hours,
+            fits=fits,
+        )
+    return fit_prepared(
+        rows,
+        targets,
+        stack,
+        config=config,
+        feature_names=feature_names,
+        horizon_hours=horizon_hours,
+        client=client,
+    )

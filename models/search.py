@@ -28,8 +28,8 @@ import pandas as pd
 from features.base import LABEL_EXCLUDE_SOURCES
 from features.binning import EventArrays
 from models.config import load_config
-from models.fitting import fit_at, training_rows
-from models.stacking import fit_seppexps
+from models.fitting import fit_prepared, training_rows, with_classics
+from models.stacking import add_components, fit_seppexps
 from risk.errors import ConfigError
 from risk.metrics import pei_at, pr_auc
 
@@ -124,29 +124,24 @@ def search_config(
             f"no validation issue time between {valid_times[0]} and {until} has a closed window"
         )
     counts = {t: scored[f"count_{t}"].to_numpy().reshape(n_t, n_grids) for t in targets}
-    # every candidate's classic stack is fitted at the same moment: fit seppexp once
+    # every candidate's classic stack is the same (fitted at the same moment on the same
+    # events): its components are computed once, on the training and the validation rows
     fits = fit_seppexps(events, grids, valid_times[0], list(targets), start)
+    rows, stack = with_classics(
+        rows, events, grids, valid_times[0], targets, start=start, fits=fits
+    )
+    scored_times = pd.DatetimeIndex(scored["issue_time"].unique())
+    scored = add_components(scored, stack.transform(events, grids, scored_times, start))
     raw: dict[str, dict[str, dict[str, float]]] = {}
     for name, override in candidates.items():
         config = _merged(base, override)
         # every candidate on a third of its training issue times: a third of the cost
         stride = int(load_config(config).section("training")["issue_time_stride"])
         config = _merged(config, {"training": {"issue_time_stride": SEARCH_STRIDE * stride}})
-        model = fit_at(
-            rows,
-            events,
-            grids,
-            valid_times[0],
-            targets,
-            config=config,
-            feature_names=feature_names,
-            start=start,
-            fits=fits,
-        )
-        ready = model.add_classics(scored, events, grids, start)
+        model = fit_prepared(rows, targets, stack, config=config, feature_names=feature_names)
         raw[name] = {}
         for target, forecaster in model.forecasters_.items():
-            p = forecaster.predict_proba(ready).reshape(n_t, n_grids)
+            p = forecaster.predict_proba(scored).reshape(n_t, n_grids)
             raw[name][target] = {
                 "pr_auc": pr_auc(p, counts[target]),
                 "pei@5": pei_at(p, counts[target], 5),
