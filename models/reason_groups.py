@@ -57,13 +57,11 @@ _NEIGHBOURHOOD = (
     re.compile(r"^(nbr\d+|community|street)_decay_\d+(?:\.\d+)?d_(?P<c>.+)$"),
     re.compile(r"^community_share_\d+d_(?P<c>.+)$"),
 )
-_CLASSIC = re.compile(
-    r"^classic_(?P<k>rate|eb|pooled|citymean|recent|self|nbr|seppexp|kde|prospective)_(?P<c>.+)$"
-)
 _CLASSIC_GROUP = {
     "rate": "long_term",
     "eb": "long_term",
     "pooled": "long_term",
+    "declustered": "long_term",
     "citymean": "long_term",
     "seppexp": "long_term",
     "recent": "recent",
@@ -72,6 +70,7 @@ _CLASSIC_GROUP = {
     "kde": "nearby",
     "prospective": "nearby",
 }
+_CLASSIC = re.compile(rf"^classic_(?P<k>{'|'.join(_CLASSIC_GROUP)})_(?P<c>.+)$")
 LONG_WINDOW_DAYS = 91  # windows this long or longer: "over the past year"
 LONG_HALF_LIFE_DAYS = 30
 

@@ -12,6 +12,14 @@ expected count in the window `(t, t + horizon]`:
   categories say: the category's share (per `grid_type`) of the grid's steadied rate of every
   other event (a grid busy with everything is busier with each thing; see
   :func:`pooled_rates`); for `any`, the sum of the categories' pooled rates;
+* `classic_declustered_<c>` — the declustered rate: each known event weighted by the
+  probability that it was a background event rather than triggered by the earlier events of
+  its grid (`seppexp`'s E step, as known when the event became known; see
+  :func:`background_weights`), summed, per day, times the horizon. An event's weight is
+  fixed when it becomes known, so the value at `t` sums weights known at `t`. For `any`, every
+  event with `any`'s trigger, as `self` and `seppexp` are (not the sum over categories as
+  `pooled`, which has no other events to pool for `any`): a burst of mixed categories in one
+  grid is discounted too;
 * `classic_citymean_<c>` — the city-wide mean rate (one value per issue time);
 * `classic_recent_<c>` — known events of the last 30 days, per day, times the horizon;
 * `classic_self_<c>` — the self-exciting trigger per unit of branching ratio:
@@ -52,9 +60,12 @@ from features.labels import target_en, target_zh
 from models.baselines import KDE, Prospective, SEPPExp
 from models.baselines.known import (
     NS_PER_DAY,
+    IndexedEvents,
     age_band_counts,
     decayed_sums,
+    earlier_known_decayed_sums,
     index_events,
+    known_counts,
     to_utc_ns,
 )
 from models.covariates import poisson_glm_rates
@@ -71,6 +82,8 @@ MIN_GROUP = 30
 MIN_VARIANCE_SHARE = 0.05
 DEFAULT_OMEGA = 0.5  # per day, when a category's trigger cannot be fitted
 TRIGGER_GRIDS = 500  # grids (a seeded sample) the triggers' EM is fitted on, at most
+# The declustered background's prior: this many days at the city-wide rate (per grid).
+BACKGROUND_PRIOR_DAYS = 30.0
 
 KINDS: dict[str, tuple[str, str]] = {
     "rate": ("long-run rate of {en} here (historical rate): {value}", "本网格{zh}长期水平:{value}"),
@@ -81,6 +94,10 @@ KINDS: dict[str, tuple[str, str]] = {
     "pooled": (
         "long-run rate of {en} here, steadied by this grid's other events: {value}",
         "参照本网格其他事件后的{zh}长期水平:{value}",
+    ),
+    "declustered": (
+        "long-run rate of {en} here, bursts discounted: {value}",
+        "扣除连发后的本网格{zh}长期水平:{value}",
     ),
     "citymean": ("city-wide average of {en}: {value}", "全市{zh}平均水平:{value}"),
     "recent": (
@@ -183,6 +200,36 @@ def triggers_from(fits: dict[str, SEPPExp | None]) -> dict[str, Trigger]:
         fitted = int((model.mu_ > 0).sum()) > 0
         out[category] = Trigger(float(model.theta_), float(model.omega_), fitted=fitted)
     return out
+
+
+def background_weights(events: IndexedEvents, trigger: Trigger, start_ns: int) -> np.ndarray:
+    """(N,) for each event i, the probability that it was a background event rather than
+    triggered by the earlier events of its grid — `seppexp`'s E step with the trigger's θ, ω
+    — from what was known when i became known (`known_i`), never later:
+
+    * `φ_i = θ ω Σ exp(−ω (t_i − t_j))` over the grid's events j that occurred before i and were
+      known at `known_i` (:func:`~models.baselines.known.earlier_known_decayed_sums`);
+    * `μ̂_i = (1 − θ) (n_i + a) / (d_i + b)`: the grid's background rate per day — `n_i` its other
+      events known at `known_i`, `d_i` the days from `start` to `known_i` (at least 1) — with a
+      prior of `b = BACKGROUND_PRIOR_DAYS` days at the city-wide rate per grid known then
+      (`a = b · C_i / (d_i · G)`, `C_i` the city's events known at `known_i`, i included, so
+      `μ̂_i > 0` whenever θ < 1);
+    * `p_i = μ̂_i / (μ̂_i + φ_i)`, 1 where both are 0.
+
+    With θ = 0 every weight is 1."""
+    n = len(events)
+    if n == 0:
+        return np.zeros(0)
+    theta, omega = trigger.theta, trigger.omega
+    phi = theta * omega * earlier_known_decayed_sums(events, omega)
+    days = np.maximum((events.known - start_ns) / NS_PER_DAY, 1.0)
+    city = known_counts(np.zeros(n, dtype=np.int64), events.known)
+    own = known_counts(events.grid, events.known)
+    prior = BACKGROUND_PRIOR_DAYS * city / (days * max(events.n_grids, 1))
+    mu = (1.0 - theta) * (own - 1 + prior) / (days + BACKGROUND_PRIOR_DAYS)
+    total = mu + phi
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(total > 0, mu / total, 1.0)
 
 
 def _prior_groups(groups: np.ndarray) -> tuple[np.ndarray, sp.csr_matrix]:
@@ -373,6 +420,9 @@ def classic_components(
         chosen = _category_events(events, category)
         idx = index_events(chosen, grid_ids, start_ns)
         n = age_band_counts(idx, times, 0, None)
+        background = age_band_counts(
+            idx, times, 0, None, background_weights(idx, trigger, start_ns)
+        )
         decayed = decayed_sums(idx, times, trigger.omega)
         gain = -np.expm1(-trigger.omega * h)
         rate = n / days
@@ -393,6 +443,7 @@ def classic_components(
             "rate": rate * h,
             "eb": shrunk,
             "pooled": pooled,
+            "declustered": background / days * h,
             "citymean": np.repeat(rate.mean(axis=1, keepdims=True), len(grids), axis=1) * h,
             "recent": age_band_counts(idx, times, 0, RECENT_DAYS * NS_PER_DAY) / RECENT_DAYS * h,
             "self": own,

@@ -26,6 +26,7 @@ from models.explain import (
 from models.forecaster import LightGBMForecaster, MultiTargetForecaster
 from models.reason_groups import GROUPS, group_of
 from models.reason_texts import DictFacts, describe, reason_texts
+from models.stacking import KINDS, column
 from models.training import train_forecaster
 from risk.labels import load_labels
 from risk.synth.city import synthesise
@@ -163,6 +164,7 @@ def test_every_feature_of_a_real_model_belongs_to_exactly_one_named_group(city):
         ("same_window_1y_theft", "theft", "long_term"),
         ("classic_eb_theft", "theft", "long_term"),
         ("classic_citymean_theft", "theft", "long_term"),
+        ("classic_declustered_theft", "theft", "long_term"),
         ("decay_30d_theft", "theft", "long_term"),
         ("events_28d_theft", "theft", "recent"),
         ("decay_7d_theft", "theft", "recent"),
@@ -190,6 +192,13 @@ def test_every_feature_of_a_real_model_belongs_to_exactly_one_named_group(city):
 )
 def test_group_of(name, target, group):
     assert group_of(name, target) == group
+
+
+def test_every_classic_component_kind_has_a_reason_group():
+    # a kind added to models.stacking without a group would land in "other factors"
+    groups = {kind: group_of(column(kind, "theft"), "theft") for kind in KINDS}
+    assert groups["declustered"] == "long_term"
+    assert "other" not in groups.values() and "other_kinds" not in groups.values()
 
 
 # ----------------------------------------------------------------------------- the points rule

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from models.baselines.known import NS_PER_DAY, IndexedEvents, earlier_known_decayed_sums
 from models.covariates import grid_covariates, poisson_glm_rates
 from models.stacking import (
     ClassicStack,
@@ -57,6 +58,93 @@ def test_rate_self_and_neighbour_components_by_hand():
     np.testing.assert_allclose(
         block.columns[column("seppexp", "any")][0], 0.5 * eb + 0.5 * own, rtol=1e-6
     )
+
+
+def test_declustered_rate_by_hand():
+    # One grid, events at days 0, 0.5 and 10 after START (reported at once), θ = 0.5, ω = 1;
+    # prior b = 30 days at the city rate per grid (one grid: the city's own count per day).
+    # p1 = 1 (no earlier event).
+    # p2: φ = θω e^-0.5 = 0.303265; n = 1 other event, d = max(0.5, 1) = 1 day, city 2 events
+    #     -> a = 30 · 2 / 1 = 60, μ = 0.5 · (1 + 60) / (1 + 30) = 0.983871; p2 = μ / (μ + φ)
+    #     = 0.764388.
+    # p3: φ = 0.5 (e^-10 + e^-9.5) = 6.0126e-5; n = 2, d = 10, city 3 -> a = 30 · 0.3 = 9,
+    #     μ = 0.5 · 11 / 40 = 0.1375; p3 = 0.999563.
+    # At day 5 (events 1, 2 known): (1 + p2) / 5 · 3 days; at day 20: (1 + p2 + p3) / 20 · 3.
+    events = make_events(
+        [("g0", "2024-01-01 08:00"), ("g0", "2024-01-01 20:00"), ("g0", "2024-01-11 08:00")]
+    )
+    block = classic_components(
+        events,
+        line_grids(1),
+        at("2024-01-06 08:00", "2024-01-21 08:00"),
+        {"theft": Trigger(theta=0.5, omega=1.0)},
+        START,
+    )
+    phi2, mu2 = 0.5 * math.exp(-0.5), 0.5 * 61 / 31
+    phi3, mu3 = 0.5 * (math.exp(-10) + math.exp(-9.5)), 0.5 * 11 / 40
+    p2, p3 = mu2 / (mu2 + phi2), mu3 / (mu3 + phi3)
+    assert (round(p2, 6), round(p3, 6)) == (0.764388, 0.999563)
+    np.testing.assert_allclose(
+        block.columns[column("declustered", "theft")][:, 0],
+        [(1 + p2) / 5 * 3, (1 + p2 + p3) / 20 * 3],
+        rtol=1e-6,
+    )
+    # below the historical rate (2 / 5 · 3, 3 / 20 · 3) by the bursts' share
+    np.testing.assert_allclose(block.columns[column("rate", "theft")][:, 0], [1.2, 0.45])
+
+
+def test_an_event_reported_late_does_not_discount_the_events_known_before_it():
+    # Event A occurred at day 0 but was reported at day 5; event B occurred at day 1, reported
+    # at once. When B became known, A was not: B's weight is 1 for good, and A's too (nothing
+    # before it). At day 2 only B is known: 1 / 2 · 3 = 1.5; at day 6: 2 / 6 · 3 = 1.0, the
+    # historical rate. Had A been reported at once, B would be discounted: φ = 0.5 e^-1 =
+    # 0.183940, μ = 0.5 · (1 + 30 · 2 / 1) / 31 = 0.983871, p_B = 0.842492, giving
+    # (1 + p_B) / 2 · 3 and (1 + p_B) / 6 · 3.
+    grids, triggers, times = (
+        line_grids(1),
+        {"theft": Trigger(0.5, 1.0)},
+        at("2024-01-03 08:00", "2024-01-07 08:00"),
+    )
+    late = make_events([("g0", "2024-01-01 08:00", "2024-01-06 08:00"), ("g0", "2024-01-02 08:00")])
+    block = classic_components(late, grids, times, triggers, START)
+    np.testing.assert_allclose(block.columns[column("declustered", "theft")][:, 0], [1.5, 1.0])
+    prompt = make_events([("g0", "2024-01-01 08:00"), ("g0", "2024-01-02 08:00")])
+    block = classic_components(prompt, grids, times, triggers, START)
+    p_b = 0.5 * 61 / 31 / (0.5 * 61 / 31 + 0.5 * math.exp(-1))
+    assert round(p_b, 6) == 0.842492
+    np.testing.assert_allclose(
+        block.columns[column("declustered", "theft")][:, 0],
+        [(1 + p_b) / 2 * 3, (1 + p_b) / 6 * 3],
+        rtol=1e-6,
+    )
+
+
+def test_earlier_known_decayed_sums_skip_simultaneous_and_later_known_events():
+    # g0: two events at day 0, one at day 0.5 reported at day 3, one at day 1; g1: one at day 1.
+    # ω = 1. The day-0 pair are not each other's past: 0, 0. The day-0.5 event (known at day 3)
+    # sees both: 2 e^-0.5. The day-1 event, known at day 1, sees the pair but not the day-0.5
+    # one (unknown then): 2 e^-1. g1's event has no past.
+    day = NS_PER_DAY
+    occurred = np.array([0, 0, day // 2, day, day], dtype=np.int64)
+    known = np.array([0, 0, 3 * day, day, day], dtype=np.int64)
+    events = IndexedEvents(np.array([0, 0, 0, 0, 1]), occurred, known, 2)
+    np.testing.assert_allclose(
+        earlier_known_decayed_sums(events, 1.0),
+        [0, 0, 2 * math.exp(-0.5), 2 * math.exp(-1), 0],
+        rtol=1e-12,
+    )
+
+
+def test_declustered_rate_without_triggering_is_the_historical_rate():
+    # θ = 0: no event is triggered, every weight is 1
+    events = random_events(5, n=200, days=60)
+    triggers = {"any": Trigger(0.0, 0.8), "theft": Trigger(0.0, 2.0, fitted=False)}
+    times = pd.date_range("2024-01-05 08:00", periods=12, freq="5D", tz=TZ)
+    block = classic_components(events, line_grids(), times, triggers, START)
+    for c in triggers:
+        declustered = block.columns[column("declustered", c)]
+        np.testing.assert_allclose(declustered, block.columns[column("rate", c)], rtol=1e-6)
+        assert declustered.max() > 0
 
 
 def test_shrunk_rates_pull_noisy_grids_towards_their_group():
@@ -216,6 +304,7 @@ def test_components_at_t_use_only_what_is_known_at_t(seed, hour):
     known = events[(events["occurred_at"] <= t) & (events["reported_at"] <= t)]
     full = classic_components(events, line_grids(), pd.DatetimeIndex([t]), triggers, start)
     trimmed = classic_components(known, line_grids(), pd.DatetimeIndex([t]), triggers, start)
+    assert column("declustered", "theft") in full.columns  # every kind, the new ones too
     for name, values in full.columns.items():
         np.testing.assert_allclose(values, trimmed.columns[name], rtol=1e-6, err_msg=name)
 
@@ -232,7 +321,7 @@ def test_fit_triggers_per_category_and_a_category_without_events():
     again = ClassicStack.from_dict(stack.to_dict())
     assert again.triggers_ == stack.triggers_ and again.until_ == stack.until_
     names = [i.name for i in again.info()]
-    assert column("eb", "fraud") in names and len(names) == 3 * 10
+    assert column("eb", "fraud") in names and len(names) == 3 * 11
 
 
 def test_fit_triggers_names_the_failure_as_unfitted():
