@@ -31,6 +31,7 @@ BLEND_KINDS = (
     "citymean",
     "eb",
     "pooled",
+    "declustered",
     "rate",
     "recent",
     "self",
