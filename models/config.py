@@ -21,8 +21,9 @@ from risk.errors import ConfigError
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("lightgbm.toml")
 # 2: faster defaults, same keys (+ max_negatives_per_positive); 3: [stacking] (the classic
-# methods as features and a blended offset, docs/adr/010-forecast-core-v2.md).
-SUPPORTED_VERSIONS = (1, 2, 3)
+# methods as features and a blended offset, docs/adr/010-forecast-core-v2.md); 4: the blend
+# weighs the declustered background (`dpooled`, docs/adr/023-achievable-background.md).
+SUPPORTED_VERSIONS = (1, 2, 3, 4)
 OFFSETS = ("blend", "none")
 # What a blend may weigh: a classic component kind of the target itself (models/stacking.py),
 # or "cross" — every other category's self-excitation and, for a category, `any`'s steadied
@@ -32,6 +33,7 @@ BLEND_KINDS = (
     "eb",
     "pooled",
     "declustered",
+    "dpooled",
     "rate",
     "recent",
     "self",
@@ -49,6 +51,8 @@ BEFORE_STACKING = {
     "features": "all",
     "classic_features": True,
 }
+# What a version-3 config's blend was when it did not name one.
+VERSION_3_BLEND = ["eb", "pooled", "self", "nbr", "cross"]
 CALIBRATION_METHODS = ("isotonic", "platt", "identity")
 SELECTION_METRICS = ("log_loss", "ece")
 FREE_TABLES = ("lightgbm", "lightgbm_count")  # passed through to LightGBM
@@ -209,9 +213,12 @@ def load_config(source: None | Mapping[str, Any] | str | Path = None) -> Forecas
             f"config={source!r} is not accepted; accepted: None, a dict, or the path of a "
             "TOML file shaped like models/lightgbm.toml"
         )
-    if raw.get("config_version") in (1, 2) and source is not None:
+    if raw.get("config_version") in (1, 2, 3) and source is not None:
         given = source if isinstance(source, Mapping) else _read_toml(Path(source))
-        if "stacking" not in given:  # an old model's config: it was trained without stacking
+        if raw["config_version"] == 3:  # its blend, unless it named one
+            if "blend" not in given.get("stacking", {}):
+                raw["stacking"] = {**raw["stacking"], "blend": list(VERSION_3_BLEND)}
+        elif "stacking" not in given:  # an old model's config: it was trained without stacking
             raw["stacking"] = dict(BEFORE_STACKING)
     _validate(raw, where)
     return ForecasterConfig(raw=raw, source=where)

@@ -62,6 +62,7 @@ _CLASSIC_GROUP = {
     "eb": "long_term",
     "pooled": "long_term",
     "declustered": "long_term",
+    "dpooled": "long_term",
     "citymean": "long_term",
     "seppexp": "long_term",
     "recent": "recent",

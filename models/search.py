@@ -44,7 +44,10 @@ SEARCH_SPACE: dict[str, dict[str, Any]] = {
     "larger_trees": {"lightgbm": {"num_leaves": 31, "min_data_in_leaf": 200, "learning_rate": 0.1}},
     "wide_blend": {
         "stacking": {
-            "blend": ["eb", "pooled", "self", "nbr", "cross", "recent", "kde", "prospective"]
+            "blend": [
+                *("eb", "pooled", "dpooled", "self", "nbr", "cross"),
+                *("recent", "kde", "prospective"),
+            ]
         }
     },
 }

@@ -99,6 +99,11 @@ KINDS: dict[str, tuple[str, str]] = {
         "long-run rate of {en} here, bursts discounted: {value}",
         "扣除连发后的本网格{zh}长期水平:{value}",
     ),
+    "dpooled": (
+        "long-run rate of {en} here, bursts discounted and steadied by this grid's other "
+        "events: {value}",
+        "扣除连发并参照本网格其他事件后的{zh}长期水平:{value}",
+    ),
     "citymean": ("city-wide average of {en}: {value}", "全市{zh}平均水平:{value}"),
     "recent": (
         "{en} here in the last 30 days, as a 3-day rate: {value}",
@@ -412,6 +417,7 @@ def classic_components(
     every = age_band_counts(index_events(events, grid_ids, start_ns), times, 0, None)
     every_theta = triggers[ANY_TARGET].theta if ANY_TARGET in triggers else 0.0
     pooled_sum = np.zeros_like(every, dtype=np.float64)
+    background_sum = np.zeros_like(every, dtype=np.float64)
     categories = [c for c in triggers if c != ANY_TARGET]
     # `any` last: its pooled rate is the sum of the categories' (when it has categories)
     ordered = [*categories, *([ANY_TARGET] if ANY_TARGET in triggers else [])]
@@ -430,20 +436,28 @@ def classic_components(
         dispersion = 1.0 / (1.0 - trigger.theta) ** 2
         steadied = shrunk_rates(n, days, groups, dispersion)
         shrunk = steadied * h
+        # declustered counts are about Poisson: no over-dispersion to allow for
+        steadied_background = shrunk_rates(background, days, groups, 1.0)
         if category != ANY_TARGET:
             other_dispersion = 1.0 / (1.0 - every_theta) ** 2
             pooled = pooled_rates(
                 n, every - n, days, groups, dispersion, other_dispersion, steadied
             )
+            pooled_background = pooled_rates(
+                background, every - n, days, groups, 1.0, other_dispersion, steadied_background
+            )
             pooled_sum += pooled
-            pooled = pooled * h
+            background_sum += pooled_background
+            pooled, pooled_background = pooled * h, pooled_background * h
         else:
             pooled = pooled_sum * h if categories else shrunk
+            pooled_background = background_sum * h if categories else steadied_background * h
         values = {
             "rate": rate * h,
             "eb": shrunk,
             "pooled": pooled,
             "declustered": background / days * h,
+            "dpooled": pooled_background,
             "citymean": np.repeat(rate.mean(axis=1, keepdims=True), len(grids), axis=1) * h,
             "recent": age_band_counts(idx, times, 0, RECENT_DAYS * NS_PER_DAY) / RECENT_DAYS * h,
             "self": own,

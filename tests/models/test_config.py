@@ -8,9 +8,9 @@ from models.config import DEFAULT_CONFIG_PATH, load_config
 from risk.errors import ConfigError
 
 
-def test_packaged_config_is_version_3_stacked_deterministic_on_two_threads():
+def test_packaged_config_is_version_4_stacked_deterministic_on_two_threads():
     cfg = load_config()
-    assert cfg.version == 3
+    assert cfg.version == 4
     assert cfg.source == str(DEFAULT_CONFIG_PATH)
     params = cfg.lightgbm_params
     assert params["num_threads"] == 2
@@ -18,10 +18,29 @@ def test_packaged_config_is_version_3_stacked_deterministic_on_two_threads():
     assert (params["objective"], params["metric"]) == ("poisson", "average_precision")
     assert cfg.section("stacking") == {
         "offset": "blend",
-        "blend": ["eb", "pooled", "self", "nbr", "cross"],
+        "blend": ["eb", "pooled", "dpooled", "self", "nbr", "cross"],
         "features": "target",
         "classic_features": True,
     }
+
+
+def test_a_version_3_config_keeps_its_blend(tmp_path):
+    # a model saved with version 3 meant the blend without `dpooled`, unless it named one
+    path = tmp_path / "v3.toml"
+    path.write_text('config_version = 3\n[lightgbm]\nobjective = "binary"\n')
+    assert load_config(path).section("stacking")["blend"] == [
+        "eb",
+        "pooled",
+        "self",
+        "nbr",
+        "cross",
+    ]
+    named = {"config_version": 3, "stacking": {"blend": ["eb", "self"]}}
+    assert load_config(named).section("stacking")["blend"] == ["eb", "self"]
+    assert (
+        "dpooled"
+        in load_config({"training": {"issue_time_stride": 3}}).section("stacking")["blend"]
+    )
 
 
 def test_a_version_2_config_means_no_stacking(tmp_path):

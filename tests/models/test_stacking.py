@@ -147,6 +147,46 @@ def test_declustered_rate_without_triggering_is_the_historical_rate():
         assert declustered.max() > 0
 
 
+def test_pooled_declustered_rate_without_triggering_is_the_pooled_rate():
+    # θ = 0: declustered counts are the counts and neither is over-dispersed, so `dpooled`
+    # (the pooled shrinkage of the declustered counts) is `pooled`, for a category and for `any`
+    # (the sum of its categories')
+    events = random_events(7, n=300, days=60)
+    events["category"] = np.where(np.arange(len(events)) % 3 == 0, "dispute", "theft")
+    triggers = {
+        "any": Trigger(0.0, 0.8),
+        "theft": Trigger(0.0, 2.0),
+        "dispute": Trigger(0.0, 1.0),
+    }
+    times = pd.date_range("2024-01-05 08:00", periods=12, freq="5D", tz=TZ)
+    block = classic_components(events, line_grids(), times, triggers, START)
+    for c in triggers:
+        dpooled = block.columns[column("dpooled", c)]
+        np.testing.assert_allclose(dpooled, block.columns[column("pooled", c)], rtol=1e-5)
+        assert dpooled.max() > 0
+    np.testing.assert_allclose(
+        block.columns[column("dpooled", "any")],
+        block.columns[column("dpooled", "theft")] + block.columns[column("dpooled", "dispute")],
+        rtol=1e-5,
+    )
+
+
+def test_pooled_declustered_rate_discounts_a_burst():
+    # Two grids with the same number of events: g0's come in one burst, g1's spread out.
+    # With triggering the burst is mostly discounted: g0's dpooled rate is below g1's, while
+    # their `pooled` rates are equal.
+    burst = [("g0", f"2024-02-01 {8 + k:02d}:00") for k in range(4)]
+    spread = [("g1", f"2024-{day} 08:00") for day in ("01-05", "01-17", "01-29", "02-10")]
+    events = make_events(burst + spread)
+    events["category"] = "theft"
+    triggers = {"theft": Trigger(0.6, 1.0)}
+    block = classic_components(events, line_grids(), at("2024-03-11 08:00"), triggers, START)
+    pooled = block.columns[column("pooled", "theft")][0]
+    dpooled = block.columns[column("dpooled", "theft")][0]
+    assert pooled[0] == pytest.approx(pooled[1])
+    assert dpooled[0] < 0.8 * dpooled[1]
+
+
 def test_shrunk_rates_pull_noisy_grids_towards_their_group():
     # Two groups of 40 grids. Group 0: every grid 10 events in 100 days (no spread beyond noise:
     # the prior variance is the floor 0.05 m², so each rate is pulled towards the mean 0.1).
@@ -321,7 +361,7 @@ def test_fit_triggers_per_category_and_a_category_without_events():
     again = ClassicStack.from_dict(stack.to_dict())
     assert again.triggers_ == stack.triggers_ and again.until_ == stack.until_
     names = [i.name for i in again.info()]
-    assert column("eb", "fraud") in names and len(names) == 3 * 11
+    assert column("eb", "fraud") in names and len(names) == 3 * 12
 
 
 def test_fit_triggers_names_the_failure_as_unfitted():
