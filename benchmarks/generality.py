@@ -1,6 +1,6 @@
 """Generality of the forecast (issue 12): the same comparison on other cities and cell sizes.
 
-    .venv/bin/python -m benchmarks.generality [--only NAME ...]
+    .venv/bin/python -m benchmarks.generality [--only NAME ...] [--data CHICAGO_FOLDER]
 
 Runs, one after another, each as its own process (the other benchmark scripts, default
 settings, configuration search included):
@@ -72,7 +72,15 @@ def _run(args: list[str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", nargs="*", help="run only these rows (names as in the JSON)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="the Chicago data folder, for the Chicago rows (default: benchmarks.chicago's own, "
+        "../shared/data/chicago from the working directory)",
+    )
     args = parser.parse_args()
+    data = [] if args.data is None else ["--data", str(args.data.resolve())]
     OUT.mkdir(parents=True, exist_ok=True)
     wanted = set(args.only or [*SYNTH, *CHICAGO])
     with tempfile.TemporaryDirectory(prefix="generality-") as tmp:
@@ -83,7 +91,9 @@ def main() -> None:
                       "--json", str(summary)])  # fmt: skip
         for name, cell in CHICAGO.items():
             if name in wanted:
-                seconds = _run(["benchmarks.chicago", "--cell-m", cell, "--out", f"{tmp}/{name}"])
+                seconds = _run(
+                    ["benchmarks.chicago", *data, "--cell-m", cell, "--out", f"{tmp}/{name}"]
+                )
                 metrics = json.loads(Path(f"{tmp}/{name}/metrics.json").read_text())
                 bench = metrics["benchmark"]
                 keep = {
