@@ -108,11 +108,16 @@ def refresh_at(
     calibrator refitted (`MultiTargetForecaster.refresh`)."""
     stack = None
     if model.stack_ is not None:
-        stack = ClassicStack(model.horizon_hours).fit(
-            events, grids, until, model.stack_.categories_, start, fits
+        rows, stack = with_classics(
+            rows,
+            events,
+            grids,
+            until,
+            model.stack_.categories_,
+            start=start,
+            horizon_hours=model.horizon_hours,
+            fits=fits,
         )
-        times = pd.DatetimeIndex(rows["issue_time"].unique())
-        rows = add_components(rows, stack.transform(events, grids, times, start))
     return model.refresh(rows, stack)
 
 

@@ -135,32 +135,23 @@ def test_earlier_known_decayed_sums_skip_simultaneous_and_later_known_events():
     )
 
 
-def test_declustered_rate_without_triggering_is_the_historical_rate():
-    # θ = 0: no event is triggered, every weight is 1
-    events = random_events(5, n=200, days=60)
-    triggers = {"any": Trigger(0.0, 0.8), "theft": Trigger(0.0, 2.0, fitted=False)}
+def test_without_triggering_declustered_is_the_rate_and_dpooled_is_pooled():
+    # θ = 0: no event is triggered, every weight is 1, so `declustered` is the historical
+    # rate; and neither count is over-dispersed, so `dpooled` (the pooled shrinkage of the
+    # declustered counts) is `pooled`, for a category and for `any` (the sum of its categories')
+    events = random_events(7, n=300, days=60)
+    events["category"] = np.where(np.arange(len(events)) % 3 == 0, "dispute", "theft")
+    triggers = {
+        "any": Trigger(0.0, 0.8),
+        "theft": Trigger(0.0, 2.0, fitted=False),
+        "dispute": Trigger(0.0, 1.0),
+    }
     times = pd.date_range("2024-01-05 08:00", periods=12, freq="5D", tz=TZ)
     block = classic_components(events, line_grids(), times, triggers, START)
     for c in triggers:
         declustered = block.columns[column("declustered", c)]
         np.testing.assert_allclose(declustered, block.columns[column("rate", c)], rtol=1e-6)
         assert declustered.max() > 0
-
-
-def test_pooled_declustered_rate_without_triggering_is_the_pooled_rate():
-    # θ = 0: declustered counts are the counts and neither is over-dispersed, so `dpooled`
-    # (the pooled shrinkage of the declustered counts) is `pooled`, for a category and for `any`
-    # (the sum of its categories')
-    events = random_events(7, n=300, days=60)
-    events["category"] = np.where(np.arange(len(events)) % 3 == 0, "dispute", "theft")
-    triggers = {
-        "any": Trigger(0.0, 0.8),
-        "theft": Trigger(0.0, 2.0),
-        "dispute": Trigger(0.0, 1.0),
-    }
-    times = pd.date_range("2024-01-05 08:00", periods=12, freq="5D", tz=TZ)
-    block = classic_components(events, line_grids(), times, triggers, START)
-    for c in triggers:
         dpooled = block.columns[column("dpooled", c)]
         np.testing.assert_allclose(dpooled, block.columns[column("pooled", c)], rtol=1e-5)
         assert dpooled.max() > 0
