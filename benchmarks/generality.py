@@ -63,13 +63,22 @@ def compare(metrics: dict) -> dict:
     return rows
 
 
-def _run(args: list[str]) -> float:
+def _run(args: list[str]) -> tuple[float, str | None]:
+    """Run `python -m *args`; the seconds it took and, if it failed, why (one line)."""
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", *args], check=True)
-    return time.perf_counter() - t0
+    done = subprocess.run([sys.executable, "-m", *args], check=False)
+    seconds = time.perf_counter() - t0
+    if done.returncode == 0:
+        return seconds, None
+    reason = (
+        f"`python -m {' '.join(args)}` exited with status {done.returncode} "
+        "(its own message is printed above)"
+    )
+    print(f"generality: {reason}; the other rows go on", file=sys.stderr, flush=True)
+    return seconds, reason
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", nargs="*", help="run only these rows (names as in the JSON)")
     parser.add_argument(
@@ -79,21 +88,27 @@ def main() -> None:
         help="the Chicago data folder, for the Chicago rows (default: benchmarks.chicago's own, "
         "../shared/data/chicago from the working directory)",
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     data = [] if args.data is None else ["--data", str(args.data.resolve())]
     OUT.mkdir(parents=True, exist_ok=True)
     wanted = set(args.only or [*SYNTH, *CHICAGO])
+    failed: dict[str, str] = {}  # row -> why its run failed (its old summary is not used)
     with tempfile.TemporaryDirectory(prefix="generality-") as tmp:
         for name, extra in SYNTH.items():
             if name in wanted:
                 summary = OUT / f"{name}.json"
-                _run(["benchmarks.backtest", *extra, "--out", f"{tmp}/{name}",
-                      "--json", str(summary)])  # fmt: skip
+                _, reason = _run(["benchmarks.backtest", *extra, "--out", f"{tmp}/{name}",
+                                  "--json", str(summary)])  # fmt: skip
+                if reason:
+                    failed[name] = reason
         for name, cell in CHICAGO.items():
             if name in wanted:
-                seconds = _run(
+                seconds, reason = _run(
                     ["benchmarks.chicago", *data, "--cell-m", cell, "--out", f"{tmp}/{name}"]
                 )
+                if reason:
+                    failed[name] = reason
+                    continue
                 metrics = json.loads(Path(f"{tmp}/{name}/metrics.json").read_text())
                 bench = metrics["benchmark"]
                 keep = {
@@ -113,6 +128,13 @@ def main() -> None:
         **{name: OUT / f"{name}.json" for name in CHICAGO},
     }
     for name, path in sources.items():
+        if name in failed:
+            table[name] = {
+                "status": "failed",
+                "reason": failed[name],
+                "all_at_least_as_good": False,
+            }
+            continue
         if not path.exists():
             continue
         data = json.loads(path.read_text())
@@ -143,6 +165,9 @@ def main() -> None:
     }
     (RESULTS / "generality.json").write_text(json.dumps(result, indent=2))
     for name, row in table.items():
+        if row.get("status") == "failed":
+            print(f"{name:28s} failed: {row['reason']}")
+            continue
         worst = min(
             (v["difference"], t, k) for t, r in row["targets"].items() for k, v in r.items()
         )
