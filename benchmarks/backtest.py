@@ -6,7 +6,9 @@ Writes benchmarks/results/backtest/{metrics.json, report.html, ...} and
 benchmarks/results/backtest.json (wall time, peak RSS, metrics table, quality bars).
 
 Usage: python -m benchmarks.backtest [--grids 2000] [--days 730] [--weeks 26] [--seed 1]
-       [--weaker-excitation] [--json PATH] [--repeat 3]
+       [--weaker-excitation] [--json PATH] [--repeat 3] [--config JSON]
+`--config '{"lightgbm": {"learning_rate": 1e-9}}'` runs a variant: that override of
+models/lightgbm.toml, with no configuration search (as `risk backtest --config`).
 Target (issue 13, docs/adr/012-training-cost.md): < 450 s on 2 cores, peak RSS < 4 GB, with
 the forecast-core quality bars (issue 12) met.
 """
@@ -125,6 +127,12 @@ def main() -> None:
         help="run it this many times and report the median wall time (the metrics are the "
         "same every run: seeds are fixed)",
     )
+    parser.add_argument(
+        "--config",
+        type=json.loads,
+        default=None,
+        help="a JSON override of models/lightgbm.toml; the configuration search is then off",
+    )
     args = parser.parse_args()
 
     load_before = os.getloadavg()
@@ -148,6 +156,7 @@ def main() -> None:
             retrain_days=7,
             truth=city.truth,
             progress=progress,
+            config=args.config,
         )
         backtest_s = time.perf_counter() - run_started
         paths = write_outputs(result, args.out, report=write_report)
@@ -172,6 +181,7 @@ def main() -> None:
         "seed": args.seed,
         "weeks": args.weeks,
         "weaker_excitation": args.weaker_excitation,
+        "config_override": args.config,
         "evaluation": [str(first_day.date()), str(last_day.date())],
         "events": len(city.events),
         "synth_s": synth_s,
