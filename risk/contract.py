@@ -11,6 +11,7 @@ After validation the toolkit works on two pandas frames whose shape is fixed her
 
 from __future__ import annotations
 
+import hashlib
 import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -63,7 +64,12 @@ EVENT_COLUMNS = (
 )
 EVENT_REQUIRED = ("occurred_at", "category")
 
-_SPACES = re.compile(r"[\s\-]+")
+# Anything but a letter (any script), a digit or `_` separates words of a category: a name
+# becomes a file name, a feature name, an MLflow key and a JSON key, where `/`, `.`, `:`, `"`
+# and the like break one of them.
+_SEPARATORS = re.compile(r"[\W_]+")
+MAX_CATEGORY_CHARS = 48  # longer names keep 40 characters and a hash of the whole name
+RESERVED_CATEGORY_SUFFIX = "_category"  # a category named `any` would be the `any` target
 
 
 def check_time_zone(name: str) -> str:
@@ -80,9 +86,31 @@ def check_time_zone(name: str) -> str:
 
 
 def normalise_category(raw: str) -> str:
-    """Free-vocabulary category -> canonical token: trimmed, lower case, runs of spaces/dashes as `_`.
+    """Free-vocabulary name -> canonical token: trimmed, lower case, every run of characters
+    other than letters (any script) and digits as one `_`, no `_` at either end; a token longer
+    than `MAX_CATEGORY_CHARS` keeps its first 40 characters and 7 hex digits of a hash of the
+    whole (distinct long names stay distinct). '' when nothing is left.
 
     >>> normalise_category("  Criminal   Damage ")
     'criminal_damage'
+    >>> normalise_category("Fraud / Scam (online)")
+    'fraud_scam_online'
+    >>> normalise_category("..")
+    ''
     """
-    return _SPACES.sub("_", raw.strip().lower()).strip("_")
+    token = _SEPARATORS.sub("_", raw.strip().lower()).strip("_")
+    if len(token) > MAX_CATEGORY_CHARS:
+        digest = hashlib.sha1(token.encode("utf-8"), usedforsecurity=False).hexdigest()[:7]
+        token = f"{token[:40].rstrip('_')}_{digest}"
+    return token
+
+
+def event_category(raw: str) -> str:
+    """An event's category: `normalise_category`, and a name that would be the all-categories
+    target `any` becomes `any_category` (so its events stay a category of their own).
+
+    >>> event_category("ANY ")
+    'any_category'
+    """
+    token = normalise_category(raw)
+    return token + RESERVED_CATEGORY_SUFFIX if token == ANY_TARGET else token

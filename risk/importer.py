@@ -54,6 +54,7 @@ from risk.validation import (
     blank_mask,
     coordinate_masks,
     coordinates_look_swapped,
+    event_categories,
     localise_wall_times,
     normalised_categories,
     pair_text,
@@ -311,7 +312,7 @@ def import_events(
     t.flag(cat.isna(), "missing_category", mapping.category_col, cat_raw)
     mapped = cat.map(mapping.category_map)
     unmapped = cat.notna() & mapped.isna()
-    cat = normalised_categories(mapped.where(~unmapped, cat).astype("str"))
+    cat = event_categories(mapped.where(~unmapped, cat).astype("str"))
 
     source = _optional_text(work, mapping.source_col, mapping.source)
     if mapping.source_col is not None:

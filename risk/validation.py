@@ -41,6 +41,7 @@ from risk.contract import (
     GRID_SHARE_COLUMNS,
     SOURCES,
     UNASSIGNED,
+    event_category,
     normalise_category,
 )
 from risk.errors import ContractError
@@ -298,7 +299,7 @@ def validate_events(
     t.flag(occ > now_ts, "future_timestamp", "occurred_at", occ_raw)
     t.flag(rep > now_ts, "future_timestamp", "reported_at", rep_raw)
 
-    cat = normalised_categories(stripped_text(work, "category"))
+    cat = event_categories(stripped_text(work, "category"))
     t.flag(cat.isna(), "missing_category", "category", work["category"])
     source = normalised_categories(stripped_text(work, "source"))
     t.flag(source.notna() & ~source.isin(SOURCES), "bad_source", "source", _column(work, "source"))
@@ -547,11 +548,19 @@ def stripped_text(work: pd.DataFrame, name: str) -> pd.Series:
     return text.where(~blank_mask(col), np.nan).astype("str")
 
 
-def normalised_categories(text: pd.Series) -> pd.Series:
-    """`contract.normalise_category` on each distinct value (fast on 300k rows); '' -> NaN."""
+def normalised_categories(
+    text: pd.Series, normalise: Callable[[str], str] = normalise_category
+) -> pd.Series:
+    """`normalise` (`contract.normalise_category`) on each distinct value (fast on 300k
+    rows); '' -> NaN."""
     uniques = text.dropna().unique()
-    mapping = {u: normalise_category(u) or np.nan for u in uniques}
+    mapping = {u: normalise(u) or np.nan for u in uniques}
     return text.map(mapping).astype("str")
+
+
+def event_categories(text: pd.Series) -> pd.Series:
+    """Events' categories: `contract.event_category` on each distinct value; '' -> NaN."""
+    return normalised_categories(text, event_category)
 
 
 def _shown(values: pd.Series) -> pd.Series:

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from shapely import box
 
-from risk.contract import EVENT_COLUMNS, GRID_COLUMNS
+from risk.contract import EVENT_COLUMNS, GRID_COLUMNS, normalise_category
 from risk.errors import ContractError
 from risk.loaders import read_events, read_grids
 from risk.validation import (
@@ -87,6 +87,7 @@ def test_broken_events_valid_rows_land_in_the_right_grids(grids):
         ({"occurred_at": ["2024-06-01 00:01"]}, "future_timestamp"),
         ({"reported_at": ["2024-06-02 00:00"]}, "future_timestamp"),
         ({"category": ["  "]}, "missing_category"),
+        ({"category": [" .. "]}, "missing_category"),  # no letter or digit in it
         ({"source": ["police"]}, "bad_source"),
         ({"severity": ["6"]}, "bad_severity"),
         ({"severity": ["2.5"]}, "bad_severity"),
@@ -115,6 +116,22 @@ def test_duplicate_event_id_keeps_the_first_valid_copy(grids):
     result = validate_events(raw, grids, now=NOW)
     assert result.valid["category"].tolist() == ["fire"]
     assert result.counts_by_reason() == {"missing_category": 1}
+
+
+def test_categories_become_names_every_output_can_hold(grids):
+    # a category is a file, feature, MLflow and JSON name: no `/`, `.`, `:`, quotes, no
+    # 300-character names, and never the all-categories target `any`
+    long = "Very long category " * 16
+    raw = events(
+        event_id=["a", "b", "c", "d", "e"],
+        category=["Fraud / Scam", 'theft: "bike", [e]', "盗窃.诈骗", " ANY ", long],
+    )
+    valid = validate_events(raw, grids, now=NOW).valid
+    names = valid["category"].tolist()
+    assert names[:4] == ["fraud_scam", "theft_bike_e", "盗窃_诈骗", "any_category"]
+    assert len(names[4]) == 48
+    assert names[4].startswith("very_long_category_very_long_category_ve_")
+    assert names[4] != normalise_category(long + "x")  # the hash keeps long names apart
 
 
 def test_first_reason_in_the_documented_order_wins(grids):
