@@ -385,6 +385,11 @@ def likely_cause(result: ValidationResult, grids: pd.DataFrame | None = None) ->
     xy_given = {x, y} <= set(rows.columns)
     if top == "bad_coordinates" and xy_given and coordinates_look_swapped(rows[x], rows[y]):
         return swapped
+    if top == "bad_coordinates" and xy_given and _decimal_commas(rows[x], rows[y]):
+        return (
+            f"'{x}' and '{y}' are written with a decimal comma (e.g. {rows[x].iloc[0]!r}); "
+            "write them with a decimal point (120.15, not 120,15)"
+        )
     if top == "outside_all_grids" and grids is not None and len(grids):
         lon = pd.to_numeric(rows["lat"], errors="coerce").to_numpy(float)
         lat = pd.to_numeric(rows["lon"], errors="coerce").to_numpy(float)
@@ -417,6 +422,14 @@ def coordinates_look_swapped(lon: pd.Series, lat: pd.Series) -> bool:
     x = pd.to_numeric(lon, errors="coerce").abs()
     y = pd.to_numeric(lat, errors="coerce").abs()
     return len(x) > 0 and float(((x <= 90) & (y <= 180)).mean()) >= CAUSE_SHARE
+
+
+def _decimal_commas(lon: pd.Series, lat: pd.Series) -> bool:
+    """Whether at least `CAUSE_SHARE` of these raw lon/lat pairs are numbers written with a
+    decimal comma (`120,15`)."""
+    pattern = r"\s*[+-]?\d+,\d+\s*"
+    both = lon.astype("str").str.fullmatch(pattern) & lat.astype("str").str.fullmatch(pattern)
+    return len(lon) > 0 and float(both.fillna(False).mean()) >= CAUSE_SHARE
 
 
 def _unpadded(ids: pd.Series) -> pd.Series:

@@ -194,6 +194,21 @@ def test_lon_lat_swapped_out_of_range_is_named_as_the_fix(tmp_path, grids):
         load_events(path, grids, now=NOW)
 
 
+def test_decimal_comma_coordinates_are_named_as_the_fix(tmp_path, grids):
+    path = write(
+        tmp_path / "e.csv",
+        "occurred_at;category;lon;lat\n2024-05-01;theft;121,405;31,205\n"
+        "2024-05-02;theft;121,405;31,215\n",
+    )
+    expected = (
+        "e.csv: no valid rows out of 2 (2 quarantined, 0 exact duplicates; bad_coordinates: 2), "
+        "first row 2: lon,lat='121,405,31,205'. Fix: 'lon' and 'lat' are written with a decimal "
+        "comma (e.g. '121,405'); write them with a decimal point (120.15, not 120,15)"
+    )
+    with pytest.raises(ContractError, match=re.escape(expected)):
+        load_events(path, grids, now=NOW)
+
+
 def test_lon_lat_swapped_in_range_is_named_when_the_points_fall_among_the_grids(tmp_path):
     """Chicago (-87.6, 41.8) exchanged is still a valid point (41.8, -87.6), only far away."""
     city = write(
@@ -244,7 +259,7 @@ def test_a_csv_separated_by_semicolons_tabs_or_bars_is_read(tmp_path, grids, sep
 def test_a_comma_on_the_first_line_keeps_commas_as_the_separator(tmp_path, grids):
     text = "occurred_at,category,grid_id\n2024-05-01 08:00,a;b,g00\n"
     result = load_events(write(tmp_path / "e.csv", text), grids, now=NOW)
-    assert result.valid["category"].tolist() == ["a;b"]
+    assert result.valid["category"].tolist() == ["a_b"]  # one field: "a;b", normalised
 
 
 def test_a_gzipped_csv_is_read_with_its_encoding_detected(tmp_path, grids):
