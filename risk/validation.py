@@ -49,7 +49,8 @@ from risk.geometry import areas_km2
 
 GRID_REASONS = (
     "missing_grid_id",
-    "bad_geometry",  # unparseable, empty, not a polygon, invalid, or no geometry and no centroid
+    "bad_geometry",  # unparseable, empty, not a polygon, invalid, beyond lon ±180 / lat ±90
+    # (not WGS84 degrees, or lat/lon exchanged), or no geometry and no centroid
     "bad_coordinates",  # centroid_lon/centroid_lat non-numeric or out of range
     "not_numeric",  # a count, share, area_km2 or attr_* value that is not a number
     "not_integer",  # a count with a fractional part
@@ -629,7 +630,15 @@ def _parse_geometry(work: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndar
     if parsed.any():
         g = geoms[parsed]
         polygonal = np.isin(shapely.get_type_id(g), (3, 6))  # Polygon, MultiPolygon
-        good[parsed] = polygonal & ~shapely.is_empty(g) & shapely.is_valid(g)
+        ok = polygonal & ~shapely.is_empty(g) & shapely.is_valid(g)
+        # GeoJSON and WKT here are WGS84 degrees, lon first: a polygon beyond ±180 / ±90 is in
+        # metres or has lat and lon exchanged, and its centroid would be nowhere
+        with np.errstate(invalid="ignore"):
+            box = shapely.bounds(g)
+            in_range = (np.abs(box[:, [0, 2]]) <= 180).all(axis=1) & (
+                np.abs(box[:, [1, 3]]) <= 90
+            ).all(axis=1)
+        good[parsed] = ok & in_range
     geoms[~good] = None
     return geoms, given, given & ~good
 

@@ -321,6 +321,23 @@ def test_grid_area_and_centroid_come_from_the_geometry():
     assert (a1["centroid_lon"], a1["centroid_lat"]) == pytest.approx((121.405, 31.205))
 
 
+def test_polygons_beyond_wgs84_degrees_are_bad_geometry():
+    # lat and lon exchanged (latitude 121), and a polygon in metres; only the first is kept
+    raw = pd.DataFrame(
+        {
+            "grid_id": ["ok", "swapped", "metres"],
+            "geometry": [
+                "POLYGON ((121.40 31.20, 121.41 31.20, 121.41 31.21, 121.40 31.21, 121.40 31.20))",
+                "POLYGON ((31.20 121.40, 31.20 121.41, 31.21 121.41, 31.21 121.40, 31.20 121.40))",
+                "POLYGON ((350000 3450000, 351000 3450000, 351000 3451000, 350000 3450000))",
+            ],
+        }
+    )
+    result = validate_grids(raw, file="g.csv")
+    assert result.valid["grid_id"].tolist() == ["ok"]
+    assert result.counts_by_reason() == {"bad_geometry": 2}
+
+
 def test_given_area_is_kept_and_missing_labels_are_unassigned():
     valid = validate_grids(read_grids(FIXTURES / "grids_broken.csv")).valid
     a2 = valid.iloc[1]
