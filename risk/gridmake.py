@@ -10,14 +10,21 @@ How cells are laid (`make_grid`):
   `grid_id` (`c500_<col>_<row>`) whatever the extent of the data. Hexagons (flat-topped,
   "odd-q" offset columns, ids `h500_<col>_<row>`) have the AREA of a `c × c` square, so square and
   hexagonal grids of the same `cell_m` are comparable cell for cell.
-* **Which cells** — over the boundary's (or the events') extent, keep
-  `intersects_boundary`: cells sharing a positive area with the boundary (overlaps under
-  `MIN_OVERLAP_SHARE` of a cell, reprojection noise along a shared edge, do not count), or
-  `has_events`: cells holding at least one event. The first is the default when a boundary is
-  known (given, or the union of the communities): a cell of the city with no event yet is
-  still a place to forecast, and choosing cells by their events uses every event in the file,
-  so a backtest's cell set would depend on its own evaluation period. Without a boundary the
-  events' cells are the best evidence of where the city is.
+* **Which cells** — over the boundary's extent, keep `intersects_boundary`: cells sharing a
+  positive area with the boundary (overlaps under `MIN_OVERLAP_SHARE` of a cell, reprojection
+  noise along a shared edge, do not count), or `has_events`: cells holding at least one event.
+  The first is the default when a boundary is known (given, or the union of the communities):
+  a cell of the city with no event yet is still a place to forecast, and choosing cells by their
+  events uses every event in the file, so a backtest's cell set would depend on its own
+  evaluation period. Without a boundary the events' cells are the best evidence of where the
+  city is, and only they are laid (not the whole extent of the points: one far-off point would
+  make that a continent of cells). A boundary's extent of more than `MAX_CELLS` cells is
+  refused before anything is allocated.
+* **Odd points** — an event is placed when its lon/lat is in range and the projection takes it
+  to a finite x/y that comes back within `ROUND_TRIP_M` of it; others (e.g. (0, 0) in Chicago's
+  zone, where the transverse Mercator gives infinity) are left out, counted and named in the
+  report's `notes`. Without a boundary, events more than `FAR_KM` from the events' median
+  centre still get their cell, and a note names them (check them, or give a boundary).
 * **Communities** — each cell goes to the community polygon covering most of its area (ties:
   the first community in file order); a cell outside every community goes to the nearest one
   (counted in the report).
@@ -47,7 +54,7 @@ from shapely import STRtree
 from risk.contract import GRID_COLUMNS, UNASSIGNED
 from risk.errors import ConfigError, ContractError
 from risk.loaders import read_events, read_grids
-from risk.validation import coordinates_look_swapped
+from risk.validation import ROW_COLUMN, coordinates_look_swapped
 
 SHAPES = ("square", "hex")
 PARTLY_OUTSIDE = 0.999  # a cell with more than 0.1% of its area outside the boundary (report)
@@ -55,6 +62,17 @@ KEEP_RULES = ("intersects_boundary", "has_events")
 # Overlaps below this share of a cell's area are reprojection noise along shared edges, not
 # overlaps; shares are compared after rounding to it (so an even split is an exact tie).
 MIN_OVERLAP_SHARE = 1e-6
+# The most cells laid over a boundary's extent, checked before allocating. Laying and keeping
+# 2 million cells peaks near 3 GB and takes ~15 s (5 million: 6-7 GB, 40 s); 2 million cells
+# are 500,000 km² at 500 m, or a 40 km × 50 km city at 35 m.
+MAX_CELLS = 2_000_000
+# A point is placed when projecting it and back lands within this many metres of it (far from
+# the CRS's meridian the transverse Mercator gives infinity, or a point somewhere else).
+ROUND_TRIP_M = 1.0
+# Without a boundary, events farther than this from the events' median centre are named in the
+# notes: a city is at most a few tens of km across, a typo or a placeholder often much farther.
+FAR_KM = 50.0
+EARTH_RADIUS_M = 6_371_008.8  # mean radius (IUGG), for great-circle distances
 _SQRT3 = math.sqrt(3.0)
 
 
@@ -92,10 +110,12 @@ def make_grid(
     `geometry` (shapely or GeoJSON/WKT text) and the `community_key` column (and `street_key`,
     giving each cell's `street_id`). `keep`: default `intersects_boundary` when a boundary is
     known, else `has_events`. `crs`: a projected CRS in metres to use instead of UTM.
+    Events without lon/lat in range, or that the CRS cannot place, are left out; the report
+    counts them, and its `notes` name the first of each kind and of the far-off events.
     """
     started = time.perf_counter()
     _check_parameters(cell_m, shape, keep)
-    lon, lat = _event_points(events)
+    lon, lat, rows, rows_without = _event_points(events)
     comm = _communities(communities, community_key, street_key) if communities is not None else None
     bound_wgs, bound_source = _boundary(boundary, comm)
     if bound_wgs is None and lon.size == 0:
@@ -128,7 +148,13 @@ def make_grid(
         raise ConfigError(f"crs {crs!r} is not a projected CRS in metres")
     fwd = Transformer.from_crs("EPSG:4326", crs_obj, always_xy=True)
     inv = Transformer.from_crs(crs_obj, "EPSG:4326", always_xy=True)
-    x, y = fwd.transform(lon, lat) if lon.size else (np.empty(0), np.empty(0))
+    x, y, placed = _project(lon, lat, fwd, inv)
+    if lon.size and not placed.any() and (bound_wgs is None or keep_rule == "has_events"):
+        raise _nothing_placed(events, lon, lat, rows, crs_obj.to_string())
+    left_out = (lon[~placed], lat[~placed], rows[~placed])
+    lon, lat, rows, x, y = lon[placed], lat[placed], rows[placed], x[placed], y[placed]
+    if bound_wgs is not None:
+        _check_boundary_placed(bound_wgs, fwd, inv, bound_source, crs_obj.to_string())
     comm_m = _to_metres(comm["geometry"].to_numpy(object), fwd) if comm is not None else None
     from_communities = boundary is None and comm_m is not None
     bound_m = (
@@ -139,12 +165,14 @@ def make_grid(
         else None
     )
 
+    layout = _Layout(cell_m, shape)
+    ev_col, ev_row = layout.locate(x, y)
     if bound_m is not None:
         extent = tuple(shapely.total_bounds(bound_m))
-    else:
-        extent = (x.min(), y.min(), x.max(), y.max())
-    layout = _Layout(cell_m, shape)
-    col, row = layout.cover(*extent)
+        _check_extent(extent, layout, bound_source)
+        col, row = layout.cover(*extent)
+    else:  # only the events' cells: the extent of all points may span a continent
+        col, row = _unique_cells(ev_col, ev_row)
     cells = layout.polygons(col, row)
     laid = len(cells)
 
@@ -154,7 +182,6 @@ def make_grid(
         overlap = _overlap_share(
             pairs if from_communities else _pair_overlaps(cells, bound_m, layout.area), laid
         )
-    ev_col, ev_row = layout.locate(x, y)
     ev_cell = _index_of(col, row, ev_col, ev_row)  # -1: outside the laid cells
     counts = np.bincount(ev_cell[ev_cell >= 0], minlength=laid)
     if keep_rule == "intersects_boundary":
@@ -228,12 +255,14 @@ def make_grid(
     grids["grid_id"] = grids["grid_id"].astype("str")
     grids["grid_type"] = grids["grid_type"].astype("str")
     assert tuple(grids.columns) == GRID_COLUMNS
+    far = _great_circle_m(lon, lat, *centre) > FAR_KM * 1000 if bound_m is None else None
+    notes = _notes(rows_without, left_out, crs_obj.to_string(), (lon, lat, rows, far), centre)
     report = {
         "crs": f"{crs_obj.to_string()} ({crs_obj.name})",
         "shape": shape,
         "cell_m": cell_m,
         "cell_area_km2": layout.area / 1e6,
-        "extent_from": "boundary" if bound_m is not None else "events",
+        "extent_from": "boundary" if bound_m is not None else "event cells",
         "boundary": bound_source,
         "cells_laid": laid,
         "cells_kept": n,
@@ -245,7 +274,11 @@ def make_grid(
         "cells_without_events": int((counts == 0).sum()),
         "events": int(lon.size),
         "events_outside_cells": int((ev_kept < 0).sum()),
+        "events_without_lon_lat": int(rows_without.size),
+        "events_not_placed": int(left_out[0].size),
+        "events_far_from_centre": int(far.sum()) if far is not None else None,
         **comm_report,
+        "notes": notes,
         "seconds": round(time.perf_counter() - started, 3),
     }
     return GridResult(grids=grids, report=report)
@@ -278,7 +311,8 @@ def read_event_points(path: str | Path, *, encoding: str | None = None) -> pd.Da
             fix="import the raw file with --lon-col/--lat-col (risk import), or give --boundary",
         )
     points = pd.DataFrame(
-        {c: pd.to_numeric(raw[c], errors="coerce").to_numpy(float) for c in ("lon", "lat")}
+        {c: pd.to_numeric(raw[c], errors="coerce").to_numpy(float) for c in ("lon", "lat")},
+        index=raw.index,  # the file's row numbers, for make_grid's notes
     )
     points.attrs["file"] = Path(path).name  # for make_grid's messages
     return points
@@ -337,6 +371,17 @@ class _Layout:
         hit = shapely.intersects(self.polygons(cc, rr), box)
         return cc[hit], rr[hit]
 
+    def cover_size(self, xmin: float, ymin: float, xmax: float, ymax: float) -> int:
+        """How many cells `cover` allocates for the rectangle (before keeping any)."""
+        if self.shape == "square":
+            cols = math.floor(xmax / self.c) - math.floor(xmin / self.c) + 1
+            rows = math.floor(ymax / self.c) - math.floor(ymin / self.c) + 1
+            return cols * rows
+        dx, dy = 1.5 * self.a, _SQRT3 * self.a
+        cols = math.ceil(xmax / dx) + 2 - (math.floor(xmin / dx) - 1)
+        rows = math.ceil(ymax / dy) + 2 - (math.floor(ymin / dy) - 1)
+        return cols * rows
+
     def centres(self, col: np.ndarray, row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.shape == "square":
             return (col + 0.5) * self.c, (row + 0.5) * self.c
@@ -369,6 +414,25 @@ class _Layout:
         rr = np.where(fix_r, -rq - rs, rr)
         qi, ri = rq.astype(np.int64), rr.astype(np.int64)
         return qi, ri + (qi - (qi & 1)) // 2
+
+
+def _unique_cells(col: np.ndarray, row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct (col, row) pairs, sorted by col then row (the order `cover` lays cells in)."""
+    pairs = np.unique(np.column_stack([col, row]).astype(np.int64), axis=0)
+    return pairs[:, 0], pairs[:, 1]
+
+
+def _check_extent(extent: tuple[float, ...], layout: _Layout, source: str | None) -> None:
+    """Refuse a boundary whose extent needs more than `MAX_CELLS` cells (before allocating)."""
+    n = layout.cover_size(*extent)
+    if n > MAX_CELLS:
+        w, h = (extent[2] - extent[0]) / 1000, (extent[3] - extent[1]) / 1000
+        at_least = math.ceil(math.sqrt(w * h * 1e6 / MAX_CELLS))
+        raise ConfigError(
+            f"covering the boundary's extent ({source}: {w:,.1f} km × {h:,.1f} km) with "
+            f"{layout.c:g} m cells needs {n:,} cells, more than the cap of {MAX_CELLS:,}: give "
+            f"a larger --cell-m (about {at_least:,} m or more) or a smaller boundary"
+        )
 
 
 def _index_of(col: np.ndarray, row: np.ndarray, qcol: np.ndarray, qrow: np.ndarray) -> np.ndarray:
@@ -462,10 +526,14 @@ def _check_parameters(cell_m: float, shape: str, keep: str | None) -> None:
         raise ConfigError(f"keep must be one of {', '.join(KEEP_RULES)}, got {keep!r}")
 
 
-def _event_points(events: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
-    """Finite lon/lat of the events (rows without coordinates are left out)."""
+def _event_points(
+    events: pd.DataFrame | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """-> (lon, lat, row numbers) of the events with lon/lat in range, and the row numbers of
+    those without (left out). Rows are the index when it is named `row` (the loaders number the
+    file's lines so), else 1..n."""
     if events is None:
-        return np.empty(0), np.empty(0)
+        return np.empty(0), np.empty(0), np.empty(0, np.int64), np.empty(0, np.int64)
     if not {"lon", "lat"} <= set(events.columns):
         raise ContractError(
             "events need 'lon' and 'lat' to lay cells over them",
@@ -475,7 +543,11 @@ def _event_points(events: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
     lon = pd.to_numeric(events["lon"], errors="coerce").to_numpy(float)
     lat = pd.to_numeric(events["lat"], errors="coerce").to_numpy(float)
     ok = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
-    return lon[ok], lat[ok]
+    if events.index.name == ROW_COLUMN:
+        rows = events.index.to_numpy(dtype=np.int64)
+    else:
+        rows = np.arange(1, len(events) + 1, dtype=np.int64)
+    return lon[ok], lat[ok], rows[ok], rows[~ok]
 
 
 def _communities(
@@ -576,3 +648,115 @@ def _to_metres(geoms: Any, fwd: Transformer) -> Any:
 
 def _to_wgs84(geoms: np.ndarray, inv: Transformer) -> np.ndarray:
     return shapely.transform(geoms, lambda c: np.column_stack(inv.transform(c[:, 0], c[:, 1])))
+
+
+# --------------------------------------------------------------------------------------------
+# odd points
+
+
+def _project(
+    lon: np.ndarray, lat: np.ndarray, fwd: Transformer, inv: Transformer
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """-> (x, y, placed): the points in the CRS, and which of them it places: finite x/y that
+    project back within `ROUND_TRIP_M` (far from the meridian the series give inf, or a wrong
+    place)."""
+    if lon.size == 0:
+        return np.empty(0), np.empty(0), np.zeros(0, dtype=bool)
+    x, y = (np.asarray(v, float) for v in fwd.transform(lon, lat))
+    back_lon, back_lat = inv.transform(x, y)
+    with np.errstate(invalid="ignore"):
+        moved = _great_circle_m(lon, lat, np.asarray(back_lon), np.asarray(back_lat))
+    placed = np.isfinite(x) & np.isfinite(y) & (moved <= ROUND_TRIP_M)  # NaN: not placed
+    return x, y, placed
+
+
+def _check_boundary_placed(
+    polys: np.ndarray, fwd: Transformer, inv: Transformer, source: str | None, crs: str
+) -> None:
+    """Refuse a boundary with a vertex the CRS cannot place (the rule of `_project`)."""
+    xy = shapely.get_coordinates(polys)
+    placed = _project(xy[:, 0], xy[:, 1], fwd, inv)[2]
+    if not placed.all():
+        lon, lat = xy[int(np.argmin(placed))]
+        raise ContractError(
+            f"the boundary cannot be projected to {crs}: its point (lon {_deg(lon)}, lat "
+            f"{_deg(lat)}) is too far from the zone's meridian (the zone is chosen from the "
+            "boundary's centre)",
+            field="boundary",
+            value=source,
+            fix="give the boundary of one city in WGS84 lon/lat, or a --crs that covers it",
+        )
+
+
+def _great_circle_m(lon1: Any, lat1: Any, lon2: Any, lat2: Any) -> np.ndarray:
+    """Haversine distance in metres on the sphere of `EARTH_RADIUS_M` (NaN for a NaN/inf point)."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    half = (
+        np.sin((p2 - p1) / 2) ** 2
+        + np.cos(p1) * np.cos(p2) * np.sin(np.radians(np.subtract(lon2, lon1)) / 2) ** 2
+    )
+    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(half, 0.0, 1.0)))
+
+
+def _nothing_placed(
+    events: pd.DataFrame | None, lon: np.ndarray, lat: np.ndarray, rows: np.ndarray, crs: str
+) -> ContractError:
+    """The error when events have lon/lat in range but the CRS places none of them."""
+    return ContractError(
+        f"none of the {_events(lon.size)} with lon/lat in range can be placed in {crs}: "
+        "projected, each point is infinite or comes back elsewhere (too far from the zone's "
+        "meridian, which is chosen from the events' median centre)",
+        file=events.attrs.get("file") if events is not None else None,
+        field="lon,lat",
+        value=_where(rows, lon, lat, 0),
+        fix="keep the events of one city (look for far-off or (0, 0) coordinates), or give "
+        "--boundary or --crs",
+    )
+
+
+def _notes(
+    rows_without: np.ndarray,
+    left_out: tuple[np.ndarray, np.ndarray, np.ndarray],
+    crs: str,
+    placed: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None],
+    centre: tuple[float, float],
+) -> list[str]:
+    """Plain sentences on the events left out or far off, each naming the first one's row."""
+    notes = []
+    if rows_without.size:
+        notes.append(
+            f"{_events(rows_without.size)} left out: no lon/lat in range (missing, or beyond "
+            f"±180/±90); first: row {rows_without[0]}"
+        )
+    lon, lat, rows = left_out
+    if lon.size:
+        null = " — (0, 0) is often written for a missing location" if lon[0] == lat[0] == 0 else ""
+        notes.append(
+            f"{_events(lon.size)} left out: {crs} cannot place the point (projected, each "
+            f"is infinite or comes back more than {ROUND_TRIP_M:g} m away: too far from the "
+            f"zone's meridian); first: {_where(rows, lon, lat, 0)}{null}"
+        )
+    lon, lat, rows, far = placed
+    if far is not None and far.any():
+        i = int(np.argmax(far))
+        km = _great_circle_m(lon[i], lat[i], *centre) / 1000
+        notes.append(
+            f"{_events(int(far.sum()))} more than {FAR_KM:g} km from the events' median centre "
+            f"(lon {_deg(centre[0])}, lat {_deg(centre[1])}); first: {_where(rows, lon, lat, i)}, "
+            f"{km:,.0f} km away. Each still gets its own cell (distorted so far from the "
+            "zone's meridian): check these coordinates, or give --boundary to keep only the "
+            "city's cells"
+        )
+    return notes
+
+
+def _events(n: int) -> str:
+    return f"{n:,} event" + ("" if n == 1 else "s")
+
+
+def _deg(value: float) -> str:
+    return str(round(float(value), 6))
+
+
+def _where(rows: np.ndarray, lon: np.ndarray, lat: np.ndarray, i: int) -> str:
+    return f"row {rows[i]} (lon {_deg(lon[i])}, lat {_deg(lat[i])})"

@@ -284,6 +284,9 @@ def _print_grid_report(report: dict) -> None:
         "cells_partly_outside_boundary",
         "events",
         "events_outside_cells",
+        "events_without_lon_lat",
+        "events_not_placed",
+        "events_far_from_centre",
         "communities",
         "cells_by_largest_overlap",
         "cells_by_nearest_community",
@@ -299,6 +302,8 @@ def _print_grid_report(report: dict) -> None:
             markup=False,
             highlight=False,
         )
+    for note in report.get("notes", []):
+        out.print(f"note: {note}", markup=False, highlight=False)
 
 
 @domain_errors

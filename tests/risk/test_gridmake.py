@@ -144,8 +144,124 @@ def test_has_events_rule_without_a_boundary():
     assert sorted(grids["grid_id"]) == ["c500_880_9260", "c500_882_9260", "c500_883_9262"]
     assert report["keep_rule"] == "has_events"
     assert "no boundary" in report["keep_reason"]
-    assert (report["cells_laid"], report["cells_without_events"]) == (12, 0)
+    # only the 3 cells holding events are laid (not the 4 x 3 cells of the points' extent)
+    assert (report["cells_laid"], report["cells_without_events"]) == (3, 0)
+    assert report["extent_from"] == "event cells"
+    assert (report["events_far_from_centre"], report["notes"]) == (0, [])
     assert (grids["community_id"] == "unassigned").all()
+
+
+@pytest.mark.parametrize("shape", ["square", "hex"])
+def test_without_a_boundary_the_grid_is_the_one_the_events_extent_gave(shape):
+    """Only the events' cells are laid now; before, the whole extent of the points was covered
+    and the cells without events dropped. A boundary equal to that extent with keep='has_events'
+    still does the latter: the grids must be identical, row for row."""
+    rng = np.random.default_rng(7)
+    x, y = rng.uniform(X0, X0 + 3000, 40), rng.uniform(Y0, Y0 + 2000, 40)
+    events = points(x, y)
+    grids, report = make_grid(events, shape=shape)
+    extent = wgs_box(x.min(), y.min(), x.max(), y.max())
+    old, old_report = make_grid(events, shape=shape, boundary=extent, keep="has_events")
+    pd.testing.assert_frame_equal(grids, old)
+    assert report["cells_laid"] == len(grids) < old_report["cells_laid"]
+    assert (report["events"], report["events_outside_cells"]) == (40, 0)
+
+
+def test_a_point_at_0_0_is_left_out_and_counted():
+    # (0, 0) is ~90° from zone 16N's meridian (-87°) at the equator: projected, it is infinite
+    chicago = points([X0 + 10, X0 + 1010], [Y0 + 10, Y0 + 10])
+    events = pd.concat(
+        [chicago.iloc[:1], pd.DataFrame({"lon": [0.0, np.nan], "lat": [0.0, 41.9]}), chicago[1:]],
+        ignore_index=True,
+    )  # rows 1..4: Chicago, (0, 0), no lon, Chicago
+    grids, report = make_grid(events)
+    assert grids["grid_id"].tolist() == ["c500_880_9260", "c500_882_9260"]
+    assert report["crs"].startswith("EPSG:32616")
+    assert (report["events"], report["events_not_placed"], report["events_without_lon_lat"]) == (
+        2,
+        1,
+        1,
+    )
+    assert report["notes"] == [
+        "1 event left out: no lon/lat in range (missing, or beyond ±180/±90); first: row 3",
+        "1 event left out: EPSG:32616 cannot place the point (projected, each is infinite or "
+        "comes back more than 1 m away: too far from the zone's meridian); first: row 2 "
+        "(lon 0.0, lat 0.0) — (0, 0) is often written for a missing location",
+    ]
+    # with a boundary: left out too, not counted as an event outside the cells
+    grids, report = make_grid(events, boundary=RECT)
+    assert len(grids) == 12
+    assert (report["events"], report["events_outside_cells"], report["events_not_placed"]) == (
+        2,
+        0,
+        1,
+    )
+
+
+def test_events_none_of_which_can_be_placed():
+    # median lon (-120 + 60) / 2 = -30: zone 25N (meridian -33°); both points lie ~90° off it
+    # on the equator, where the transverse Mercator is infinite
+    events = pd.DataFrame({"lon": [-120.0, 60.0], "lat": [0.0, 0.0]})
+    with pytest.raises(ContractError) as err:
+        make_grid(events)
+    assert str(err.value) == (
+        "field 'lon,lat': none of the 2 events with lon/lat in range can be placed in "
+        "EPSG:32626: projected, each point is infinite or comes back elsewhere (too far from "
+        "the zone's meridian, which is chosen from the events' median centre) (got 'row 1 "
+        "(lon -120.0, lat 0.0)'). Fix: keep the events of one city (look for far-off or (0, 0) "
+        "coordinates), or give --boundary or --crs"
+    )
+
+
+@pytest.mark.parametrize("shape", ["square", "hex"])
+def test_a_far_point_gets_its_own_cell_and_a_note_not_a_continent_of_cells(shape):
+    # Sydney in zone 16N: x = -5,107,718.7 m, y = -14,240,708.0 m -> square cell
+    # (floor(-10215.44), floor(-28481.42)) = (-10216, -28482). Covering the points' extent
+    # instead would lay ~9,000 km × 18,000 km / 0.25 km² ≈ 6.5e8 cells.
+    events = pd.concat(
+        [
+            points([X0 + 10, X0 + 1010], [Y0 + 10, Y0 + 10]),
+            pd.DataFrame({"lon": [151.2], "lat": [-33.86]}),
+        ],
+        ignore_index=True,
+    )
+    grids, report = make_grid(events, shape=shape)
+    assert (report["cells_laid"], report["cells_kept"], report["events"]) == (3, 3, 3)
+    assert report["events_far_from_centre"] == 1
+    if shape == "square":
+        assert grids["grid_id"].tolist() == ["c500_-10216_-28482", "c500_880_9260", "c500_882_9260"]
+    sydney = shapely.contains_xy(grids["geometry"].to_numpy(object), 151.2, -33.86)
+    assert sydney.sum() == 1  # its cell, laid far from the meridian, still holds it
+    (note,) = report["notes"]
+    assert note.startswith("1 event more than 50 km from the events' median centre (lon ")
+    assert "first: row 3 (lon 151.2, lat -33.86), " in note
+    assert note.endswith(
+        "check these coordinates, or give --boundary to keep only the city's cells"
+    )
+    km = int(re.search(r"([\d,]+) km away", note).group(1).replace(",", ""))
+    assert 14_800 < km < 14_950  # Chicago - Sydney, great circle ~14,880 km
+
+
+def test_a_boundary_needing_more_than_the_cap_of_cells_is_refused_before_laying_them():
+    # 3,000 m × 2,000 m with edges half a metre off the 1 m lines: columns 440,000..443,000 and
+    # rows 4,630,000..4,632,000, i.e. 3,001 × 2,001 = 6,005,001 cells; sqrt(6 km² / 2e6) = 1.7 m
+    big = wgs_box(X0 + 0.5, Y0 + 0.5, X0 + 3000.5, Y0 + 2000.5)
+    with pytest.raises(ConfigError) as err:
+        make_grid(boundary=big, cell_m=1)
+    assert str(err.value) == (
+        "covering the boundary's extent (given polygon: 3.0 km × 2.0 km) with 1 m cells needs "
+        "6,005,001 cells, more than the cap of 2,000,000: give a larger --cell-m (about 2 m or "
+        "more) or a smaller boundary"
+    )
+    with pytest.raises(ConfigError, match="more than the cap of 2,000,000"):
+        make_grid(boundary=big, cell_m=1, shape="hex")
+
+
+def test_a_boundary_the_zone_cannot_place_is_refused():
+    # Chicago plus a speck at lon 93: centre lon 2.7 -> zone 31N (meridian 3°), 90° from lon 93
+    speck = shapely.box(93.0, 0.0, 93.01, 0.01)
+    with pytest.raises(ContractError, match=r"its point \(lon 93.01, lat 0.0\) is too far"):
+        make_grid(boundary=shapely.union(RECT, speck))
 
 
 def test_boundary_rule_counts_events_outside_the_city():
@@ -308,6 +424,31 @@ def test_cli_grid_make_with_communities_then_validate(tmp_path):
     assert hexes.exit_code == 0, hexes.output
     ids = [f["properties"]["grid_id"] for f in json.loads(out_path.read_text())["features"]]
     assert len(ids) == 3 and all(i.startswith("h250_") for i in ids)  # has_events: 3 cells
+
+
+def test_cli_grid_make_leaves_out_null_island_and_names_a_far_point(tmp_path):
+    """The two fuzz cases: (0, 0) crashed with OverflowError, a point in Sydney among Chicago's
+    made a 4e8-cell meshgrid. Rows are the file's lines (header: line 1)."""
+    head = "occurred_at,category,lon,lat\n2024-01-01,theft,-87.63,41.88\n2024-01-02,theft,-87.62,41.89\n"
+    (tmp_path / "null.csv").write_text(head + "2024-01-03,theft,0,0\n")
+    (tmp_path / "far.csv").write_text(head + "2024-01-03,theft,151.2,-33.86\n")
+    out_path = str(tmp_path / "g.geojson")
+    null = runner.invoke(
+        app, ["grid", "make", "--events", str(tmp_path / "null.csv"), "--out", out_path]
+    )
+    assert null.exit_code == 0, null.output
+    assert (_row(null.output, "cells kept"), _row(null.output, "events not placed")) == ("2", "1")
+    assert "first: row 4 (lon 0.0, lat 0.0)" in " ".join(null.output.split())
+    far = runner.invoke(
+        app, ["grid", "make", "--events", str(tmp_path / "far.csv"), "--out", out_path]
+    )
+    assert far.exit_code == 0, far.output
+    assert (_row(far.output, "cells laid"), _row(far.output, "events far from centre")) == (
+        "3",
+        "1",
+    )
+    assert "first: row 4 (lon 151.2, lat -33.86)" in " ".join(far.output.split())
+    assert len(json.loads((tmp_path / "g.geojson").read_text())["features"]) == 3
 
 
 @pytest.mark.parametrize(
