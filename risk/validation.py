@@ -391,6 +391,10 @@ def likely_cause(result: ValidationResult, grids: pd.DataFrame | None = None) ->
             f"'{x}' and '{y}' are written with a decimal comma (e.g. {rows[x].iloc[0]!r}); "
             "write them with a decimal point (120.15, not 120,15)"
         )
+    if top == "bad_geometry" and "geometry" in rows.columns:
+        cause = _geometry_cause(rows["geometry"])
+        if cause:
+            return cause
     if top == "outside_all_grids" and grids is not None and len(grids):
         lon = pd.to_numeric(rows["lat"], errors="coerce").to_numpy(float)
         lat = pd.to_numeric(rows["lon"], errors="coerce").to_numpy(float)
@@ -423,6 +427,38 @@ def coordinates_look_swapped(lon: pd.Series, lat: pd.Series) -> bool:
     x = pd.to_numeric(lon, errors="coerce").abs()
     y = pd.to_numeric(lat, errors="coerce").abs()
     return len(x) > 0 and float(((x <= 90) & (y <= 180)).mean()) >= CAUSE_SHARE
+
+
+def _geometry_cause(raw: pd.Series) -> str | None:
+    """Why these polygons (GeoJSON or WKT text, or shapely) are out of WGS84 range, when one
+    reason covers at least `CAUSE_SHARE` of them: lat and lon exchanged, or not degrees."""
+    values = raw.to_numpy(dtype=object)
+    geoms = np.full(len(values), None, dtype=object)
+    shaped = np.array([isinstance(v, shapely.Geometry) for v in values], dtype=bool)
+    geoms[shaped] = values[shaped]
+    text = pd.Series(values[~shaped], dtype=object).astype("str").str.strip().fillna("")
+    js = text.str.startswith("{").to_numpy()
+    rest = np.flatnonzero(~shaped)
+    geoms[rest[js]] = shapely.from_geojson(text[js].to_numpy(object), on_invalid="ignore")
+    wkt = ~js & (text != "").to_numpy()
+    geoms[rest[wkt]] = shapely.from_wkt(text[wkt].to_numpy(object), on_invalid="ignore")
+    parsed = ~pd.isna(pd.Series(geoms, dtype=object)).to_numpy()
+    parsed[parsed] = ~shapely.is_empty(geoms[parsed])
+    if not len(values) or parsed.mean() < CAUSE_SHARE:
+        return None
+    box = shapely.bounds(geoms[parsed].tolist())
+    x, y = np.abs(box[:, [0, 2]]).max(axis=1), np.abs(box[:, [1, 3]]).max(axis=1)
+    if ((x <= 90) & (y <= 180) & (y > 90)).mean() >= CAUSE_SHARE:
+        return (
+            "the polygons' coordinates look like (lat, lon): GeoJSON and WKT give lon first; "
+            "exchange the two numbers of every point"
+        )
+    if ((x > 180) | (y > 90)).mean() >= CAUSE_SHARE:
+        return (
+            "the polygons' coordinates are not WGS84 degrees (metres of a projection?); "
+            "reproject the file to EPSG:4326"
+        )
+    return None
 
 
 def _decimal_commas(lon: pd.Series, lat: pd.Series) -> bool:

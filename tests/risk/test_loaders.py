@@ -209,6 +209,27 @@ def test_decimal_comma_coordinates_are_named_as_the_fix(tmp_path, grids):
         load_events(path, grids, now=NOW)
 
 
+@pytest.mark.parametrize(
+    ("polygon", "fix"),
+    [
+        (  # lat first: (31.20, 121.40)
+            "POLYGON ((31.20 121.40, 31.20 121.41, 31.21 121.41, 31.20 121.40))",
+            "the polygons' coordinates look like (lat, lon): GeoJSON and WKT give lon first; "
+            "exchange the two numbers of every point",
+        ),
+        (  # UTM metres
+            "POLYGON ((350000 3450000, 351000 3450000, 351000 3451000, 350000 3450000))",
+            "the polygons' coordinates are not WGS84 degrees (metres of a projection?); "
+            "reproject the file to EPSG:4326",
+        ),
+    ],
+)
+def test_polygons_out_of_wgs84_range_name_the_cause(tmp_path, polygon, fix):
+    path = write(tmp_path / "g.csv", f'grid_id,geometry\na1,"{polygon}"\na2,"{polygon}"\n')
+    with pytest.raises(ContractError, match=re.escape(f"Fix: {fix}; or run with --quarantine")):
+        load_grids(path)
+
+
 def test_lon_lat_swapped_in_range_is_named_when_the_points_fall_among_the_grids(tmp_path):
     """Chicago (-87.6, 41.8) exchanged is still a valid point (41.8, -87.6), only far away."""
     city = write(
