@@ -150,6 +150,12 @@ def _read_toml(path: Path) -> dict[str, Any]:
         ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a UTF-8 text file ({exc.reason}); give a .toml") from exc
+    except OSError as exc:  # a directory, no permission, ...
+        raise ConfigError(
+            f"{path}: cannot read the forecaster config ({exc.strerror or exc}); give a .toml file"
+        ) from exc
 
 
 def _merge(base: dict[str, Any], override: Mapping[str, Any], where: str) -> dict[str, Any]:

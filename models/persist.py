@@ -166,12 +166,12 @@ def load_forecaster(folder: str | Path) -> tuple[MultiTargetForecaster, dict[str
     model.forecasters_ = {}
     for target, entry in manifest["targets"].items():
         forecaster = LightGBMForecaster(manifest["config"], target, None, manifest["horizon_hours"])
-        forecaster.booster_ = lgb.Booster(model_file=str(folder / entry["prob_model"]))
+        forecaster.booster_ = _booster(folder / entry["prob_model"])
         forecaster.best_iteration_ = forecaster.booster_.current_iteration()
         forecaster.calibrator_ = _calibrator_from_dict(entry["calibrator"])
         forecaster.calibration_scores_ = {}
         if entry.get("count_model"):
-            forecaster.count_booster_ = lgb.Booster(model_file=str(folder / entry["count_model"]))
+            forecaster.count_booster_ = _booster(folder / entry["count_model"])
             forecaster.count_best_iteration_ = forecaster.count_booster_.current_iteration()
         else:
             forecaster.count_booster_ = None
@@ -189,3 +189,15 @@ def load_forecaster(folder: str | Path) -> tuple[MultiTargetForecaster, dict[str
         forecaster.negative_sampled_ = False
         model.forecasters_[target] = forecaster
     return model, manifest
+
+
+def _booster(path: Path) -> lgb.Booster:
+    """The LightGBM booster saved at `path`; `ContractError` when it is missing or damaged."""
+    try:
+        return lgb.Booster(model_file=str(path))
+    except (lgb.basic.LightGBMError, OSError) as exc:
+        raise ContractError(
+            f"model file {path.name} is missing or damaged ({str(exc).strip()[:120]})",
+            file=str(path),
+            fix="restore the model folder, or train the model again (risk train)",
+        ) from exc

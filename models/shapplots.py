@@ -100,8 +100,8 @@ def waterfall(
 
 def _density(x: np.ndarray) -> np.ndarray:
     """Vertical spread per dot, wider where many dots share a contribution (a cheap swarm)."""
-    if len(x) < 2 or np.ptp(x) == 0:
-        return np.ones(len(x))
+    if len(x) < 2 or not np.isfinite(x).all() or np.ptp(x) <= 1e-12 * max(1.0, np.abs(x).max()):
+        return np.ones(len(x))  # one value (to rounding): nothing to spread
     hist, edges = np.histogram(x, bins=50)
     which = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, len(hist) - 1)
     return hist[which] / hist.max()

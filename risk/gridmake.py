@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError
 from shapely import STRtree
 
 from risk.contract import GRID_COLUMNS, UNASSIGNED
@@ -143,7 +144,13 @@ def make_grid(
         raise ConfigError("keep='has_events' needs events with lon/lat; give --events")
 
     centre = _centre(lon, lat, bound_wgs)
-    crs_obj = CRS.from_user_input(crs) if crs else utm_crs(*centre)
+    try:
+        crs_obj = CRS.from_user_input(crs) if crs else utm_crs(*centre)
+    except CRSError:
+        raise ConfigError(
+            f"crs {crs!r} is not known; give a projected CRS in metres such as EPSG:32650 "
+            "(or leave --crs out: the UTM zone of the data's centre)"
+        ) from None
     if not crs_obj.is_projected or crs_obj.axis_info[0].unit_name not in ("metre", "meter"):
         raise ConfigError(f"crs {crs!r} is not a projected CRS in metres")
     fwd = Transformer.from_crs("EPSG:4326", crs_obj, always_xy=True)

@@ -21,9 +21,11 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 from risk import locks
+from risk.errors import ConfigError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_S = 30.0
@@ -38,8 +40,17 @@ def is_sqlite(url: str) -> bool:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url``; for a SQLite file its folder is created if missing."""
-    parsed = make_url(url)
+    """An engine for ``url``; for a SQLite file its folder is created if missing.
+    `ConfigError` when ``url`` is not a database URL."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        scheme = url.split("://", 1)[0] if "://" in url else None  # never echo a password
+        raise ConfigError(
+            "the database URL is not a URL"
+            + (f" (scheme {scheme!r})" if scheme else "")
+            + "; give e.g. sqlite:///data/risk.db or postgresql+psycopg://user@host:5432/db"
+        ) from None
     # A request holds its connection from authentication to the end of the route, and FastAPI
     # runs those steps in separate calls of its 40-thread pool. With fewer connections than
     # threads, threads waiting for a connection can starve the holders of the thread they

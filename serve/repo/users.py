@@ -17,6 +17,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -35,6 +36,8 @@ USERS = UserRow.__table__
 TOKENS = TokenRow.__table__
 DEFAULT_SESSION_TTL = timedelta(hours=12)
 DEFAULT_API_TTL = timedelta(days=90)
+MAX_TTL = timedelta(days=3650)  # ten years: past that, a date overflows and a token is forever
+MAX_USERNAME = 64
 TOKEN_BYTES = 32
 # scrypt cost: 2**14 × 8 × 128 B = 16 MiB and ~50 ms a check (OWASP's minimum for scrypt).
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
@@ -167,6 +170,11 @@ def add_user(
     username = username.strip()
     if not username:
         raise ConfigError("a user needs a non-blank username")
+    if len(username) > MAX_USERNAME or any(unicodedata.category(c)[0] == "C" for c in username):
+        raise ConfigError(
+            f"username {username[:MAX_USERNAME]!r} is not accepted: at most {MAX_USERNAME} "
+            "characters, no control characters (a line break would show as two users)"
+        )
     check_role_scope(role, scope)  # also rejects an unknown role
     if password is not None and not web_login_allowed(role):
         raise ConfigError(
@@ -268,6 +276,11 @@ def issue(
         ttl = DEFAULT_SESSION_TTL if kind is TokenKind.SESSION else DEFAULT_API_TTL
     if ttl <= timedelta(0):
         raise ConfigError(f"token lifetime must be positive (got {ttl})")
+    if ttl > MAX_TTL:
+        raise ConfigError(
+            f"token lifetime {ttl.days} days is longer than {MAX_TTL.days}; give a shorter one "
+            "(and renew it when it ends)"
+        )
     row = _row_by_name(session, username)
     if row.disabled_at is not None:
         raise ConfigError(f"user {username!r} is disabled; fix: enable or add another user")

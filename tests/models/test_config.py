@@ -124,3 +124,12 @@ def test_rare_targets_keep_at_most_the_configured_negatives_per_positive():
         sampling_rate([1, 0] * 500, {"negative_sample_rate": 0.5, "max_negatives_per_positive": 4})
         == 0.5
     )
+
+
+def test_a_directory_or_a_binary_file_is_a_config_error_naming_it(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read the forecaster config"):
+        load_config(tmp_path)
+    binary = tmp_path / "cfg.toml"
+    binary.write_bytes(b"\xff\xfe\x00bad")
+    with pytest.raises(ConfigError, match=r"cfg.toml: not a UTF-8 text file"):
+        load_config(binary)

@@ -37,3 +37,16 @@ def test_unknown_format_is_refused(tmp_path):
     (folder / "manifest.json").write_text(json.dumps({"format_version": 99}))
     with pytest.raises(ContractError, match="unsupported model format"):
         load_forecaster(folder)
+
+
+@pytest.mark.parametrize("damage", ["delete", "truncate"])
+def test_a_missing_or_damaged_booster_file_is_a_contract_error(tmp_path, damage):
+    model = MultiTargetForecaster(config=FAST).fit(toy_frame())
+    save_forecaster(model, tmp_path / "m")
+    booster = tmp_path / "m" / "prob_theft.txt"
+    if damage == "delete":
+        booster.unlink()
+    else:
+        booster.write_text(booster.read_text()[:200])
+    with pytest.raises(ContractError, match="prob_theft.txt is missing or damaged"):
+        load_forecaster(tmp_path / "m")

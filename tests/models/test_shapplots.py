@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from models.shapplots import beeswarm, top_features, waterfall
+from models.shapplots import _density, beeswarm, top_features, waterfall
 
 
 def test_top_features_by_mean_absolute_contribution():
@@ -32,3 +32,12 @@ def test_waterfall_ends_at_the_raw_score():
     assert end == -1.0 + 0.5 - 0.2 + 0.05 + 0.01
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert labels == ["a = 3", "b = —", "other 2 features"]
+
+
+def test_a_spread_of_rounding_noise_draws_without_binning():
+    # contributions equal but for the last bit: np.histogram cannot make 50 finite bins there
+    x = np.full(40, 0.1) + np.arange(40) * 1e-17
+    x[0] = np.nextafter(0.1, 1.0)
+    assert np.array_equal(_density(x), np.ones(40))
+    spread = _density(np.array([0.0, 0.0, 0.0, 1.0]))
+    assert spread.tolist() == [1.0, 1.0, 1.0, 1 / 3]

@@ -493,3 +493,8 @@ def test_cli_events_whose_points_are_all_out_of_range_name_the_swap(tmp_path):
         "lon within ±180, lat within ±90) (got '30.26,120.14'). Fix: 'lon' and 'lat' look "
         "swapped: exchange the two columns (risk import --lon-col/--lat-col)"
     )
+
+
+def test_an_unknown_crs_is_a_config_error_naming_it():
+    with pytest.raises(ConfigError, match="crs 'banana' is not known"):
+        make_grid(boundary=RECT, cell_m=500, crs="banana")

@@ -10,6 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import insert, select, text
 
+from risk.errors import ConfigError
 from serve.db import (
     atomic,
     current_revision,
@@ -165,3 +166,9 @@ def test_0002_fills_the_level_rank_of_forecasts_stored_before_it(empty_db_url):
         ranks = dict(conn.execute(text("SELECT grid_id, level_rank FROM forecasts")).all())
     engine.dispose()
     assert ranks == {"g1": 3, "g2": 2, "g3": 1, "g4": 0}
+
+
+def test_a_database_url_that_is_no_url_is_a_config_error_without_echoing_it():
+    with pytest.raises(ConfigError, match="the database URL is not a URL") as caught:
+        make_engine("nonsense-with-secret")
+    assert "secret" not in str(caught.value)

@@ -136,3 +136,14 @@ def test_two_users_with_one_password_get_different_hashes(factory):
     with factory() as s:
         hashes = s.scalars(select(UserRow.password_hash)).all()
     assert len(set(hashes)) == 2
+
+
+def test_a_token_longer_than_ten_years_is_refused(worker):
+    with pytest.raises(ConfigError, match="longer than 3650"), transaction(worker) as s:
+        issue_token(s, "wang", "api", ttl=timedelta(days=100_000_000), at=T0)
+
+
+@pytest.mark.parametrize("name", ["ev\x01il\nx", "tab\there", "x" * 65])
+def test_a_username_with_control_characters_or_too_long_is_refused(factory, name):
+    with pytest.raises(ConfigError, match="no control characters"), transaction(factory) as s:
+        add_user(s, name, Role.ANALYST, Scope.city())
