@@ -108,7 +108,13 @@ def train_forecaster(
     )
     excluded, target_list = spec.label_exclude_sources, spec.targets
     known_at = events["reported_at"].fillna(events["occurred_at"])
-    cutoff = pd.Timestamp(until) if until is not None else known_at.max()
+    try:
+        cutoff = pd.Timestamp(until) if until is not None else known_at.max()
+    except ValueError:
+        raise ConfigError(
+            f"--until {until!r} is not a date or time; give e.g. 2024-06-01 or "
+            "2024-06-01T08:00 (ISO 8601)"
+        ) from None
     if cutoff.tzinfo is None:
         cutoff = cutoff.tz_localize(tz)
     last_issue = (cutoff - pd.Timedelta(hours=HORIZON_HOURS)).tz_convert(tz)
@@ -118,6 +124,12 @@ def train_forecaster(
         (last_issue - pd.Timedelta(days=max_history_days)).date(),
         (data_start + pd.Timedelta(days=warmup_days)).date(),
     )
+    if last_issue.date() < first_day:
+        raise ConfigError(
+            f"--until {cutoff} leaves no training day: the events start on {data_start.date()}, "
+            f"and training needs {warmup_days} days of history and {HORIZON_HOURS} h of labels "
+            "before it; give a later --until"
+        )
     times = daily_issue_times(first_day, last_issue.date(), hour, tz)
     times = times[times + pd.Timedelta(hours=HORIZON_HOURS) <= cutoff]
     if len(times) < 30:

@@ -116,7 +116,13 @@ def _data_dir(data_dir: Path | None) -> Path:
     from risk.settings import Settings
 
     path = data_dir or Settings().data_dir
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file of that name, no permission, read-only disk, ...
+        raise ConfigError(
+            f"--data-dir {path} is not a folder this command can write to "
+            f"({exc.strerror or exc}); give another --data-dir (or set RISK_DATA_DIR)"
+        ) from None
     return path
 
 

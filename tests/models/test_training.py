@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from models.training import train_forecaster
+from risk.errors import ConfigError
 from risk.synth import synthesise
 
 FAST = {
@@ -46,3 +48,16 @@ def test_an_issue_stride_builds_every_kth_training_day_counted_back_from_the_lat
     assert third.rows == 36 * 27
     assert third.window == ("2024-01-30T08:00:00+08:00", "2024-04-17T08:00:00+08:00")
     assert every.window[1] == third.window[1]
+
+
+@pytest.mark.parametrize(
+    ("until", "message"),
+    [
+        ("yesterday", "--until 'yesterday' is not a date or time"),
+        ("2023-06-01", "leaves no training day: the events start on 2024-01-01"),
+    ],
+)
+def test_an_until_that_is_no_time_or_before_the_data_names_until(until, message):
+    city = synthesise(9, 40, seed=5)
+    with pytest.raises(ConfigError, match=message):
+        train_forecaster(city.grids, city.events, until, config=FAST)

@@ -160,3 +160,12 @@ def test_unknown_time_zone_is_exit_4_with_one_line_before_any_work(city, tmp_pat
         "error: unknown time zone 'Asia/Shangai'; give an IANA name such as Asia/Shanghai or "
         "America/Chicago (names are case-sensitive)"
     )
+
+
+def test_a_data_dir_that_is_a_file_is_one_line_naming_it(tmp_path):
+    taken = tmp_path / "afile"
+    taken.write_text("not a folder")
+    result = CliRunner().invoke(app, ["model", "list", "--data-dir", str(taken)])
+    assert result.exit_code == EXIT_CONFIG, result.output
+    assert f"--data-dir {taken} is not a folder this command can write to" in result.output
+
