@@ -168,4 +168,3 @@ def test_a_data_dir_that_is_a_file_is_one_line_naming_it(tmp_path):
     result = CliRunner().invoke(app, ["model", "list", "--data-dir", str(taken)])
     assert result.exit_code == EXIT_CONFIG, result.output
     assert f"--data-dir {taken} is not a folder this command can write to" in result.output
-
