@@ -54,7 +54,7 @@ from shapely import STRtree
 
 from risk.contract import GRID_COLUMNS, UNASSIGNED
 from risk.errors import ConfigError, ContractError
-from risk.loaders import read_events, read_grids
+from risk.loaders import GEOJSON_SUFFIXES, read_events, read_grids
 from risk.validation import ROW_COLUMN, coordinates_look_swapped
 
 SHAPES = ("square", "hex")
@@ -67,6 +67,7 @@ MIN_OVERLAP_SHARE = 1e-6
 # 2 million cells peaks near 3 GB and takes ~15 s (5 million: 6-7 GB, 40 s); 2 million cells
 # are 500,000 km² at 500 m, or a 40 km × 50 km city at 35 m.
 MAX_CELLS = 2_000_000
+MAX_CELL_M = 50_000.0  # 50 km: far larger than any patrol grid, still inside one UTM zone
 # A point is placed when projecting it and back lands within this many metres of it (far from
 # the CRS's meridian the transverse Mercator gives infinity, or a point somewhere else).
 ROUND_TRIP_M = 1.0
@@ -338,9 +339,22 @@ def grids_feature_collection(grids: pd.DataFrame, *, digits: int = 8) -> dict[st
     return {"type": "FeatureCollection", "features": features}
 
 
-def write_grids(grids: pd.DataFrame, path: str | Path) -> Path:
-    """Write a grids frame as a GeoJSON FeatureCollection (`risk validate --grids` reads it)."""
+def grids_path(path: str | Path) -> Path:
+    """`path` as a Path; `ConfigError` unless it ends in .geojson or .json (the readers go by
+    the suffix, so a GeoJSON named .csv would be read as a CSV)."""
     path = Path(path)
+    if not path.name.lower().endswith(GEOJSON_SUFFIXES):
+        raise ConfigError(
+            f"--out {path.name}: the grids are written as GeoJSON, which is read back by its "
+            f"suffix; give a name ending in {' or '.join(GEOJSON_SUFFIXES)}"
+        )
+    return path
+
+
+def write_grids(grids: pd.DataFrame, path: str | Path) -> Path:
+    """Write a grids frame as a GeoJSON FeatureCollection (`risk validate --grids` reads it)
+    at `path` (:func:`grids_path`)."""
+    path = grids_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(grids_feature_collection(grids)), encoding="utf-8")
     return path
@@ -527,6 +541,11 @@ def _assign_communities(
 def _check_parameters(cell_m: float, shape: str, keep: str | None) -> None:
     if not (isinstance(cell_m, int | float) and math.isfinite(cell_m) and cell_m >= 1):
         raise ConfigError(f"cell_m must be a number of metres >= 1, got {cell_m!r}")
+    if cell_m > MAX_CELL_M:
+        raise ConfigError(
+            f"cell_m {cell_m:g} m is more than {MAX_CELL_M:g} m: a grid is a patrol area, and a "
+            "cell that large is a region (its projection breaks down too); give a smaller one"
+        )
     if shape not in SHAPES:
         raise ConfigError(f"shape must be one of {', '.join(SHAPES)}, got {shape!r}")
     if keep is not None and keep not in KEEP_RULES:

@@ -250,8 +250,9 @@ def grid_make(
     encoding: EncodingOption = None,
 ) -> None:
     """Lay square or hexagonal cells over a city, keep the city's, assign each to a community."""
-    from risk.gridmake import make_grid, read_event_points, write_grids
+    from risk.gridmake import grids_path, make_grid, read_event_points, write_grids
 
+    grids_path(out_path)  # before any work: the output must be readable back
     points = read_event_points(events, encoding=encoding) if events is not None else None
     with out.status("laying cells ..."):
         grids, report = make_grid(

@@ -473,7 +473,14 @@ def test_cli_grid_make_needs_points(tmp_path):
     )
     result = runner.invoke(
         app,
-        ["grid", "make", "--events", str(tmp_path / "events.csv"), "--out", str(tmp_path / "g")],
+        [
+            "grid",
+            "make",
+            "--events",
+            str(tmp_path / "events.csv"),
+            "--out",
+            str(tmp_path / "g.geojson"),
+        ],
     )
     assert result.exit_code == EXIT_INPUT, result.output
     assert "no 'lon' and 'lat' columns" in " ".join(result.output.split())
@@ -498,3 +505,12 @@ def test_cli_events_whose_points_are_all_out_of_range_name_the_swap(tmp_path):
 def test_an_unknown_crs_is_a_config_error_naming_it():
     with pytest.raises(ConfigError, match="crs 'banana' is not known"):
         make_grid(boundary=RECT, cell_m=500, crs="banana")
+
+
+def test_a_cell_over_50_km_and_an_out_path_that_is_not_geojson_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match="cell_m 1e[+]09 m is more than 50000 m"):
+        make_grid(boundary=RECT, cell_m=1e9)
+    grids, _ = make_grid(boundary=RECT, cell_m=500)
+    with pytest.raises(ConfigError, match="--out g.csv: the grids are written as GeoJSON"):
+        write_grids(grids, tmp_path / "g.csv")
+    assert not (tmp_path / "g.csv").exists()
