@@ -60,7 +60,7 @@ from features.partition import build_partitioned
 from models.persist import load_forecaster
 from models.predict_explain import predict_and_explain, predict_and_explain_partitioned
 from models.training import label_sources_of
-from risk.contract import DEFAULT_TZ, HORIZON_HOURS
+from risk.contract import ANY_TARGET, DEFAULT_TZ, HORIZON_HOURS
 from risk.drift import RunDrift
 from risk.errors import ConfigError, ContractError
 from risk.exposure import check_visits
@@ -142,6 +142,23 @@ class ScoreSummary:
 def _manifest_version(folder: Path) -> str:
     digest = hashlib.sha256((folder / "manifest.json").read_bytes()).hexdigest()
     return f"local-{digest[:12]}"
+
+
+def check_categories(targets: Sequence[str], events: pd.DataFrame, *, force: bool = False) -> None:
+    """`ContractError` when the model forecasts categories and the events hold none of them:
+    a model of another city or another category scheme would forecast every category from no
+    history at all. `force` scores anyway."""
+    forecast = [t for t in targets if t != ANY_TARGET]
+    held = set(events["category"].astype(str)) if len(events) else set()
+    if force or not forecast or held & set(forecast):
+        return
+    shown = ", ".join(sorted(held)[:8]) + (", ..." if len(held) > 8 else "") or "no event"
+    raise ContractError(
+        f"the model forecasts {', '.join(forecast)}, and the events hold none of these "
+        f"categories ({shown}): it was trained on another city or category scheme",
+        field="category",
+        fix="score with a model trained on these events (risk train), or pass --force",
+    )
 
 
 def model_targets(manifest: Mapping[str, Any]) -> tuple[str, ...]:
@@ -559,6 +576,7 @@ def score(
         model_dir=model_dir, data_dir=data_dir, model_version=model_version
     )
     t_loaded = time.perf_counter()
+    check_categories(loaded.targets, events, force=force)
     horizon = int(loaded.manifest.get("horizon_hours", HORIZON_HOURS))
     visits = None
     if loaded.manifest.get("patrol_exposure_feature"):  # the recorded visits known at `at`

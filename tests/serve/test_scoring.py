@@ -18,6 +18,7 @@ from models.explain import AdditivityError
 from models.forecaster import LightGBMForecaster
 from models.persist import save_forecaster
 from models.training import train_forecaster
+from risk.errors import ContractError
 from risk.levels import LEVELS
 from risk.review import approve
 from risk.synth import synthesise
@@ -403,3 +404,14 @@ def test_scores_with_the_registry_champion_and_the_files_fingerprint(
     assert summary.data_fingerprint == data_fingerprint(paths, start, pd.Timestamp(AT, tz=TZ))
     assert {i.model_version for i in items(factory).values()} == {"1"}
     assert summary.max_additivity_error <= 1e-6
+
+
+def test_a_model_of_other_categories_is_refused_unless_forced():
+    from serve.scoring import check_categories
+
+    events = pd.DataFrame({"category": ["theft", "dispute", "theft"]})
+    with pytest.raises(ContractError, match="the model forecasts burglary, noise, and the events"):
+        check_categories(("any", "burglary", "noise"), events)
+    check_categories(("any", "burglary", "noise"), events, force=True)
+    check_categories(("any", "theft", "noise"), events)  # one shared category is enough
+    check_categories(("any",), events)  # `any` forecasts whatever the categories are
