@@ -34,6 +34,24 @@ def _audit_database(database_url: str | None, data_dir: Path | None):
     return bind_keys(_database(database_url, root), AuditKeys.load(root)), root
 
 
+def _existing_log(database_url: str | None, data_dir: Path | None) -> None:
+    """`ConfigError` when the data dir's own SQLite database does not exist: verifying must
+    not create an empty log (and a key) in a mistyped folder and call it OK."""
+    if database_url:
+        return
+    from risk.settings import Settings
+
+    settings = Settings() if data_dir is None else Settings(data_dir=data_dir)
+    if settings.database_url:  # RISK_DATABASE_URL: a server's, not a file of the data dir
+        return
+    database = settings.data_dir / "risk.db"
+    if not database.is_file():
+        raise ConfigError(
+            f"no service database at {database}: there is no audit log to verify there; give "
+            "the --data-dir (or --database-url) the service runs with"
+        )
+
+
 def _audit_broken(result: VerifyResult) -> NoReturn:
     """The verify result's one line on stderr, and exit 6."""
     at = f" at entry {result.first_bad_seq}" if result.first_bad_seq else ""
@@ -58,6 +76,7 @@ def audit_verify(
     from serve.repo.audit import verify
 
     anchored = read_anchor(anchor) if anchor is not None else None
+    _existing_log(database_url, data_dir)
     factory, _ = _audit_database(database_url, data_dir)
     with transaction(factory) as session:
         result = verify(session, anchored)

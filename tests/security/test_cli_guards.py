@@ -147,3 +147,13 @@ def test_serve_on_a_busy_port_is_one_line_exit_4(tmp_path):
         f"error: port {port} on 127.0.0.1 is already in use (another `risk serve`?); fix: stop "
         "that service or pass another --port"
     )
+
+
+def test_audit_verify_of_a_mistyped_data_dir_creates_nothing(tmp_path, monkeypatch):
+    monkeypatch.delenv("RISK_DATABASE_URL", raising=False)
+    missing = tmp_path / "no-such-dir"
+    result = runner.invoke(app, ["audit", "verify", "--data-dir", str(missing)])
+    assert result.exit_code == EXIT_CONFIG, result.output
+    assert "no service database at" in " ".join(result.output.split())
+    assert not missing.exists()  # no folder, database or key made on the way
+
