@@ -156,4 +156,3 @@ def test_audit_verify_of_a_mistyped_data_dir_creates_nothing(tmp_path, monkeypat
     assert result.exit_code == EXIT_CONFIG, result.output
     assert "no service database at" in " ".join(result.output.split())
     assert not missing.exists()  # no folder, database or key made on the way
-
