@@ -105,6 +105,14 @@ class ColumnMapping:
     description: str = ""
 
     def __post_init__(self) -> None:
+        texts = [f.name for f in fields(self) if f.name.endswith(("_col", "_format"))]
+        for key in [*texts, "tz", "name", "description", "source"]:
+            value = getattr(self, key)
+            if value is not None and not isinstance(value, str):
+                raise ConfigError(
+                    f"mapping key {key} = {value!r} is not text; write it in quotes, e.g. "
+                    f'{key} = "{value}"'
+                )
         lower = {
             f.name: _lower(getattr(self, f.name))
             for f in fields(self)

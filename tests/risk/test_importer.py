@@ -280,6 +280,8 @@ def test_shipped_chicago_mapping():
         ({"grid_col": "g", "severity": 9}, "severity"),
         ({"grid_col": "g", "colour": "red"}, "unknown key(s) colour"),
         ({"grid_col": "g", "columns": ["a", "b"]}, "not among the file's columns"),
+        ({"grid_col": "g", "time_format": 42}, "time_format = 42 is not text; write it in quotes"),
+        ({"grid_col": 7}, "grid_col = 7 is not text"),
     ],
 )
 def test_bad_mappings_are_config_errors(values, message):
