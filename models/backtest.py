@@ -319,6 +319,13 @@ def run_backtest(
             f"--start, weeks after {first_close} (the data begin {data_start.date()}, and "
             f"{warmup_days} warm-up days are skipped)"
         )
+    data_end = events["occurred_at"].max()
+    if eval_times[0] >= data_end:
+        raise ConfigError(
+            f"--start {first_day} is after the last event ({data_end:%Y-%m-%d %H:%M}): every "
+            "window of the evaluation would be empty, so no forecast can be measured; give a "
+            f"--start and --end within the data ({data_start.date()} .. {data_end.date()})"
+        )
     all_times = daily_issue_times(min(train_day, first_day), last_day, hour, tz)
 
     _tick(progress, "features", 0, 1)

@@ -275,6 +275,8 @@ def test_bad_settings_are_refused_with_the_accepted_values(city):
         run_backtest(city.grids, city.events, START, END, models=("oracle",))
     with pytest.raises(ConfigError, match="no training history"):
         run_backtest(city.grids, city.events, START, END, train_start="2024-07-02")
+    with pytest.raises(ConfigError, match="is after the last event"):  # nothing to measure
+        run_backtest(city.grids, city.events, "2031-01-01", "2031-01-10")
 
 
 def test_lightgbm_levels_are_its_operating_points_measured_on_the_evaluation(result):
