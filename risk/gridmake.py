@@ -63,9 +63,10 @@ KEEP_RULES = ("intersects_boundary", "has_events")
 # Overlaps below this share of a cell's area are reprojection noise along shared edges, not
 # overlaps; shares are compared after rounding to it (so an even split is an exact tie).
 MIN_OVERLAP_SHARE = 1e-6
-# The most cells laid over a boundary's extent, checked before allocating. Laying and keeping
-# 2 million cells peaks near 3 GB and takes ~15 s (5 million: 6-7 GB, 40 s); 2 million cells
-# are 500,000 km² at 500 m, or a 40 km × 50 km city at 35 m.
+# The most cells laid over a boundary's extent, checked before allocating: a cover's memory
+# grows with its cells (a one-off check by hand, not a committed benchmark, kept 2 million
+# within a few GB on 2 cores); 2 million cells are 500,000 km² at 500 m, or a 40 km × 50 km
+# city at 35 m.
 MAX_CELLS = 2_000_000
 MAX_CELL_M = 50_000.0  # 50 km: far larger than any patrol grid, still inside one UTM zone
 # A point is placed when projecting it and back lands within this many metres of it (far from

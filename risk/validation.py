@@ -432,19 +432,10 @@ def coordinates_look_swapped(lon: pd.Series, lat: pd.Series) -> bool:
 def _geometry_cause(raw: pd.Series) -> str | None:
     """Why these polygons (GeoJSON or WKT text, or shapely) are out of WGS84 range, when one
     reason covers at least `CAUSE_SHARE` of them: lat and lon exchanged, or not degrees."""
-    values = raw.to_numpy(dtype=object)
-    geoms = np.full(len(values), None, dtype=object)
-    shaped = np.array([isinstance(v, shapely.Geometry) for v in values], dtype=bool)
-    geoms[shaped] = values[shaped]
-    text = pd.Series(values[~shaped], dtype=object).astype("str").str.strip().fillna("")
-    js = text.str.startswith("{").to_numpy()
-    rest = np.flatnonzero(~shaped)
-    geoms[rest[js]] = shapely.from_geojson(text[js].to_numpy(object), on_invalid="ignore")
-    wkt = ~js & (text != "").to_numpy()
-    geoms[rest[wkt]] = shapely.from_wkt(text[wkt].to_numpy(object), on_invalid="ignore")
+    geoms = _read_geometries(raw)
     parsed = ~pd.isna(pd.Series(geoms, dtype=object)).to_numpy()
     parsed[parsed] = ~shapely.is_empty(geoms[parsed])
-    if not len(values) or parsed.mean() < CAUSE_SHARE:
+    if not len(geoms) or parsed.mean() < CAUSE_SHARE:
         return None
     box = shapely.bounds(geoms[parsed].tolist())
     x, y = np.abs(box[:, [0, 2]]).max(axis=1), np.abs(box[:, [1, 3]]).max(axis=1)
@@ -646,21 +637,7 @@ def _parse_geometry(work: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndar
         return geoms, np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
     raw = work["geometry"]
     given = ~blank_mask(raw)
-    values = raw.to_numpy(dtype=object)
-    is_geom = np.array([isinstance(v, shapely.Geometry) for v in values], dtype=bool)
-    is_bytes = np.array([isinstance(v, bytes | bytearray) for v in values], dtype=bool)
-    is_text = given & ~is_geom & ~is_bytes
-    geoms[is_geom] = values[is_geom]
-    if is_bytes.any():
-        geoms[is_bytes] = shapely.from_wkb(values[is_bytes], on_invalid="ignore")
-    if is_text.any():
-        text = raw[is_text].astype("str").str.strip()
-        js = text.str.startswith("{").to_numpy()
-        idx = np.nonzero(is_text)[0]
-        if js.any():
-            geoms[idx[js]] = shapely.from_geojson(text[js].to_numpy(object), on_invalid="ignore")
-        if (~js).any():
-            geoms[idx[~js]] = shapely.from_wkt(text[~js].to_numpy(object), on_invalid="ignore")
+    geoms = _read_geometries(raw)
     parsed = ~pd.isna(pd.Series(geoms, dtype=object)).to_numpy()
     good = np.zeros(n, dtype=bool)
     if parsed.any():
@@ -677,6 +654,29 @@ def _parse_geometry(work: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndar
         good[parsed] = ok & in_range
     geoms[~good] = None
     return geoms, given, given & ~good
+
+
+def _read_geometries(raw: pd.Series) -> np.ndarray:
+    """Each value as a shapely geometry (GeoJSON text, WKT, WKB or shapely as given), None
+    where blank or unparseable."""
+    values = raw.to_numpy(dtype=object)
+    geoms = np.full(len(values), None, dtype=object)
+    given = ~blank_mask(raw)
+    is_geom = np.array([isinstance(v, shapely.Geometry) for v in values], dtype=bool)
+    is_bytes = np.array([isinstance(v, bytes | bytearray) for v in values], dtype=bool)
+    is_text = given & ~is_geom & ~is_bytes
+    geoms[is_geom] = values[is_geom]
+    if is_bytes.any():
+        geoms[is_bytes] = shapely.from_wkb(values[is_bytes], on_invalid="ignore")
+    if is_text.any():
+        text = raw[is_text].astype("str").str.strip()
+        js = text.str.startswith("{").to_numpy()
+        idx = np.nonzero(is_text)[0]
+        if js.any():
+            geoms[idx[js]] = shapely.from_geojson(text[js].to_numpy(object), on_invalid="ignore")
+        if (~js).any():
+            geoms[idx[~js]] = shapely.from_wkt(text[~js].to_numpy(object), on_invalid="ignore")
+    return geoms
 
 
 def _parse_centroids(

@@ -44,7 +44,9 @@ def _existing_log(database_url: str | None, data_dir: Path | None) -> None:
     settings = Settings() if data_dir is None else Settings(data_dir=data_dir)
     if settings.database_url:  # RISK_DATABASE_URL: a server's, not a file of the data dir
         return
-    database = settings.data_dir / "risk.db"
+    from sqlalchemy.engine import make_url
+
+    database = Path(make_url(settings.resolved_database_url()).database or "")
     if not database.is_file():
         raise ConfigError(
             f"no service database at {database}: there is no audit log to verify there; give "

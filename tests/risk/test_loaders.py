@@ -179,31 +179,32 @@ def test_quarantine_file_reconciles_with_the_input(tmp_path, grids):
 # --- no valid row: the message quotes the first row and names a mistake that explains them
 
 
-def test_lon_lat_swapped_out_of_range_is_named_as_the_fix(tmp_path, grids):
-    path = write(
-        tmp_path / "e.csv",
-        "occurred_at,category,lon,lat\n2024-05-01,theft,31.205,121.405\n"
-        "2024-05-02,theft,31.215,121.405\n",
-    )
+@pytest.mark.parametrize(
+    ("lines", "shown", "fix"),
+    [
+        (  # lon/lat exchanged: out of range as given, in range exchanged
+            "occurred_at,category,lon,lat\n2024-05-01,theft,31.205,121.405\n"
+            "2024-05-02,theft,31.215,121.405\n",
+            "31.205,121.405",
+            "'lon' and 'lat' look swapped (exchanged, the values are in range); exchange the "
+            "two column names; or run with --quarantine",
+        ),
+        (  # decimal commas in a ';'-separated file
+            "occurred_at;category;lon;lat\n2024-05-01;theft;121,405;31,205\n"
+            "2024-05-02;theft;121,405;31,215\n",
+            "121,405,31,205",
+            "'lon' and 'lat' are written with a decimal comma (e.g. '121,405'); write them with "
+            "a decimal point (120.15, not 120,15)",
+        ),
+    ],
+)
+def test_a_coordinate_mistake_behind_every_row_is_named_as_the_fix(
+    tmp_path, grids, lines, shown, fix
+):
+    path = write(tmp_path / "e.csv", lines)
     expected = (
         "e.csv: no valid rows out of 2 (2 quarantined, 0 exact duplicates; bad_coordinates: 2), "
-        "first row 2: lon,lat='31.205,121.405'. Fix: 'lon' and 'lat' look swapped (exchanged, "
-        "the values are in range); exchange the two column names; or run with --quarantine"
-    )
-    with pytest.raises(ContractError, match=re.escape(expected)):
-        load_events(path, grids, now=NOW)
-
-
-def test_decimal_comma_coordinates_are_named_as_the_fix(tmp_path, grids):
-    path = write(
-        tmp_path / "e.csv",
-        "occurred_at;category;lon;lat\n2024-05-01;theft;121,405;31,205\n"
-        "2024-05-02;theft;121,405;31,215\n",
-    )
-    expected = (
-        "e.csv: no valid rows out of 2 (2 quarantined, 0 exact duplicates; bad_coordinates: 2), "
-        "first row 2: lon,lat='121,405,31,205'. Fix: 'lon' and 'lat' are written with a decimal "
-        "comma (e.g. '121,405'); write them with a decimal point (120.15, not 120,15)"
+        f"first row 2: lon,lat='{shown}'. Fix: {fix}"
     )
     with pytest.raises(ContractError, match=re.escape(expected)):
         load_events(path, grids, now=NOW)
