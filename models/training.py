@@ -42,6 +42,8 @@ class TrainedModel:
     skipped: dict[str, str] = field(default_factory=dict)  # target -> why it has no model
     label_exclude_sources: tuple[str, ...] = LABEL_EXCLUDE_SOURCES  # left out of the labels
     patrol_exposure: bool = False  # patrol visits are a feature (the explicit switch)
+    tz: str | None = None  # the city time the calendar features were built in
+    calendar: str | None = None  # the holiday calendar they used
 
     def manifest_extra(self) -> dict[str, Any]:
         """What `models.persist.save_forecaster` should store beside the model."""
@@ -53,6 +55,9 @@ class TrainedModel:
             "base_rates": self.base_rates,
             "label_exclude_sources": list(self.label_exclude_sources),
             "patrol_exposure_feature": self.patrol_exposure,
+            # scoring must build the time features as training did (serve.scoring)
+            "tz": self.tz,
+            "calendar": self.calendar,
             "drift_reference": None
             if self.drift_reference is None
             else self.drift_reference.to_dict(),
@@ -170,5 +175,7 @@ def train_forecaster(
         skipped=dict(model.skipped_),
         label_exclude_sources=excluded,
         patrol_exposure=patrol_exposure,
+        tz=tz,
+        calendar=calendar,
         drift_reference=drift_reference(model, rows, events, grids, feature_info, start=data_start),
     )

@@ -161,6 +161,29 @@ def check_categories(targets: Sequence[str], events: pd.DataFrame, *, force: boo
     )
 
 
+def check_time_settings(
+    manifest: Mapping[str, Any], tz: str, calendar: str, *, force: bool = False
+) -> None:
+    """`ContractError` when scoring would build the time features in another city time or
+    holiday calendar than the model was trained with (`tz`, `calendar` in its manifest): hour
+    of day, weekday and holidays would then mean something else than the trees learned.
+    A manifest that records neither (a model saved before they were) is not checked; `force`
+    scores anyway."""
+    if force:
+        return
+    for key, given, option in (("tz", tz, "--tz"), ("calendar", calendar, "--calendar")):
+        trained = manifest.get(key)
+        if trained is not None and str(trained) != str(given):
+            raise ContractError(
+                f"the model was trained with {key} {trained}, and this run scores with "
+                f"{key} {given}: its time features would not mean what the model learned",
+                field=key,
+                value=given,
+                fix=f"score with {option} {trained} (as in training), retrain with "
+                f"{option} {given}, or pass --force",
+            )
+
+
 def model_targets(manifest: Mapping[str, Any]) -> tuple[str, ...]:
     """``targets_trained`` of the manifest, else the keys of its ``targets``."""
     trained = manifest.get("targets_trained")
@@ -577,6 +600,7 @@ def score(
     )
     t_loaded = time.perf_counter()
     check_categories(loaded.targets, events, force=force)
+    check_time_settings(loaded.manifest, tz, calendar, force=force)
     horizon = int(loaded.manifest.get("horizon_hours", HORIZON_HOURS))
     visits = None
     if loaded.manifest.get("patrol_exposure_feature"):  # the recorded visits known at `at`

@@ -30,6 +30,11 @@ def test_a_category_without_a_closed_training_window_gets_no_model():
     assert trained.skipped["flood"].startswith("target 'flood' has no event in the")
     assert trained.manifest_extra()["targets_trained"] == list(trained.targets)
     assert set(trained.base_rates) == set(trained.targets)
+    # what scoring must build its time features with (serve.scoring.check_time_settings)
+    assert (trained.manifest_extra()["tz"], trained.manifest_extra()["calendar"]) == (
+        "Asia/Shanghai",
+        "CN",
+    )
 
 
 def test_an_issue_stride_builds_every_kth_training_day_counted_back_from_the_latest():

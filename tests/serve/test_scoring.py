@@ -415,3 +415,17 @@ def test_a_model_of_other_categories_is_refused_unless_forced():
     check_categories(("any", "burglary", "noise"), events, force=True)
     check_categories(("any", "theft", "noise"), events)  # one shared category is enough
     check_categories(("any",), events)  # `any` forecasts whatever the categories are
+
+
+def test_a_model_of_another_city_time_or_calendar_is_refused_unless_forced():
+    from serve.scoring import check_time_settings
+
+    manifest = {"tz": "Asia/Shanghai", "calendar": "CN"}
+    check_time_settings(manifest, "Asia/Shanghai", "CN")
+    with pytest.raises(ContractError, match="trained with tz Asia/Shanghai.*scores with tz UTC"):
+        check_time_settings(manifest, "UTC", "CN")
+    with pytest.raises(ContractError, match="score with --calendar CN") as caught:
+        check_time_settings(manifest, "Asia/Shanghai", "US")
+    assert caught.value.field == "calendar" and caught.value.value == "US"
+    check_time_settings(manifest, "UTC", "US", force=True)
+    check_time_settings({}, "UTC", "US")  # a model saved before they were recorded
