@@ -27,6 +27,7 @@ import mlflow  # after the environment above: telemetry must be off first
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
+from sqlalchemy.exc import DBAPIError
 
 from risk.errors import ConfigError
 from risk.locks import MIGRATIONS
@@ -70,8 +71,17 @@ def client(data_dir: Path) -> MlflowClient:
     if uri in _READY:
         return MlflowClient(tracking_uri=uri, registry_uri=uri)
     with MIGRATIONS:
-        c = MlflowClient(tracking_uri=uri, registry_uri=uri)  # opens (and migrates) the store
-        c.search_registered_models(max_results=1)  # ... and the registry's
+        try:
+            c = MlflowClient(tracking_uri=uri, registry_uri=uri)  # opens (and migrates) it
+            c.search_registered_models(max_results=1)  # ... and the registry's
+        except DBAPIError as exc:
+            # a server URL may hold a password: only a local file is named
+            shown = uri if uri.startswith("sqlite:") else "set by RISK_MLFLOW_URI"
+            raise ConfigError(
+                f"cannot open the MLflow store ({shown}): {exc.orig}; "
+                "fix: point --data-dir at the folder the toolkit wrote (or move the damaged "
+                "mlflow.db aside: a new one is created), or set RISK_MLFLOW_URI"
+            ) from None
         _READY.add(uri)
     return c
 

@@ -47,8 +47,30 @@ def domain_errors(func: F) -> F:
         except (ConfigError, ValueError, RiskError) as exc:
             _error(exc)
             raise typer.Exit(EXIT_CONFIG) from None
+        except Exception as exc:
+            driver = _database_error(exc)
+            if driver is None:
+                raise
+            _error(
+                f"a database could not be written or read: {driver}; "
+                "fix: check that the service database (--database-url) and the MLflow "
+                "store (<data dir>/mlflow.db) are files or servers this toolkit wrote and "
+                "that they and their folders are writable"
+            )
+            raise typer.Exit(EXIT_CONFIG) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _database_error(exc: BaseException) -> BaseException | None:
+    """The driver's error inside SQLAlchemy's wrapper (a read-only or damaged SQLite file, a
+    server that refuses), raised directly or as the cause of MLflow's own exception."""
+    from sqlalchemy.exc import DBAPIError
+
+    for candidate in (exc, exc.__cause__):
+        if isinstance(candidate, DBAPIError):
+            return candidate.orig
+    return None
 
 
 def _checked(check: Callable[[str], str | None], value: str | None) -> str | None:

@@ -231,3 +231,12 @@ def test_opening_a_new_store_while_the_service_migrates_its_database(tmp_path, m
         assert errors == []
         assert "audit_head" in table_names(url)
     assert listed == [[]] * 6
+
+
+def test_a_damaged_store_is_a_config_error_naming_it(tmp_path, monkeypatch):
+    monkeypatch.delenv("RISK_MLFLOW_URI", raising=False)
+    (tmp_path / "mlflow.db").write_text("not a database")
+    with pytest.raises(
+        ConfigError, match=r"cannot open the MLflow store \(sqlite:///.*mlflow\.db\)"
+    ):
+        client(tmp_path)

@@ -168,3 +168,40 @@ def test_a_data_dir_that_is_a_file_is_one_line_naming_it(tmp_path):
     result = CliRunner().invoke(app, ["model", "list", "--data-dir", str(taken)])
     assert result.exit_code == EXIT_CONFIG, result.output
     assert f"--data-dir {taken} is not a folder this command can write to" in result.output
+
+
+def test_a_database_error_is_one_line_and_exit_4(capsys):
+    """A read-only or damaged SQLite file surfaces as SQLAlchemy's OperationalError, alone or
+    as the cause of MLflow's exception: one line naming the driver's words, never a traceback."""
+    import sqlite3
+
+    import typer
+    from sqlalchemy.exc import OperationalError
+
+    from risk.cli.common import domain_errors
+
+    driver = sqlite3.OperationalError("attempt to write a readonly database")
+
+    @domain_errors
+    def direct() -> None:
+        raise OperationalError("INSERT INTO runs", {}, driver)
+
+    @domain_errors
+    def wrapped() -> None:
+        try:
+            direct.__wrapped__()
+        except OperationalError as exc:
+            raise RuntimeError("mlflow could not log") from exc
+
+    for command in (direct, wrapped):
+        with pytest.raises(typer.Exit) as stopped:
+            command()
+        assert stopped.value.exit_code == EXIT_CONFIG
+        assert "attempt to write a readonly database" in capsys.readouterr().err
+
+    @domain_errors
+    def other() -> None:
+        raise RuntimeError("a bug")
+
+    with pytest.raises(RuntimeError, match="a bug"):  # anything else is not hidden
+        other()
