@@ -8,6 +8,8 @@ settings, configuration search included):
 * three synthetic cities besides the 2,000-grid benchmark: 500 grids (seed 2), 1,000 grids
   with every self-excitation halved (seed 3), 3,000 grids (seed 4) — 730 days, 26 weekly
   retrains; the 2,000-grid row is read from `benchmarks/results/backtest.json`;
+* two 1,000-grid cities whose times are coarse: dates only (seed 5) and on the hour (seed 6),
+  floored before the backtest (`benchmarks.backtest --resolution`);
 * Chicago at 250 m and 1 km cells (the 500 m row is `benchmarks/results/chicago/metrics.json`).
 
 Writes `benchmarks/results/generality.json`: per city and target, LightGBM and the best
@@ -33,6 +35,9 @@ SYNTH = {
     "synth-500-seed2": ["--grids", "500", "--seed", "2"],
     "synth-1000-seed3-weaker": ["--grids", "1000", "--seed", "3", "--weaker-excitation"],
     "synth-3000-seed4": ["--grids", "3000", "--seed", "4"],
+    # coarse times: dates only, and on the hour (no oracle: the true times are gone)
+    "synth-1000-seed5-dates": ["--grids", "1000", "--seed", "5", "--resolution", "day"],
+    "synth-1000-seed6-hours": ["--grids", "1000", "--seed", "6", "--resolution", "hour"],
 }
 CHICAGO = {"chicago-250m": "250", "chicago-1km": "1000"}
 CLASSIC = ("historical_rate", "recent_30d", "kde", "prospective", "seppexp")
