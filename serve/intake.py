@@ -160,9 +160,11 @@ def known_grids(
     `ContractError` when there are none."""
     from risk.loaders import load_grids
 
-    if grids_file is not None:
-        return load_grids(grids_file, encoding=encoding).valid, str(grids_file)
     stored = stored_grids(session)
+    if grids_file is not None:
+        given = load_grids(grids_file, encoding=encoding).valid
+        _check_same_city(given, stored, grids_file)
+        return given, str(grids_file)
     if len(stored):
         return validation_grids(stored), "the grids stored in the service database"
     if fallback_file is not None:
@@ -172,6 +174,28 @@ def known_grids(
         field="grid_id",
         fix="give the city's grids file (--grids, or RISK_CITY_GRIDS for the service), or "
         "score once (`risk score`) so the grids are stored",
+    )
+
+
+def _check_same_city(given: pd.DataFrame, stored: pd.DataFrame, grids_file: str | Path) -> None:
+    """`ContractError` when the service already holds grids and ``given`` shares no grid id
+    with them: events placed on another city's (or a renumbered) grid layout would be stored
+    where no forecast, review or patrol can find them. Some new grids beside the stored
+    ones are fine (a city that grows)."""
+    if not len(stored) or not len(given):
+        return
+    held = set(stored["grid_id"].astype(str))
+    ids = given["grid_id"].astype(str)
+    if ids.isin(held).any():
+        return
+    shown = ", ".join(sorted(ids)[:3])
+    raise ContractError(
+        f"none of its {len(ids)} grid ids ({shown}, ...) is one of the {len(held)} grids the "
+        "service database holds: it is another city's or a renumbered grid layout",
+        file=str(grids_file),
+        field="grid_id",
+        fix="load without --grids (the stored grids are used), or point --database-url / "
+        "--data-dir at that city's service",
     )
 
 

@@ -155,6 +155,32 @@ def test_grids_come_from_the_database_else_the_city_grids_file(files, monkeypatc
     assert "grids: the grids stored in the service database" in flat(from_db.output)
 
 
+def test_a_grids_file_of_another_city_is_refused_once_the_service_holds_grids(files):
+    from risk.loaders import load_grids
+    from serve.repo.grids import upsert_grids
+
+    assert load(files).exit_code == 0  # creates the store; 3 events stored
+    with transaction(database(files)) as s:
+        upsert_grids(s, load_grids(files / "grids.csv").valid)
+    other = GRIDS.replace("g1,", "x1,").replace("g2,", "x2,").replace("g3,", "x3,")
+    (files / "other.csv").write_text(other, encoding="utf-8")
+    (files / "other_events.csv").write_text(
+        "occurred_at,category,grid_id\n2024-05-01T08:00:00,theft,x1\n", encoding="utf-8"
+    )
+    args = ["events", "load", "--events", str(files / "other_events.csv"), "--grids",
+            str(files / "other.csv"), "--data-dir", str(files / "data")]  # fmt: skip
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == EXIT_INPUT, refused.output
+    assert "none of its 3 grid ids (x1, x2, x3, ...) is one of the 3 grids" in flat(refused.output)
+    assert len(stored(files)) == 3
+    # a grown city (new grids beside the stored ones) still loads
+    (files / "grown.csv").write_text(GRIDS + "x1,c2,s1,121.43,31.21\n", encoding="utf-8")
+    args[5] = str(files / "grown.csv")
+    grown = runner.invoke(app, args)
+    assert grown.exit_code == 0, grown.output
+    assert stored(files)["grid_id"].tolist().count("x1") == 1
+
+
 def test_an_integration_account_gets_a_token_and_no_password(files):
     url = ["--database-url", f"sqlite:///{files / 'users.db'}"]
     added = runner.invoke(app, ["users", "add", "case-system", "--role", "integration", *url])
