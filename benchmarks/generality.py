@@ -44,7 +44,13 @@ CLASSIC = ("historical_rate", "recent_30d", "kde", "prospective", "seppexp")
 
 
 def compare(metrics: dict) -> dict:
-    """Per target: LightGBM and the best classic method on pr_auc and pei@5."""
+    """Per target: LightGBM and the best classic method on pr_auc and pei@5, and what tells
+    a real lead or lag from the evaluation's luck: the block-bootstrap 90 % interval of the
+    paired per-day difference (`interval`, where the run computed it) and, on a city with a
+    known truth, the oracle's own difference from that method (`oracle_difference`: when
+    even the true expected counts trail it, the sample favours that method).
+
+    `verdict`: "ahead" (or level), "behind, within noise" (interval reaching 0) or "behind"."""
     rows = {}
     for target, block in metrics["targets"].items():
         models = block["models"]
@@ -57,12 +63,24 @@ def compare(metrics: dict) -> dict:
             }
             best = max(scored, key=lambda m: scored[m])
             lgb = models["lightgbm"][key]
+            paired = (block.get("paired") or {}).get(key, {}).get(best)
+            interval = None if not paired else [paired["low"], paired["high"]]
+            oracle = models.get("oracle", {}).get(key)
+            if lgb >= scored[best]:
+                verdict = "ahead"
+            elif interval is not None and interval[1] >= 0:
+                verdict = "behind, within noise"
+            else:
+                verdict = "behind"
             row[key] = {
                 "lightgbm": lgb,
                 "best_classic": best,
                 "best": scored[best],
                 "difference": lgb - scored[best],
                 "at_least_as_good": lgb >= scored[best],
+                "interval": interval,
+                "oracle_difference": None if oracle is None else oracle - scored[best],
+                "verdict": verdict,
             }
         rows[target] = row
     return rows
@@ -145,16 +163,17 @@ def main(argv: list[str] | None = None) -> None:
         data = json.loads(path.read_text())
         metrics = data
         if "quality_bars" in data and "any" in data:  # a benchmarks.backtest summary
-            metrics = {"targets": {t: {"models": {}} for t in data["targets"]}}
+            metrics = {"targets": {t: {"models": {}, "paired": {}} for t in data["targets"]}}
             for target, row in data["targets"].items():
+                block = metrics["targets"][target]
                 for key in ("pr_auc", "pei@5"):
                     cell = row[key]
-                    metrics["targets"][target]["models"].setdefault("lightgbm", {})[key] = cell[
-                        "lightgbm"
-                    ]
-                    metrics["targets"][target]["models"].setdefault(cell["best_classic"], {})[
-                        key
-                    ] = cell["best"]
+                    block["models"].setdefault("lightgbm", {})[key] = cell["lightgbm"]
+                    block["models"].setdefault(cell["best_classic"], {})[key] = cell["best"]
+                    if cell.get("oracle") is not None:
+                        block["models"].setdefault("oracle", {})[key] = cell["oracle"]
+                    if cell.get("paired"):
+                        block["paired"][key] = {cell["best_classic"]: cell["paired"]}
         rows = compare(metrics)
         table[name] = {
             "targets": rows,
@@ -174,7 +193,9 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{name:28s} failed: {row['reason']}")
             continue
         worst = min(
-            (v["difference"], t, k) for t, r in row["targets"].items() for k, v in r.items()
+            (v["difference"], t, k, v["verdict"])
+            for t, r in row["targets"].items()
+            for k, v in r.items()
         )
         print(f"{name:28s} all >= best classic: {row['all_at_least_as_good']}  worst {worst}")
 

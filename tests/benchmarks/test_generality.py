@@ -48,3 +48,32 @@ def test_a_failed_run_is_a_row_with_its_reason_and_the_others_still_land(results
     landed = rows["synth-3000-seed4"]
     assert landed["all_at_least_as_good"] is True
     assert landed["targets"]["any"]["pr_auc"]["difference"] == pytest.approx(0.01)
+
+
+def test_a_lag_is_told_apart_from_the_evaluations_luck():
+    """pei@5 trails by 0.007 with an interval reaching 0 and an oracle that trails too;
+    pr_auc trails with an interval wholly below 0; a summary without intervals says "behind"."""
+    interval = {"low": -0.02, "high": 0.001}
+    below = {"low": -0.004, "high": -0.001}
+    metrics = {
+        "targets": {
+            "dispute": {
+                "models": {
+                    "lightgbm": {"pr_auc": 0.197, "pei@5": 0.299},
+                    "seppexp": {"pr_auc": 0.199, "pei@5": 0.306},
+                    "kde": {"pr_auc": 0.150, "pei@5": 0.250},
+                    "oracle": {"pr_auc": 0.203, "pei@5": 0.303},
+                },
+                "paired": {"pei@5": {"seppexp": interval}, "pr_auc": {"seppexp": below}},
+            }
+        }
+    }
+    row = generality.compare(metrics)["dispute"]
+    assert row["pei@5"]["verdict"] == "behind, within noise"
+    assert row["pei@5"]["interval"] == [-0.02, 0.001]
+    assert row["pei@5"]["oracle_difference"] == pytest.approx(-0.003)
+    assert row["pr_auc"]["verdict"] == "behind"
+    assert row["pr_auc"]["oracle_difference"] == pytest.approx(0.004)
+    del metrics["targets"]["dispute"]["paired"]
+    assert generality.compare(metrics)["dispute"]["pei@5"]["verdict"] == "behind"
+    assert generality.compare(metrics)["dispute"]["pei@5"]["interval"] is None
