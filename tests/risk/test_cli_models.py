@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from risk.cli import EXIT_CONFIG, EXIT_REFUSED, app
+from risk.cli import EXIT_CONFIG, EXIT_INPUT, EXIT_REFUSED, app
 from serve.db import session_factory
 from serve.repo.audit import list_entries, verify
 
@@ -143,7 +143,7 @@ def _passing_copy(root):
 
 
 def test_train_registers_challengers_and_promotion_is_gated(work):
-    root, _, _ = work
+    root, args, _ = work
     data = ["--data-dir", str(root / "data"), *_db(root)]
     first = _train(work, root / "bt")
     assert first.exit_code == 0, first.output
@@ -228,6 +228,15 @@ def test_train_registers_challengers_and_promotion_is_gated(work):
         ("promote_model", "Li Wei", "1"),
         ("rollback_model", "Li Wei", "2"),
     ]
+
+    # the champion's manifest records its city time: scoring in another one is refused
+    other_tz = runner.invoke(
+        app, ["score", *args, "--at", "2024-05-20 08:00", "--tz", "UTC", "--force", *data]
+    )
+    assert other_tz.exit_code == 0, other_tz.output  # --force scores anyway
+    refused = runner.invoke(app, ["score", *args, "--at", "2024-05-20 08:00", "--tz", "UTC", *data])
+    assert refused.exit_code == EXIT_INPUT, refused.output
+    assert "trained with tz Asia/Shanghai" in " ".join(refused.output.split())
 
 
 def test_train_without_backtest_metrics_is_one_line_error(work, tmp_path):
