@@ -63,7 +63,7 @@ from features.issue_times import daily_issue_times
 from models.baselines import BASELINES, make_baseline
 from models.config import load_config
 from models.fitting import fit_at, fit_spec, refresh_at, training_rows
-from models.forecaster import LightGBMForecaster
+from models.forecaster import LightGBMForecaster, count_from_logit
 from models.search import SearchResult, search_config
 from risk.contract import ANY_TARGET, DEFAULT_ISSUE_HOUR, DEFAULT_TZ, HORIZON_HOURS
 from risk.errors import ConfigError
@@ -468,8 +468,13 @@ def run_backtest(
                 t0 = time.perf_counter()
                 block_frame = fitted.add_classics(block_frame, events, grids, data_start)
                 for t, model in last_models.items():
-                    p = model.predict_proba(block_frame).reshape(len(block_times), n_grids)
-                    scores[t][LIGHTGBM][block] = p
+                    # scored, as every model, by its expected count: -log(1 - p) from the
+                    # unclipped calibrated log-odds (p itself ties at 1 - EPS for the
+                    # busiest grids of a coarse grid); p for the probability metrics
+                    p, score = model.predict_proba_and_score(block_frame)
+                    shape = (len(block_times), n_grids)
+                    p = p.reshape(shape)
+                    scores[t][LIGHTGBM][block] = count_from_logit(score).reshape(shape)
                     probs[t][LIGHTGBM][block] = p
                     levels[t][block] = levels_at(p, model.levels_)
                 timings["predict"] += time.perf_counter() - t0

@@ -3,6 +3,8 @@
 Each calibrator has `fit(prob, label, sample_weight=None) -> self` and
 `transform(prob) -> calibrated prob`, both on 1-d arrays of raw probabilities in [0, 1].
 Outputs are clipped to `[EPS, 1 - EPS]` (`risk.metrics.EPS`) so a log loss stays finite.
+`transform_logit(z)` maps raw log-odds to calibrated log-odds without that clip: a busy grid
+whose probability rounds to 1 - EPS still ranks above a busier one's (the ranking score).
 
 `select_calibrator` measures the candidates on the slice itself: fit each on the earlier
 half of its issue times, score on the later half, keep the best, refit it on the whole slice.
@@ -44,6 +46,12 @@ class IdentityCalibrator:
             raise NotFitted("identity calibrator: call fit before transform")
         return _clip(prob)
 
+    def transform_logit(self, z: np.ndarray) -> np.ndarray:
+        """Calibrated log-odds of raw log-odds `z`, never rounded to 0 or 1 (a ranking)."""
+        if not hasattr(self, "fitted_"):
+            raise NotFitted("identity calibrator: call fit before transform")
+        return np.asarray(z, dtype=float)
+
 
 class IsotonicCalibrator:
     """Monotone step map by pool-adjacent-violators (scikit-learn's IsotonicRegression),
@@ -61,6 +69,11 @@ class IsotonicCalibrator:
         if not hasattr(self, "model_"):
             raise NotFitted("isotonic calibrator: call fit before transform")
         return _clip(self.model_.predict(np.asarray(prob, dtype=float)))
+
+    def transform_logit(self, z: np.ndarray) -> np.ndarray:
+        """Calibrated log-odds of raw log-odds `z`; flat where the steps are (their ties
+        stay: isotonic is not the default for that reason)."""
+        return logit(self.transform(expit(np.asarray(z, dtype=float))))
 
 
 class PlattCalibrator:
@@ -93,6 +106,13 @@ class PlattCalibrator:
         if not hasattr(self, "a_"):
             raise NotFitted("platt calibrator: call fit before transform")
         return _clip(expit(self.a_ * logit(_clip(prob)) + self.b_))
+
+    def transform_logit(self, z: np.ndarray) -> np.ndarray:
+        """`a · z + b` on raw log-odds `z`, unclipped: the same order as `transform` where
+        that is not clipped, and still an order where it is (a > 0)."""
+        if not hasattr(self, "a_"):
+            raise NotFitted("platt calibrator: call fit before transform")
+        return self.a_ * np.asarray(z, dtype=float) + self.b_
 
 
 CALIBRATORS = {c.name: c for c in (IdentityCalibrator, IsotonicCalibrator, PlattCalibrator)}

@@ -400,6 +400,12 @@ def blend_columns(
     return [c for c in wanted if c in present]
 
 
+def count_from_logit(z: np.ndarray) -> np.ndarray:
+    """Expected count `-log(1 - p)` of the probability with log-odds `z`: `log(1 + e^z)`,
+    computed without forming p (so it keeps growing where p rounds to 1)."""
+    return np.logaddexp(0.0, np.asarray(z, dtype=float))
+
+
 def offset_link(count: np.ndarray, objective: str) -> np.ndarray:
     """Raw score of an expected count: `log λ` (poisson), `logit(1 − e^−λ)` (binary)."""
     count = np.asarray(count, dtype=np.float64)
@@ -620,6 +626,17 @@ class LightGBMForecaster(BaseEstimator):
             return -np.expm1(-np.exp(raw))
         return expit(raw)
 
+    def raw_to_logit(self, raw: np.ndarray) -> np.ndarray:
+        """Log-odds of `raw_to_prob(raw)`, computed without rounding the probability: for the
+        poisson objective `log(e^λ − 1) = λ + log(1 − e^−λ)`, λ = exp(raw), which keeps
+        growing with λ where the probability is 1 in floating point (λ above ~37)."""
+        raw = np.asarray(raw, dtype=float)
+        if self.objective_ != "poisson":
+            return raw
+        with np.errstate(over="ignore", divide="ignore"):
+            lam = np.exp(raw)
+            return lam + np.log(-np.expm1(-lam))
+
     def decision_function(self, frame: pd.DataFrame) -> np.ndarray:
         """(n,) raw, uncalibrated score: log-odds (binary) or log expected count (poisson),
         the blend's offset included."""
@@ -634,16 +651,30 @@ class LightGBMForecaster(BaseEstimator):
         self._check_fitted()
         return self.calibrator_.transform(self._raw_proba(frame))
 
+    def predict_score(self, frame: pd.DataFrame) -> np.ndarray:
+        """(n,) calibrated log-odds, never clipped: the order of `predict_proba` wherever the
+        probability is below 1 − EPS, and still an order above it (a grid expecting 40 events
+        ranks above one expecting 15, both at probability 1 − EPS). Rankings use it."""
+        return self.predict_proba_and_score(frame)[1]
+
+    def predict_proba_and_score(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """(`predict_proba`, `predict_score`) from one pass of the trees."""
+        self._check_fitted()
+        raw = self.decision_function(frame)
+        prob = self.calibrator_.transform(self.raw_to_prob(raw))
+        return prob, self.calibrator_.transform_logit(self.raw_to_logit(raw))
+
     def predict_level(self, frame: pd.DataFrame) -> np.ndarray:
         """(n,) risk level of each row from the calibrated probability and `levels_`."""
         return levels_at(self.predict_proba(frame), self.levels_)
 
     def predict_count(self, frame: pd.DataFrame) -> np.ndarray:
         """(n,) expected count in the window: the Poisson model, or `-log(1 - p)` from the
-        calibrated probability when `[training] count_model = false`."""
+        calibrated probability when `[training] count_model = false` (from its unclipped
+        log-odds, `count_from_logit`, so it does not stop at `-log(EPS)` ≈ 13.8)."""
         self._check_fitted()
         if self.count_booster_ is None:
-            return -np.log1p(-self.predict_proba(frame))
+            return count_from_logit(self.predict_score(frame))
         return self.count_booster_.predict(self._x(frame), num_iteration=self.count_best_iteration_)
 
     def contributions(self, frame: pd.DataFrame) -> np.ndarray:

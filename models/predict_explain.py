@@ -22,6 +22,7 @@ import pandas as pd
 from features.base import FeatureInfo
 from features.partition import map_partitions, plan_partitions
 from models.explain import check_additivity, city_medians, explain, reason_lists
+from models.forecaster import count_from_logit
 from risk.labels import LabelTable
 
 TOP_REASONS = 3
@@ -47,7 +48,9 @@ def predict(forecaster: Any, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarra
     raw = forecaster.decision_function(frame)
     prob = np.asarray(forecaster.calibrator_.transform(forecaster.raw_to_prob(raw)), dtype=float)
     if getattr(forecaster, "count_booster_", None) is None:
-        return prob, -np.log1p(-prob)
+        # from the unclipped log-odds: a busy grid's count does not stop at -log(EPS)
+        score = forecaster.calibrator_.transform_logit(forecaster.raw_to_logit(raw))
+        return prob, count_from_logit(score)
     return prob, np.asarray(forecaster.predict_count(frame), dtype=float)
 
 

@@ -169,8 +169,12 @@ def test_predictions_have_the_exact_columns_and_one_row_per_cell(result):
     assert len(p) == 14 * 64 * 2 * 7 == 12_544
     assert not p.duplicated(["issue_time", "grid_id", "target", "model"]).any()
     assert (p["label"] == (p["count"] >= 1)).all()
-    lgb = p.loc[p["model"] == "lightgbm", "score"]
-    assert lgb.between(0, 1).all()
+    # every model's score is its expected count; LightGBM's is -log(1 - p) of its calibrated
+    # probability, from the unclipped log-odds (so it ranks where p rounds to 1 - EPS)
+    score, prob = result.scores["any"]["lightgbm"], result.probs["any"]["lightgbm"]
+    assert (score > 0).all()
+    inside = prob < 0.999
+    np.testing.assert_allclose(score[inside], -np.log1p(-prob[inside]), rtol=1e-6)
 
 
 def test_counts_match_a_hand_count_of_the_events(result, city):

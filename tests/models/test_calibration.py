@@ -92,3 +92,20 @@ def test_select_calibrator_rejects_unknown_method():
 def test_transform_before_fit_raises_not_fitted(calibrator):
     with pytest.raises(NotFitted):
         calibrator().transform(np.array([0.5]))
+
+
+@pytest.mark.parametrize("calibrator", [IdentityCalibrator, IsotonicCalibrator, PlattCalibrator])
+def test_the_logit_transform_keeps_the_order_beyond_the_clip(calibrator):
+    """Raw log-odds from -5 to 40: `transform_logit` is `logit(transform)` wherever
+    `transform` is not clipped at 1 - EPS; there `transform` ties many values, and for Platt
+    and identity `transform_logit` keeps rising."""
+    p, score, label = miscalibrated(4_000, seed=7)
+    cal = calibrator().fit(score, label)
+    z = np.linspace(-5.0, 40.0, 91)
+    prob = cal.transform(expit(z))
+    inside = prob < 1 - 2 * EPS
+    got = cal.transform_logit(z)
+    np.testing.assert_allclose(got[inside], logit(prob[inside]), rtol=1e-6)
+    if calibrator is not IsotonicCalibrator:  # isotonic is flat beyond its fitted range
+        assert (prob == 1 - EPS).sum() > 10  # the clipped ones tie ...
+        assert np.all(np.diff(got) > 0)  # ... the log-odds do not

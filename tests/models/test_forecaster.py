@@ -327,3 +327,32 @@ def test_fits_a_frame_built_from_a_synthetic_city():
     assert ((prob > 0) & (prob < 1)).all()
     assert (model.predict_count(built.frame) >= 0).all()
     assert issue_ns(built.frame).shape == prob.shape
+
+
+def test_the_busiest_grids_still_rank_where_their_probability_rounds_to_one():
+    """Counts ~ Poisson(40) for x1 > 0.5, Poisson(15) for 0 < x1 <= 0.5, Poisson(0.05) else:
+    the raw P(>= 1) = 1 - e^-λ is above 1 - EPS for nearly every busy grid, so the calibrated
+    probability ties them at one value; the ranking score (unclipped calibrated log-odds)
+    keeps them apart, and the expected count does not stop at -log(EPS) = 13.8."""
+    frame = toy_frame(n_grids=60, seed=5)
+    x1 = frame["x1"].to_numpy()
+    rate = np.where(x1 > 0.5, 40.0, np.where(x1 > 0, 15.0, 0.05))
+    count = np.random.default_rng(5).poisson(rate).astype(np.int32)
+    frame = frame.assign(count_any=count, label_any=(count >= 1).astype(np.int8))
+    config = {
+        "training": {"num_boost_round": 100, "count_model": False, "issue_time_stride": 1},
+        "lightgbm": {**FAST["lightgbm"], "objective": "poisson", "metric": "poisson"},
+    }
+    model = LightGBMForecaster(config=config).fit(frame)
+    prob, score = model.predict_proba_and_score(frame)
+    busier, busy = x1 > 0.5, (x1 > 0) & (x1 <= 0.5)
+    assert np.unique(prob[busier]).size == 1  # every one of them at the same rounded value
+    # pairs (busier, busy) in the right order: by probability about half (ties), by score all
+    by_prob = (prob[busier][:, None] > prob[busy][None, :]).mean()
+    by_score = (score[busier][:, None] > score[busy][None, :]).mean()
+    assert by_prob < 0.2 and by_score > 0.95
+    assert score[busy].min() > score[~(busy | busier)].max()
+    np.testing.assert_array_equal(score, model.predict_score(frame))
+    counts = model.predict_count(frame)
+    assert np.median(counts[busier]) > np.median(counts[busy]) > 1
+    assert np.median(counts[busier]) > -np.log(1e-6)  # where -log(1 - p) used to stop
