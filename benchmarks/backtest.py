@@ -6,11 +6,13 @@ Writes benchmarks/results/backtest/{metrics.json, report.html, ...} and
 benchmarks/results/backtest.json (wall time, peak RSS, metrics table, quality bars).
 
 Usage: python -m benchmarks.backtest [--grids 2000] [--days 730] [--weeks 26] [--seed 1]
-       [--weaker-excitation] [--resolution exact|hour|day] [--json PATH] [--repeat 3]
-       [--config JSON]
+       [--weaker-excitation] [--resolution exact|hour|day] [--communities] [--json PATH]
+       [--repeat 3] [--config JSON]
 `--resolution hour|day` floors every `occurred_at` and `reported_at` to the hour or to the
 local day before the backtest, as a city that records times on the hour or dates only would;
-the oracle then has no true times to work from and is left out (with the bars that need it).
+`--communities` lays the city out in its communities (about twenty grids each) instead of its
+grids, as a city whose unit is a large district. In both the oracle has no true times or
+cells to work from and is left out (with the bars that need it).
 `--config '{"lightgbm": {"learning_rate": 1e-9}}'` runs a variant: that override of
 models/lightgbm.toml, with no configuration search (as `risk backtest --config`).
 Target (issue 13, docs/adr/012-training-cost.md): < 450 s on 2 cores, peak RSS < 4 GB, with
@@ -26,6 +28,7 @@ import os
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from benchmarks.machine import machine
@@ -110,6 +113,39 @@ def _with_common_bars(bars: dict, metrics: dict) -> dict:
 
 
 RESOLUTIONS = {"exact": None, "hour": "h", "day": "D"}
+SUMMED = ("area_km2", "population", "households", "elderly_alone", "special_care", "attr_shops")
+SHARES = ("elderly_share", "floating_share", "rental_share")
+
+
+def by_community(grids: pd.DataFrame, events: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The city laid out in its communities instead of its grids (a city whose unit is a
+    large district, about twenty times a grid's events): one row per `community_id`, its
+    grids' polygons merged, counts and areas summed, shares weighted by population, the most
+    common street and grid type; every event moved to its grid's community."""
+    import shapely
+
+    key = grids["community_id"].astype(str)
+    merged = grids.assign(_key=key, _w=grids["population"].clip(lower=1))
+    rows = []
+    for community, part in merged.groupby("_key", sort=True):  # one per community, not grid
+        shape = shapely.union_all(list(part["geometry"]))
+        centre = shape.centroid
+        row = {
+            "grid_id": community,
+            "community_id": community,
+            "street_id": part["street_id"].mode().iloc[0],
+            "grid_type": part["grid_type"].mode().iloc[0],
+            "centroid_lon": centre.x,
+            "centroid_lat": centre.y,
+            "geometry": shape,
+        }
+        row.update({c: part[c].sum() for c in SUMMED if c in part})
+        row.update({c: float(np.average(part[c], weights=part["_w"])) for c in SHARES if c in part})
+        rows.append(row)
+    out = pd.DataFrame(rows)[[c for c in grids.columns if c in rows[0]]]
+    to_community = dict(zip(grids["grid_id"].astype(str), key, strict=True))
+    moved = events.assign(grid_id=events["grid_id"].astype(str).map(to_community))
+    return out.reset_index(drop=True), moved
 
 
 def coarsened(events: pd.DataFrame, resolution: str) -> pd.DataFrame:
@@ -162,6 +198,11 @@ def main() -> None:
         help="a JSON override of models/lightgbm.toml; the configuration search is then off",
     )
     parser.add_argument(
+        "--communities",
+        action="store_true",
+        help="lay the city out in its communities, not its grids (large districts; no oracle)",
+    )
+    parser.add_argument(
         "--resolution",
         choices=tuple(RESOLUTIONS),
         default="exact",
@@ -182,10 +223,13 @@ def main() -> None:
             print(f"  {step}: {done}/{total}  ({time.perf_counter() - started:.0f} s)", flush=True)
 
         run_started = time.perf_counter()
-        exact = args.resolution == "exact"
+        exact = args.resolution == "exact" and not args.communities
+        grids, events = city.grids, coarsened(city.events, args.resolution)
+        if args.communities:
+            grids, events = by_community(grids, events)
         result = run_backtest(
-            city.grids,
-            coarsened(city.events, args.resolution),
+            grids,
+            events,
             first_day.date(),
             last_day.date(),
             retrain_days=7,
@@ -217,6 +261,7 @@ def main() -> None:
         "weeks": args.weeks,
         "weaker_excitation": args.weaker_excitation,
         "resolution": args.resolution,
+        "communities": args.communities,
         "config_override": args.config,
         "evaluation": [str(first_day.date()), str(last_day.date())],
         "events": len(city.events),

@@ -9,7 +9,8 @@ settings, configuration search included):
   with every self-excitation halved (seed 3), 3,000 grids (seed 4) — 730 days, 26 weekly
   retrains; the 2,000-grid row is read from `benchmarks/results/backtest.json`;
 * two 1,000-grid cities whose times are coarse: dates only (seed 5) and on the hour (seed 6),
-  floored before the backtest (`benchmarks.backtest --resolution`);
+  floored before the backtest (`benchmarks.backtest --resolution`); and the 2,000-grid city
+  laid out in its 100 communities, about twenty grids each (`--communities`);
 * Chicago at 250 m and 1 km cells (the 500 m row is `benchmarks/results/chicago/metrics.json`).
 
 Writes `benchmarks/results/generality.json`: per city and target, LightGBM and the best
@@ -38,6 +39,8 @@ SYNTH = {
     # coarse times: dates only, and on the hour (no oracle: the true times are gone)
     "synth-1000-seed5-dates": ["--grids", "1000", "--seed", "5", "--resolution", "day"],
     "synth-1000-seed6-hours": ["--grids", "1000", "--seed", "6", "--resolution", "hour"],
+    # large districts: the 2,000-grid city laid out in its 100 communities (no oracle)
+    "synth-2000-seed1-communities": ["--grids", "2000", "--seed", "1", "--communities"],
 }
 CHICAGO = {"chicago-250m": "250", "chicago-1km": "1000"}
 CLASSIC = ("historical_rate", "recent_30d", "kde", "prospective", "seppexp")
