@@ -1,6 +1,6 @@
 """Generality of the forecast (issue 12): the same comparison on other cities and cell sizes.
 
-    .venv/bin/python -m benchmarks.generality [--only NAME ...] [--data CHICAGO_FOLDER]
+    .venv/bin/python -m benchmarks.generality [--only NAME ...] [--table] [--data CHICAGO_FOLDER]
 
 Runs, one after another, each as its own process (the other benchmark scripts, default
 settings, configuration search included):
@@ -108,6 +108,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", nargs="*", help="run only these rows (names as in the JSON)")
     parser.add_argument(
+        "--table",
+        action="store_true",
+        help="run nothing: rebuild generality.json from the rows' committed summaries",
+    )
+    parser.add_argument(
         "--data",
         type=Path,
         default=None,
@@ -117,7 +122,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     data = [] if args.data is None else ["--data", str(args.data.resolve())]
     OUT.mkdir(parents=True, exist_ok=True)
-    wanted = set(args.only or [*SYNTH, *CHICAGO])
+    unknown = sorted(set(args.only or ()) - {*SYNTH, *CHICAGO})
+    if unknown:
+        parser.error(f"unknown rows {unknown}; rows: {', '.join([*SYNTH, *CHICAGO])}")
+    wanted = set() if args.table else set(args.only or [*SYNTH, *CHICAGO])
     failed: dict[str, str] = {}  # row -> why its run failed (its old summary is not used)
     with tempfile.TemporaryDirectory(prefix="generality-") as tmp:
         for name, extra in SYNTH.items():

@@ -77,3 +77,14 @@ def test_a_lag_is_told_apart_from_the_evaluations_luck():
     del metrics["targets"]["dispute"]["paired"]
     assert generality.compare(metrics)["dispute"]["pei@5"]["verdict"] == "behind"
     assert generality.compare(metrics)["dispute"]["pei@5"]["interval"] is None
+
+
+def test_an_unknown_row_is_refused_and_table_runs_nothing(results, monkeypatch):
+    def no_run(cmd, check):  # pragma: no cover - must not be called
+        raise AssertionError(f"ran {cmd}")
+
+    monkeypatch.setattr(generality.subprocess, "run", no_run)
+    with pytest.raises(SystemExit):
+        generality.main(["--only", "synth-500-sede2"])
+    generality.main(["--table"])
+    assert json.loads((results / "generality.json").read_text())["rows"] == {}
