@@ -143,7 +143,12 @@ def list_items(
         count = count.where(~superseded.exists())
         stmt = stmt.where(~superseded.exists())
     total = session.scalar(count) or 0
-    tiebreak = (ITEMS.c.prob.desc(),) if by_risk else (ITEMS.c.created_at.asc(),)
+    # by risk: probability, then the expected count (busy grids' probabilities round alike)
+    tiebreak = (
+        (ITEMS.c.prob.desc(), ITEMS.c.expected_count.desc().nulls_last())
+        if by_risk
+        else (ITEMS.c.created_at.asc(),)
+    )
     stmt = stmt.order_by(
         level_rank(ITEMS.c.level).desc(), *tiebreak, ITEMS.c.created_at.asc(), ITEMS.c.item_id.asc()
     )

@@ -148,6 +148,8 @@ def run_forecasts(
     stmt = where(select(FORECASTS), FORECASTS, equal, **scoped).order_by(
         FORECASTS.c.level_rank.desc(),
         FORECASTS.c.prob.desc(),
+        # probabilities round to 1 - 1e-6 for the busiest grids; their counts still rank
+        FORECASTS.c.expected_count.desc().nulls_last(),
         FORECASTS.c.grid_id.asc(),
         FORECASTS.c.target.asc(),
     )

@@ -178,6 +178,29 @@ def test_ranked_lists_order_by_level_then_probability(queue):
     assert _ids(ranked) == ["g2", "g3", "g4", "g1"]
 
 
+def test_ranked_lists_order_rounded_probabilities_by_expected_count(factory):
+    """Three red grids whose probabilities all round to 1 - 1e-6 (ADR 024): the one expecting
+    40 events first, then 15, then the one stored without a count, on every database."""
+
+    def busy(grid, count):
+        item, _ = upsert_from_scoring(
+            None, grid_id=grid, target="theft", window_start=T0, window_end=T0 + WINDOW,
+            prob=1 - 1e-6, level="red", reasons=REASONS, model_version="m1", at=T0,
+            run_id="r1", expected_count=count,
+        )  # fmt: skip
+        return item
+
+    grids = pd.DataFrame({"grid_id": ["a", "b", "c"], "community_id": ["c1"] * 3,
+                          "street_id": ["s1"] * 3})  # fmt: skip
+    with transaction(factory) as s:
+        upsert_grids(s, grids)
+        for item in (busy("a", None), busy("b", 15.0), busy("c", 40.0)):
+            insert_item(s, item)
+    with factory() as s:
+        ranked, _ = list_items(s, by_risk=True)
+    assert _ids(ranked) == ["c", "b", "a"]
+
+
 def test_list_filters_by_level_and_state(queue):
     with queue() as s:
         reds, n_red = list_items(s, level="red")

@@ -124,3 +124,25 @@ def test_grids_are_replaced_by_id_and_keep_their_geometry_as_geojson(factory):
         back = load_grids(s)
     assert list(back["community_id"]) == ["c2"]
     assert back["geometry"].iloc[0].startswith('{"type":"Polygon"')
+
+
+def test_rounded_probabilities_rank_by_expected_count(factory):
+    """Three red grids at probability 1 - 1e-6 (ADR 024): grid order would put g1 first; the
+    expected count puts g3 (40) before g2 (15) before g1 (no count stored)."""
+    frame = pd.DataFrame(
+        {
+            "grid_id": ["g1", "g2", "g3"],
+            "target": ["any"] * 3,
+            "prob": [1 - 1e-6] * 3,
+            "expected_count": [np.nan, 15.0, 40.0],
+            "level": ["red"] * 3,
+            "reasons": [[REASON]] * 3,
+        }
+    )
+    grids = pd.DataFrame({"grid_id": ["g1", "g2", "g3"], "community_id": "c1", "street_id": "s1"})
+    with transaction(factory) as s:
+        upsert_grids(s, grids)
+        store_run(s, run_info(), frame)
+    with factory() as s:
+        ranked, _ = run_forecasts(s, "r1")
+    assert list(ranked["grid_id"]) == ["g3", "g2", "g1"]
