@@ -53,7 +53,7 @@ BEFORE_STACKING = {
 }
 # What a version-3 config's blend was when it did not name one.
 VERSION_3_BLEND = ["eb", "pooled", "self", "nbr", "cross"]
-CALIBRATION_METHODS = ("isotonic", "platt", "identity")
+CALIBRATION_METHODS = ("isotonic", "platt", "cloglog", "identity")
 SELECTION_METRICS = ("log_loss", "ece")
 FREE_TABLES = ("lightgbm", "lightgbm_count")  # passed through to LightGBM
 

@@ -18,7 +18,12 @@ import lightgbm as lgb
 import numpy as np
 
 from models.blend import PoissonBlend
-from models.calibration import IdentityCalibrator, IsotonicCalibrator, PlattCalibrator
+from models.calibration import (
+    CloglogCalibrator,
+    IdentityCalibrator,
+    IsotonicCalibrator,
+    PlattCalibrator,
+)
 from models.config import load_config
 from models.forecaster import LightGBMForecaster, MultiTargetForecaster
 from models.stacking import ClassicStack
@@ -32,6 +37,8 @@ MANIFEST = "manifest.json"
 def _calibrator_to_dict(calibrator: Any) -> dict[str, Any]:
     if isinstance(calibrator, PlattCalibrator):
         return {"name": "platt", "a": calibrator.a_, "b": calibrator.b_}
+    if isinstance(calibrator, CloglogCalibrator):
+        return {"name": "cloglog", "a": calibrator.a_, "b": calibrator.b_}
     if isinstance(calibrator, IsotonicCalibrator):
         model = calibrator.model_
         return {
@@ -44,8 +51,8 @@ def _calibrator_to_dict(calibrator: Any) -> dict[str, Any]:
 
 def _calibrator_from_dict(data: dict[str, Any]) -> Any:
     name = data.get("name")
-    if name == "platt":
-        calibrator = PlattCalibrator()
+    if name in ("platt", "cloglog"):
+        calibrator = PlattCalibrator() if name == "platt" else CloglogCalibrator()
         calibrator.a_, calibrator.b_ = float(data["a"]), float(data["b"])
         return calibrator
     if name == "isotonic":

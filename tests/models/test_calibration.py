@@ -8,6 +8,7 @@ import pytest
 from scipy.special import expit, logit
 
 from models.calibration import (
+    CloglogCalibrator,
     IdentityCalibrator,
     IsotonicCalibrator,
     PlattCalibrator,
@@ -94,7 +95,9 @@ def test_transform_before_fit_raises_not_fitted(calibrator):
         calibrator().transform(np.array([0.5]))
 
 
-@pytest.mark.parametrize("calibrator", [IdentityCalibrator, IsotonicCalibrator, PlattCalibrator])
+@pytest.mark.parametrize(
+    "calibrator", [IdentityCalibrator, IsotonicCalibrator, PlattCalibrator, CloglogCalibrator]
+)
 def test_the_logit_transform_keeps_the_order_beyond_the_clip(calibrator):
     """Raw log-odds from -5 to 40: `transform_logit` is `logit(transform)` wherever
     `transform` is not clipped at 1 - EPS; there `transform` ties many values, and for Platt
@@ -109,3 +112,32 @@ def test_the_logit_transform_keeps_the_order_beyond_the_clip(calibrator):
     if calibrator is not IsotonicCalibrator:  # isotonic is flat beyond its fitted range
         assert (prob == 1 - EPS).sum() > 10  # the clipped ones tie ...
         assert np.all(np.diff(got) > 0)  # ... the log-odds do not
+
+
+def test_cloglog_is_not_bent_by_probabilities_that_round_to_one():
+    """Half the rows at p = 0.05 (5 % positives), half at log-odds 15 and 40 (all positive),
+    whose probabilities round to 1 - EPS: Platt's smoothed targets bend its slope below 0.8;
+    the complementary log-log fit stays at the identity, a = 1, b = 0."""
+    rng = np.random.default_rng(11)
+    z = np.concatenate([np.full(20_000, logit(0.05)), np.full(10_000, 15.0), np.full(10_000, 40.0)])
+    label = np.concatenate([rng.random(20_000) < 0.05, np.ones(20_000, dtype=bool)]).astype(float)
+    assert PlattCalibrator().fit(expit(z), label).a_ < 0.8
+    cal = CloglogCalibrator().fit(expit(z), label)
+    assert cal.a_ == pytest.approx(1.0, abs=0.03) and cal.b_ == pytest.approx(0.0, abs=0.05)
+    assert cal.transform(np.array([0.05]))[0] == pytest.approx(0.05, abs=0.002)
+
+
+def test_cloglog_recovers_a_power_law_distortion_of_the_count():
+    """True counts λ; the raw model reads 1.5 · λ^0.8, so the inverse is a = 1 / 0.8 = 1.25,
+    b = -1.25 · log 1.5 = -0.507; held-out ECE below 0.01."""
+    rng = np.random.default_rng(3)
+    lam = np.exp(rng.normal(-1.0, 1.2, 200_000))
+    label = (rng.poisson(lam) >= 1).astype(float)
+    raw = -np.expm1(-(1.5 * lam**0.8))
+    cal = CloglogCalibrator().fit(raw[:100_000], label[:100_000])
+    assert cal.a_ == pytest.approx(1.25, abs=0.05) and cal.b_ == pytest.approx(-0.507, abs=0.05)
+    assert ece(cal.transform(raw[None, 100_000:]), label[None, 100_000:]) < 0.01
+    # the unclipped log-odds keep rising where the probability rounds to 1 - EPS
+    z = np.linspace(10.0, 60.0, 51)
+    assert np.all(np.diff(cal.transform_logit(z)) > 0)
+    assert np.unique(cal.transform(expit(z))).size < 10

@@ -13,7 +13,7 @@ from risk.errors import ContractError
 from tests.models.test_forecaster import FAST, toy_frame
 
 
-@pytest.mark.parametrize("methods", [["platt"], ["isotonic"], []])
+@pytest.mark.parametrize("methods", [["platt"], ["isotonic"], ["cloglog"], []])
 def test_round_trip_gives_identical_predictions(tmp_path, methods):
     frame = toy_frame()
     model = MultiTargetForecaster(config={**FAST, "calibration": {"methods": methods}}).fit(frame)
