@@ -79,7 +79,7 @@ def quality_bars(metrics: dict) -> dict:
             "passed": lgb["ece"] <= 0.02,
         }
     models = metrics["targets"]["any"]["models"]
-    if ORACLE not in models:  # no true times (coarsened): no gap or true-risk bars
+    if ORACLE not in models:  # no truth (times coarsened, grids regrouped): no gap bars
         return _with_common_bars(bars, metrics)
     lgb, oracle = models["lightgbm"], models[ORACLE]
     for key in ("pr_auc", "pei@5"):
@@ -223,7 +223,8 @@ def main() -> None:
             print(f"  {step}: {done}/{total}  ({time.perf_counter() - started:.0f} s)", flush=True)
 
         run_started = time.perf_counter()
-        exact = args.resolution == "exact" and not args.communities
+        # the truth describes the exact times and the grids: an oracle only for those
+        with_truth = args.resolution == "exact" and not args.communities
         grids, events = city.grids, coarsened(city.events, args.resolution)
         if args.communities:
             grids, events = by_community(grids, events)
@@ -233,7 +234,7 @@ def main() -> None:
             first_day.date(),
             last_day.date(),
             retrain_days=7,
-            truth=city.truth if exact else None,
+            truth=city.truth if with_truth else None,
             progress=progress,
             config=args.config,
         )

@@ -19,6 +19,7 @@ import numpy as np
 
 from models.blend import PoissonBlend
 from models.calibration import (
+    CALIBRATORS,
     CloglogCalibrator,
     IdentityCalibrator,
     IsotonicCalibrator,
@@ -35,10 +36,8 @@ MANIFEST = "manifest.json"
 
 
 def _calibrator_to_dict(calibrator: Any) -> dict[str, Any]:
-    if isinstance(calibrator, PlattCalibrator):
-        return {"name": "platt", "a": calibrator.a_, "b": calibrator.b_}
-    if isinstance(calibrator, CloglogCalibrator):
-        return {"name": "cloglog", "a": calibrator.a_, "b": calibrator.b_}
+    if isinstance(calibrator, PlattCalibrator | CloglogCalibrator):  # two numbers each
+        return {"name": calibrator.name, "a": calibrator.a_, "b": calibrator.b_}
     if isinstance(calibrator, IsotonicCalibrator):
         model = calibrator.model_
         return {
@@ -52,7 +51,7 @@ def _calibrator_to_dict(calibrator: Any) -> dict[str, Any]:
 def _calibrator_from_dict(data: dict[str, Any]) -> Any:
     name = data.get("name")
     if name in ("platt", "cloglog"):
-        calibrator = PlattCalibrator() if name == "platt" else CloglogCalibrator()
+        calibrator = CALIBRATORS[name]()
         calibrator.a_, calibrator.b_ = float(data["a"]), float(data["b"])
         return calibrator
     if name == "isotonic":

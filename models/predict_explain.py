@@ -45,11 +45,10 @@ class Explained:
 def predict(forecaster: Any, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """(calibrated probability, expected count) with one pass of the probability model:
     `predict_proba` and, without a count model, `predict_count` would each run it again."""
-    raw = forecaster.decision_function(frame)
-    prob = np.asarray(forecaster.calibrator_.transform(forecaster.raw_to_prob(raw)), dtype=float)
+    prob, score = forecaster.predict_proba_and_score(frame)
+    prob = np.asarray(prob, dtype=float)
     if getattr(forecaster, "count_booster_", None) is None:
         # from the unclipped log-odds: a busy grid's count does not stop at -log(EPS)
-        score = forecaster.calibrator_.transform_logit(forecaster.raw_to_logit(raw))
         return prob, count_from_logit(score)
     return prob, np.asarray(forecaster.predict_count(frame), dtype=float)
 
