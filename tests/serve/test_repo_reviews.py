@@ -180,13 +180,15 @@ def test_ranked_lists_order_by_level_then_probability(queue):
 
 def test_ranked_lists_order_rounded_probabilities_by_expected_count(factory):
     """Three red grids whose probabilities all round to 1 - 1e-6 (ADR 024): the one expecting
-    40 events first, then 15, then the one stored without a count, on every database."""
+    40 events first, then 15, then the one stored without a count, on every database. They
+    were created oldest first in the opposite order, so the next tie-break would reverse it."""
+    hours = {"a": 0, "b": 1, "c": 2}
 
     def busy(grid, count):
         item, _ = upsert_from_scoring(
             None, grid_id=grid, target="theft", window_start=T0, window_end=T0 + WINDOW,
-            prob=1 - 1e-6, level="red", reasons=REASONS, model_version="m1", at=T0,
-            run_id="r1", expected_count=count,
+            prob=1 - 1e-6, level="red", reasons=REASONS, model_version="m1",
+            at=T0 + timedelta(hours=hours[grid]), run_id="r1", expected_count=count,
         )  # fmt: skip
         return item
 
