@@ -5,7 +5,7 @@
 
 On the benchmark's synthetic city the generator's background rate μ of every grid and
 category is known. At the first evaluation day this script estimates it from the events known
-then, five ways, and sets them against a ceiling (`bayes`):
+then, eight ways, and sets them against a ceiling (`bayes`):
 
 * `raw` — the grid's own count per day (`classic_rate`);
 * `eb` — that rate shrunk towards grids of the same type (`classic_eb`,
@@ -14,6 +14,12 @@ then, five ways, and sets them against a ceiling (`bayes`):
   `models.stacking.pooled_rates`; docs/adr/010-forecast-core-v2.md);
 * `covar` — shrunk instead towards a regression of the counts on the grids' attributes and
   their other events (`classic_covar`, `models.stacking.covariate_rates`);
+* `declustered` — each known event weighted by the probability that it was a background
+  event, per day (`classic_declustered`, `models.stacking.background_weights`, with the
+  triggers fitted at that day);
+* `dpooled` — those weighted counts shrunk towards the grid's other events, declustered too
+  (`classic_dpooled`; docs/adr/023-achievable-background.md); `dpooled_raw` — the same with
+  the other events counted as they are (`classic_dpooled` before ADR 025);
 * `em` — `seppexp`'s EM background per grid (not known-at-t for the training rows, shown as
   the univariate self-exciting fit's reference);
 * `bayes` — an achievable ceiling, not a method: the posterior mean of μ given the record
@@ -60,7 +66,15 @@ from features.labels import label_columns
 from models.baselines import SEPPExp
 from models.baselines.known import NS_PER_DAY, age_band_counts, index_events, to_utc_ns
 from models.covariates import grid_covariates
-from models.stacking import _groups, _prior_groups, covariate_rates, pooled_rates, shrunk_rates
+from models.stacking import (
+    _groups,
+    _prior_groups,
+    background_weights,
+    covariate_rates,
+    fit_triggers,
+    pooled_rates,
+    shrunk_rates,
+)
 from risk.contract import ANY_TARGET
 from risk.errors import ConfigError
 from risk.metrics import json_ready, miss_rate_true_at, pei_at, pr_auc
@@ -96,17 +110,26 @@ def estimates(
     times = to_utc_ns(pd.DatetimeIndex([at]), "at")
     days = np.maximum((times - start_ns) / NS_PER_DAY, 1.0)[:, None]
     groups = _groups(grids)
-    counts = {
+    indexed = {c: index_events(events[events["category"] == c], grid_ids, start_ns) for c in cats}
+    counts = {c: age_band_counts(indexed[c], times, 0, None) for c in cats}
+    every = sum(counts.values())
+    triggers = fit_triggers(events, grids, at, cats, start)
+    background = {
         c: age_band_counts(
-            index_events(events[events["category"] == c], grid_ids, start_ns), times, 0, None
+            indexed[c], times, 0, None, background_weights(indexed[c], triggers[c], start_ns)
         )
         for c in cats
     }
-    every = sum(counts.values())
+    every_background = sum(background.values())
     static = grid_covariates(grids, _prior_groups(groups)[0])
-    out: dict[str, list[np.ndarray]] = {"raw": [], "eb": [], "pooled": [], "covar": [], "em": []}
+    names = ("raw", "eb", "pooled", "covar", "declustered", "dpooled_raw", "dpooled", "em")
+    out: dict[str, list[np.ndarray]] = {name: [] for name in names}
     for c in cats:
         n = counts[c]
+        b = background[c]
+        out["declustered"].append((b / days)[0])
+        out["dpooled_raw"].append(pooled_rates(b, every - n, days, groups, 1.0, DISPERSION)[0])
+        out["dpooled"].append(pooled_rates(b, every_background - b, days, groups, 1.0, 1.0)[0])
         out["raw"].append((n / days)[0])
         out["eb"].append(shrunk_rates(n, days, groups, DISPERSION)[0])
         out["pooled"].append(pooled_rates(n, every - n, days, groups, DISPERSION, DISPERSION)[0])

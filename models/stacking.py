@@ -20,6 +20,9 @@ expected count in the window `(t, t + horizon]`:
   event with `any`'s trigger, as `self` and `seppexp` are (not the sum over categories as
   `pooled`, which has no other events to pool for `any`): a burst of mixed categories in one
   grid is discounted too;
+* `classic_dpooled_<c>` — the declustered rate shrunk like `pooled` towards the grid's other
+  events, themselves declustered (docs/adr/025-declustered-prior.md); for `any`, the sum of
+  the categories';
 * `classic_citymean_<c>` — the city-wide mean rate (one value per issue time);
 * `classic_recent_<c>` — known events of the last 30 days, per day, times the horizon;
 * `classic_self_<c>` — the self-exciting trigger per unit of branching ratio:
@@ -389,12 +392,16 @@ def classic_components(
     triggers: dict[str, Trigger],
     start: pd.Timestamp | None = None,
     horizon_hours: int = HORIZON_HOURS,
+    declustered_prior: bool = True,
 ) -> FeatureBlock:
     """The components of every category in `triggers` at `issue_times` (sorted, tz-aware):
     a `FeatureBlock` of (T, G) float32 arrays, grids in `grids` row order.
 
     `start` is the start of the record (the rates' denominator); default the earliest
-    `occurred_at` among `events`.
+    `occurred_at` among `events`. `declustered_prior`: `dpooled` shrinks towards the grid's
+    other events declustered (each weighted by its own category's background probability;
+    events of a category without a trigger counted as they are); False: counted as they are
+    (the components of models saved before docs/adr/025-declustered-prior.md).
     """
     grids = grids.reset_index(drop=True)
     grid_ids = pd.Index(grids["grid_id"].astype(str))
@@ -421,14 +428,21 @@ def classic_components(
     categories = [c for c in triggers if c != ANY_TARGET]
     # `any` last: its pooled rate is the sum of the categories' (when it has categories)
     ordered = [*categories, *([ANY_TARGET] if ANY_TARGET in triggers else [])]
+    chosen_of, idx_of, n_of, background_of = {}, {}, {}, {}
+    for category in ordered:
+        chosen_of[category] = _category_events(events, category)
+        idx_of[category] = index_events(chosen_of[category], grid_ids, start_ns)
+        n_of[category] = age_band_counts(idx_of[category], times, 0, None)
+        weights = background_weights(idx_of[category], triggers[category], start_ns)
+        background_of[category] = age_band_counts(idx_of[category], times, 0, None, weights)
+    # every event declustered where its category is a target, counted as is where not
+    every_background = every - sum(
+        (n_of[c] - background_of[c] for c in categories), np.zeros_like(every, dtype=np.float64)
+    )
     for category in ordered:
         trigger = triggers[category]
-        chosen = _category_events(events, category)
-        idx = index_events(chosen, grid_ids, start_ns)
-        n = age_band_counts(idx, times, 0, None)
-        background = age_band_counts(
-            idx, times, 0, None, background_weights(idx, trigger, start_ns)
-        )
+        chosen, idx, n = chosen_of[category], idx_of[category], n_of[category]
+        background = background_of[category]
         decayed = decayed_sums(idx, times, trigger.omega)
         gain = -np.expm1(-trigger.omega * h)
         rate = n / days
@@ -443,9 +457,28 @@ def classic_components(
             pooled = pooled_rates(
                 n, every - n, days, groups, dispersion, other_dispersion, steadied
             )
-            pooled_background = pooled_rates(
-                background, every - n, days, groups, 1.0, other_dispersion, steadied_background
-            )
+            if declustered_prior:
+                # the prior from the grid's other events, declustered too: its bursts say
+                # nothing more about the grid's background than about this category's
+                pooled_background = pooled_rates(
+                    background,
+                    every_background - background,
+                    days,
+                    groups,
+                    1.0,
+                    1.0,
+                    steadied_background,
+                )
+            else:
+                pooled_background = pooled_rates(
+                    background,
+                    every - n,
+                    days,
+                    groups,
+                    1.0,
+                    other_dispersion,
+                    steadied_background,
+                )
             pooled_sum += pooled
             background_sum += pooled_background
             pooled, pooled_background = pooled * h, pooled_background * h
@@ -524,10 +557,15 @@ def component_info(categories: Sequence[str]) -> list[FeatureInfo]:
 class ClassicStack:
     """The fitted part of the stacking: θ and ω per category (:func:`fit_triggers`), and the
     horizon. `transform` computes the components at any issue times from the events known at
-    each; `to_dict` / `from_dict` keep it in a model manifest."""
+    each; `to_dict` / `from_dict` keep it in a model manifest.
 
-    def __init__(self, horizon_hours: int = HORIZON_HOURS) -> None:
+    `declustered_prior`: `dpooled`'s prior from the grid's other events declustered (ADR
+    025); a stack saved before that option existed reads back without it, so a saved model's
+    components mean what they meant when it was trained."""
+
+    def __init__(self, horizon_hours: int = HORIZON_HOURS, declustered_prior: bool = True) -> None:
         self.horizon_hours = horizon_hours
+        self.declustered_prior = declustered_prior
 
     def fit(
         self,
@@ -559,7 +597,13 @@ class ClassicStack:
         start: pd.Timestamp | None = None,
     ) -> FeatureBlock:
         return classic_components(
-            events, grids, issue_times, self.triggers_, start, self.horizon_hours
+            events,
+            grids,
+            issue_times,
+            self.triggers_,
+            start,
+            self.horizon_hours,
+            self.declustered_prior,
         )
 
     def info(self) -> list[FeatureInfo]:
@@ -568,13 +612,14 @@ class ClassicStack:
     def to_dict(self) -> dict:
         return {
             "horizon_hours": self.horizon_hours,
+            "declustered_prior": self.declustered_prior,
             "until": self.until_.isoformat(),
             "triggers": {c: t.as_dict() for c, t in self.triggers_.items()},
         }
 
     @classmethod
     def from_dict(cls, data: dict) -> ClassicStack:
-        stack = cls(int(data["horizon_hours"]))
+        stack = cls(int(data["horizon_hours"]), bool(data.get("declustered_prior", False)))
         stack.until_ = pd.Timestamp(data["until"])
         stack.triggers_ = {
             c: Trigger(float(t["theta"]), float(t["omega"]), bool(t.get("fitted", True)))

@@ -178,6 +178,40 @@ def test_pooled_declustered_rate_discounts_a_burst():
     assert dpooled[0] < 0.8 * dpooled[1]
 
 
+def test_dpooled_prior_discounts_a_burst_of_the_grids_other_events():
+    # g0 and g1 have the same spread-out thefts and four disputes each: g0's in one burst,
+    # g1's spread out. Theft has no trigger (every theft weighs 1), dispute does. With the
+    # declustered prior (ADR 025) g0's disputes count for less, so its theft `dpooled` is
+    # below g1's; counted as they are (models saved before), the two are equal.
+    thefts = [(g, f"2024-{day} 08:00") for g in ("g0", "g1") for day in ("01-10", "02-20")]
+    burst = [("g0", f"2024-02-01 {8 + k:02d}:00") for k in range(4)]
+    spread = [("g1", f"2024-{day} 08:00") for day in ("01-05", "01-17", "01-29", "02-10")]
+    events = make_events(thefts + burst + spread)
+    events["category"] = ["theft"] * len(thefts) + ["dispute"] * (len(burst) + len(spread))
+    triggers = {"theft": Trigger(0.0, 1.0), "dispute": Trigger(0.6, 1.0)}
+
+    def dpooled(declustered_prior: bool) -> np.ndarray:
+        block = classic_components(
+            events,
+            line_grids(),
+            at("2024-03-11 08:00"),
+            triggers,
+            START,
+            declustered_prior=declustered_prior,
+        )
+        return block.columns[column("dpooled", "theft")][0]
+
+    now, before = dpooled(True), dpooled(False)
+    assert before[0] == pytest.approx(before[1])
+    assert now[0] < 0.95 * now[1]
+    # a stack saved before the option reads back with the old prior; a new one keeps it
+    stack = ClassicStack().fit(events, line_grids(), T, ["theft", "dispute"])
+    saved = stack.to_dict()
+    assert ClassicStack.from_dict(saved).declustered_prior is True
+    del saved["declustered_prior"]
+    assert ClassicStack.from_dict(saved).declustered_prior is False
+
+
 def test_shrunk_rates_pull_noisy_grids_towards_their_group():
     # Two groups of 40 grids. Group 0: every grid 10 events in 100 days (no spread beyond noise:
     # the prior variance is the floor 0.05 m², so each rate is pulled towards the mean 0.1).
