@@ -66,6 +66,7 @@ EVENT_REASONS = (
     "bad_reported_at",  # given but not ISO 8601, or outside EARLIEST..LATEST
     "reported_before_occurred",
     "future_timestamp",  # occurred_at or reported_at after `now`
+    "before_record",  # a stray date far before the rest of the file (`stray_before_record`)
     "missing_category",
     "bad_source",  # not in contract.SOURCES after normalising
     "bad_severity",  # not an integer 1..5
@@ -82,6 +83,12 @@ ROW_COLUMN = "row"
 EARLIEST = pd.Timestamp("1678-01-01")
 LATEST = pd.Timestamp("2262-01-01")
 QUARANTINE_COLUMNS = (ROW_COLUMN, "reason", "detail")
+# A stray date: at most this share of a file's events, separated from all the others by a
+# stretch of at least STRAY_GAP_DAYS (and STRAY_GAP_SPACINGS times their mean spacing) with
+# no event anywhere in the city.
+STRAY_MAX_SHARE = 0.01
+STRAY_GAP_DAYS = 60
+STRAY_GAP_SPACINGS = 20
 CAUSE_SHARE = 0.9  # `likely_cause` names a mistake only when it explains this share of rows
 _OFFSET = r"[Tt ]\d{2}(?::?\d{2}){0,2}(?:[.,]\d+)?\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
 
@@ -246,6 +253,7 @@ def validate_events(
     now: pd.Timestamp | None = None,
     file: str = "events",
     assign_tolerance_m: float | None = None,
+    whole_record: bool = True,
 ) -> ValidationResult:
     """Validate raw event rows against validated `grids` (the `valid` frame of `validate_grids`).
 
@@ -256,7 +264,10 @@ def validate_events(
     `"e"` + the 16 hex digits of pandas' 64-bit hash of the raw row's values
     (`pd.util.hash_pandas_object`), so the same row gets the same id on every run. Points are
     assigned by `risk.assign.assign_points` (tolerance default: see `default_tolerance_m`); a
-    non-empty `grid_id` wins over `lon`/`lat`.
+    non-empty `grid_id` wins over `lon`/`lat`. `whole_record`: the rows are a city's whole
+    record, so a stray date far before the rest (a mistyped year) is quarantined as
+    `before_record` (:func:`stray_before_record`) instead of starting the record; False for a
+    batch added to a record held elsewhere (an old event reported late is then legitimate).
 
     Valid frame: `EVENT_COLUMNS`; `occurred_at`/`reported_at` `datetime64[ns, tz]`, `source`
     pandas `string` with NA, `severity` `Int8` with NA, ids and category `str`.
@@ -299,6 +310,8 @@ def validate_events(
     )
     t.flag(occ > now_ts, "future_timestamp", "occurred_at", occ_raw)
     t.flag(rep > now_ts, "future_timestamp", "reported_at", rep_raw)
+    if whole_record:
+        t.flag(stray_before_record(occ, t.ok), "before_record", "occurred_at", occ_raw)
 
     cat = event_categories(stripped_text(work, "category"))
     t.flag(cat.isna(), "missing_category", "category", work["category"])
@@ -334,6 +347,35 @@ def validate_events(
     out["severity"] = pd.array(sv[keep].to_numpy(), dtype="Int8")
     assert tuple(out.columns) == EVENT_COLUMNS
     return _result("events", file, raw, rows, dup, work, t, out)
+
+
+def stray_before_record(occurred: pd.Series, ok: np.ndarray) -> np.ndarray:
+    """(n,) True for the rows (among `ok`) whose `occurred_at` comes before a city-wide stretch
+    without any event that is at least `STRAY_GAP_DAYS` long and `STRAY_GAP_SPACINGS` times
+    the mean spacing of the events after it, when they are at most `STRAY_MAX_SHARE` of the
+    rows: a typo such as 1924 for 2024, which would otherwise make the record start decades
+    early and every model learn from months of invented quiet. The latest such stretch
+    counts; a file of fewer than 1 / `STRAY_MAX_SHARE` rows never has one."""
+    usable = ok & occurred.notna().to_numpy()
+    n = int(usable.sum())
+    most = int(STRAY_MAX_SHARE * n)
+    if most < 1:
+        return np.zeros(len(occurred), dtype=bool)
+    # days since 1970 (NaT reads as a huge negative number: masked by `usable`)
+    stamp = pd.DatetimeIndex(occurred).as_unit("s").asi8 / 86_400.0
+    days = np.sort(stamp[usable])
+    gaps = np.diff(days)
+    first_kept = np.arange(1, n)  # the row after each gap, in sorted order
+    after_spacing = (days[-1] - days[first_kept]) / np.maximum(n - 1 - first_kept, 1)
+    stray = (
+        (first_kept <= most)
+        & (gaps >= STRAY_GAP_DAYS)
+        & (gaps >= STRAY_GAP_SPACINGS * after_spacing)
+    )
+    if not stray.any():
+        return np.zeros(len(occurred), dtype=bool)
+    start = days[first_kept[np.flatnonzero(stray)[-1]]]
+    return usable & (stamp < start)
 
 
 def parse_timestamps(values: pd.Series, tz: str = DEFAULT_TZ) -> pd.Series:

@@ -274,7 +274,10 @@ def ingest(
     ``action`` name the audit entry (object ``event_batch/<batch id>``), whose ``after`` holds
     the counts (never event contents) and ``audit_extra``. A missing required column is a
     `ContractError` (nothing stored, nothing audited)."""
-    result = validate_events(raw, grids, tz=tz, now=pd.Timestamp(now), file=file)
+    # a batch joins a record held by the service: an old event reported late is no stray
+    result = validate_events(
+        raw, grids, tz=tz, now=pd.Timestamp(now), file=file, whole_record=False
+    )
     n = len(raw)
     numbers = (
         raw.index.to_numpy(dtype=np.int64)

@@ -53,7 +53,9 @@ def test_broken_events_file_reconciles_with_exact_counts_per_reason(grids):
     result = validate_events(raw, grids, now=NOW, file="events_broken.csv")
     assert (len(result.valid), len(result.quarantined), result.duplicates) == (5, 14, 2)
     assert len(result.valid) + len(result.quarantined) + result.duplicates == result.input_rows
-    expected = dict.fromkeys(EVENT_REASONS, 1)
+    # every reason but `before_record`, which a file of under 100 rows cannot hold (tested
+    # on its own below)
+    expected = dict.fromkeys((r for r in EVENT_REASONS if r != "before_record"), 1)
     expected["missing_occurred_at"] = 2
     assert result.counts_by_reason() == expected
 
@@ -385,3 +387,39 @@ def test_grids_without_grid_id_column_are_fatal():
 def test_shapely_geometries_are_accepted():
     raw = pd.DataFrame({"grid_id": ["a"], "geometry": [box(121.40, 31.20, 121.41, 31.21)]})
     assert validate_grids(raw).valid["centroid_lon"].tolist() == pytest.approx([121.405])
+
+
+def _daily(n: int, start: str = "2024-01-01 08:00", every: str = "1D") -> list[str]:
+    return [str(t) for t in pd.date_range(start, periods=n, freq=every)]
+
+
+def test_a_stray_year_is_quarantined_not_the_start_of_the_record(grids):
+    # 300 events from 2024-01-01, and two rows mistyped as 1924 and 2014: quarantined as
+    # `before_record` (the record starts with 2024), and the counts still add up
+    times = ["1924-02-03 10:00", "2014-02-03 11:00", *_daily(300)]
+    raw = events(occurred_at=times, event_id=[f"x{i}" for i in range(302)])
+    result = validate_events(raw, grids, now=pd.Timestamp("2025-06-01"))
+    assert result.counts_by_reason() == {"before_record": 2}
+    assert result.quarantined["detail"].str.contains("1924-02-03|2014-02-03").all()
+    assert len(result.valid) == 300
+    assert result.valid["occurred_at"].min() == pd.Timestamp("2024-01-01 08:00", tz="Asia/Shanghai")
+    # a batch added to a record kept elsewhere: an old event reported late is legitimate
+    batch = validate_events(raw, grids, now=pd.Timestamp("2025-06-01"), whole_record=False)
+    assert batch.counts_by_reason() == {} and len(batch.valid) == 302
+
+
+@pytest.mark.parametrize(
+    "times",
+    [
+        # ten early events (over 1 % of the file): an early period, not a typo
+        [*_daily(10, "2023-01-01 08:00"), *_daily(290)],
+        # events every 5 days: 70 quiet days are under 20 mean spacings
+        ["2023-10-23 08:00", *_daily(299, every="5D")],
+        # a small file (under 100 rows) never has a stray
+        ["1924-02-03 10:00", *_daily(98)],
+    ],
+)
+def test_an_early_period_or_a_sparse_record_is_not_a_stray(grids, times):
+    raw = events(occurred_at=times, event_id=[f"x{i}" for i in range(len(times))])
+    result = validate_events(raw, grids, now=pd.Timestamp("2030-01-01"))
+    assert result.counts_by_reason() == {}
