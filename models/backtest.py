@@ -214,6 +214,33 @@ def _tick(progress: Progress | None, step: str, done: int, total: int) -> None:
 # ----------------------------------------------------------------------------- the backtest
 
 
+# A window may close this long after the last event (the record's last day, read whole).
+WINDOW_SLACK = pd.Timedelta(days=1)
+
+
+def _check_windows_close(
+    eval_times: pd.DatetimeIndex, data_end: pd.Timestamp, first_day: dt.date, last_day: dt.date
+) -> None:
+    """Refuse an evaluation whose last windows close after the data stop (with
+    `WINDOW_SLACK`): their labels would read "no event" where the record simply ends, and
+    every method would be scored against invented quiet."""
+    closes = eval_times + pd.Timedelta(hours=HORIZON_HOURS)
+    late = closes > data_end + WINDOW_SLACK
+    if not late.any():
+        return
+    fine = eval_times[~late]
+    fix = (
+        f"give --end {fine[-1].date()} or earlier"
+        if len(fine)
+        else f"give --start and --end at least {HORIZON_HOURS // 24} days before the last event"
+    )
+    raise ConfigError(
+        f"--end {last_day}: the {HORIZON_HOURS} h windows of {int(late.sum())} issue day(s) "
+        f"close after the last event ({data_end:%Y-%m-%d %H:%M}), so their labels would read "
+        f"'no event' where the data simply stop; {fix}"
+    )
+
+
 def run_backtest(
     grids: pd.DataFrame,
     events: pd.DataFrame,
@@ -241,6 +268,7 @@ def run_backtest(
     visits: pd.DataFrame | None = None,
     patrol_exposure: bool = False,
     client: Any = None,
+    open_windows: bool = False,
 ) -> BacktestResult:
     """Score every grid and target at each daily issue time of `start`..`end` with every model.
 
@@ -269,6 +297,9 @@ def run_backtest(
     cluster (`features.partition.build_partitioned` bound to a client; issue 18).
     `client`: LightGBM's trees grow across that Dask client's workers at every full refit
     (`models.distributed`); the configuration search and the baselines run here.
+    An evaluation whose windows close after the last event is refused (their labels would
+    read "no event" where the data stop); `open_windows=True` scores it anyway, with a note —
+    for checks of what a forecast knows at `t`, never for a measured result.
     """
     t_total = time.perf_counter()
     timings = {
@@ -312,6 +343,14 @@ def run_backtest(
     # The first training window (train_day at `hour`, + 72 h) must close by the first issue
     # time, or LightGBM has no row to learn from.
     first_close = train_day + dt.timedelta(hours=HORIZON_HOURS)
+    data_end = events["occurred_at"].max()
+    if LIGHTGBM in chosen and first_close > first_day and first_close >= data_end.date():
+        span = (data_end - data_start).days
+        raise ConfigError(
+            f"the events span only {span} days ({data_start.date()} .. {data_end.date()}): "
+            f"LightGBM needs {warmup_days} warm-up days and a {HORIZON_HOURS} h training window "
+            "before --start, and the evaluation after it; give a file with a longer history"
+        )
     if LIGHTGBM in chosen and first_close > first_day:
         raise ConfigError(
             f"no training history: training would start on {train_day}, and its first "
@@ -319,13 +358,20 @@ def run_backtest(
             f"--start, weeks after {first_close} (the data begin {data_start.date()}, and "
             f"{warmup_days} warm-up days are skipped)"
         )
-    data_end = events["occurred_at"].max()
     if eval_times[0] >= data_end:
         raise ConfigError(
             f"--start {first_day} is after the last event ({data_end:%Y-%m-%d %H:%M}): every "
             "window of the evaluation would be empty, so no forecast can be measured; give a "
             f"--start and --end within the data ({data_start.date()} .. {data_end.date()})"
         )
+    if not open_windows:
+        _check_windows_close(eval_times, data_end, first_day, last_day)
+    open_note = (
+        f"the last windows close after the last event ({data_end}); their labels are "
+        "incomplete (open_windows)"
+        if eval_times[-1] + pd.Timedelta(hours=HORIZON_HOURS) > data_end + WINDOW_SLACK
+        else None
+    )
     all_times = daily_issue_times(min(train_day, first_day), last_day, hour, tz)
 
     _tick(progress, "features", 0, 1)
@@ -351,7 +397,7 @@ def run_backtest(
                 probs[t][m] = np.full((n_t, n_grids), np.nan)
 
     expected: dict[str, np.ndarray] = {}
-    notes: list[str] = []
+    notes: list[str] = [open_note] if open_note else []
     if truth is not None:
         t0 = time.perf_counter()
         oracle = oracle_expected_counts(
@@ -570,12 +616,6 @@ def run_backtest(
             )
     _tick(progress, "metrics", len(target_list), len(target_list))
 
-    last_event = events["occurred_at"].max()
-    if eval_times[-1] + pd.Timedelta(hours=HORIZON_HOURS) > last_event + pd.Timedelta(days=1):
-        notes.append(
-            f"the last windows close after the last event ({last_event}); their labels may be "
-            "incomplete"
-        )
     settings = {
         "start": str(first_day),
         "end": str(last_day),

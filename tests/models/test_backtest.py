@@ -224,7 +224,11 @@ def test_predictions_at_t_do_not_depend_on_events_after_t(result, city):
     ev = city.events
     known = ev[(ev["occurred_at"] <= cut) & (ev["reported_at"] <= cut)]
     assert len(known) < len(ev)
-    short = _run(city, known)
+    # the cut run's later windows close after its last event: scored only on request
+    with pytest.raises(ConfigError, match="close after the last event"):
+        _run(city, known)
+    short = _run(city, known, open_windows=True)
+    assert any("incomplete (open_windows)" in note for note in short.notes)
     n = 3 * 64  # issue times START, +1 d, +2 d (<= cut), all grids
     for target in TARGETS:
         for model in ALL_MODELS:
@@ -281,6 +285,15 @@ def test_bad_settings_are_refused_with_the_accepted_values(city):
         run_backtest(city.grids, city.events, START, END, train_start="2024-07-02")
     with pytest.raises(ConfigError, match="is after the last event"):  # nothing to measure
         run_backtest(city.grids, city.events, "2031-01-01", "2031-01-10")
+    # the data end 2024-07-18: windows of later issue days would count the end as quiet
+    last = city.events["occurred_at"].max()
+    latest = (last + pd.Timedelta(days=1) - pd.Timedelta(hours=72) - pd.Timedelta(hours=8)).date()
+    with pytest.raises(ConfigError, match=f"close after the last event.*--end {latest} or"):
+        run_backtest(city.grids, city.events, START, "2024-07-25")
+    # ten days of events cannot hold the warm-up, a training window and an evaluation
+    recent = city.events[city.events["occurred_at"] > last - pd.Timedelta(days=10)]
+    with pytest.raises(ConfigError, match="span only 9 days .*longer history"):
+        run_backtest(city.grids, recent, "2024-07-15", "2024-07-16")
 
 
 def test_lightgbm_levels_are_its_operating_points_measured_on_the_evaluation(result):
