@@ -260,6 +260,7 @@ def test_seven_daily_runs_keep_one_open_item_per_grid_and_target(factory, model_
     only at a higher level, as a new item following the decision."""
     day = pd.Timedelta(days=1)
     decided_levels = {}
+    raised: set[str] = set()
     for d in range(7):
         at = pd.Timestamp(AT, tz=TZ) + d * day
         now = NOW + timedelta(days=d)
@@ -278,10 +279,12 @@ def test_seven_daily_runs_keep_one_open_item_per_grid_and_target(factory, model_
         open_pairs = [(i.grid_id, i.target) for i in everything if i.state.value == "pending"]
         assert len(open_pairs) == len(set(open_pairs)), f"day {d}: a pair open twice"
         for item in everything:
-            if item.follows is not None:  # re-raised: above the decision it follows
-                assert LEVELS.index(item.original_level) > LEVELS.index(
-                    decided_levels[item.follows]
-                )
+            if item.follows is not None:  # re-raised: above the decision it follows, when
+                # raised (an open item then follows the model, down as well as up)
+                with factory() as s:
+                    raised_at = reviews.revisions(s, item.item_id)[0]["level"]
+                assert LEVELS.index(raised_at) > LEVELS.index(decided_levels[item.follows])
+                raised.add(item.item_id)
         # decide the first two pending items of the day
         pending = sorted(
             (i for i in everything if i.state.value == "pending"), key=lambda i: i.item_id
@@ -296,6 +299,7 @@ def test_seven_daily_runs_keep_one_open_item_per_grid_and_target(factory, model_
         moved = [i for i in everything if i.revision > 0 and i.state.value == "pending"]
         history = reviews.revisions(s, moved[0].item_id) if moved else []
     assert moved, "some pending item was revised across days"
+    assert raised, "some decided pair was re-raised at a higher level"
     starts = [h["window_start"] for h in history]
     assert starts == sorted(starts) and len(set(starts)) == len(starts) > 1
 
