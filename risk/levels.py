@@ -303,6 +303,44 @@ def operating_points(
     return out
 
 
+def unissued(points: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The warning levels (yellow, orange, red) that :func:`operating_points` left without a
+    threshold: the target never reached their precision on enough flagged rows, so its
+    forecasts never carry them."""
+    return [
+        level
+        for level in ("yellow", "orange", "red")
+        if (points.get(level) or {}).get("threshold") is None
+    ]
+
+
+def level_notes(points_by_target: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> list[str]:
+    """One line per target that issues no warning level at all, or not red, for the
+    commands that train a model to print: otherwise a near-certain grid shows as blue with no
+    word of why (small or single-hotspot cities rarely flag enough held-out rows)."""
+    support = load_level_config()["min_flagged"]
+    lines = []
+    for target, points in points_by_target.items():
+        missing = unissued(points)
+        if len(missing) == 3:
+            lines.append(
+                f"note: target {target} issues no warning level: on the held-out calibration "
+                f"rows no threshold flagged at least {support} grid-windows with the precision "
+                "a level promises, so its forecasts stay blue and reach review only through "
+                "`risk score --top-percent` (more history or more grids give it levels; "
+                "docs/adr/013)"
+            )
+        elif "red" in missing:
+            lines.append(
+                f"note: target {target} issues no red level (not reached with {support}+ "
+                "flagged held-out grid-windows); orange is its highest"
+                if "orange" not in missing
+                else f"note: target {target} issues yellow only (orange and red not reached "
+                f"with {support}+ flagged held-out grid-windows)"
+            )
+    return lines
+
+
 def levels_at(prob: Any, points: Mapping[str, Mapping[str, Any]]) -> np.ndarray:
     """Level names of `prob` from :func:`operating_points` (a missing threshold never fires;
     each threshold inclusive)."""

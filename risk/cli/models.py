@@ -334,6 +334,11 @@ def train(
     row = next(r for r in list_versions(data_dir=root) if r.version == version)
     for target, reason in trained.skipped.items():
         out.print(f"note: no model for target {target}: {reason}", markup=False, highlight=False)
+    from risk.levels import level_notes
+
+    points = {t: f.levels_ for t, f in trained.model.forecasters_.items()}
+    for line in level_notes(points):
+        out.print(line, markup=False, highlight=False)
     out.print(
         f"registered grid-risk version {version} as challenger "
         f"(trained on {trained.rows:,} rows, {trained.window[0]} .. {trained.window[1]})"

@@ -5,6 +5,7 @@ import pytest
 from risk.errors import ConfigError
 from risk.levels import (
     at_least,
+    level_notes,
     level_rank,
     level_table,
     levels_at,
@@ -13,6 +14,7 @@ from risk.levels import (
     operating_points,
     precision_lower_bound,
     risk_level,
+    unissued,
     warning_mask,
 )
 
@@ -243,3 +245,21 @@ def test_packaged_level_settings_and_refusals(tmp_path):
     )
     with pytest.raises(ConfigError, match=r"promise must be one of week, mean \(got 'year'\)"):
         load_level_config(bad)
+
+
+def test_level_notes_name_the_targets_without_levels():
+    none = {level: {"threshold": None} for level in ("yellow", "orange", "red")}
+    no_red = {
+        "yellow": {"threshold": 0.3},
+        "orange": {"threshold": 0.6},
+        "red": {"threshold": None},
+    }
+    every = {"yellow": {"threshold": 0.3}, "orange": {"threshold": 0.6}, "red": {"threshold": 0.9}}
+    yellow_only = {**none, "yellow": {"threshold": 0.3}}
+    assert unissued(none) == ["yellow", "orange", "red"] and unissued(every) == []
+    notes = level_notes({"any": every, "fraud": none, "theft": no_red, "fire": yellow_only})
+    assert len(notes) == 3
+    assert notes[0].startswith("note: target fraud issues no warning level")
+    assert "at least 50 grid-windows" in notes[0] and "--top-percent" in notes[0]
+    assert notes[1].startswith("note: target theft issues no red level")
+    assert notes[2].startswith("note: target fire issues yellow only")
