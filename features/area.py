@@ -22,6 +22,19 @@ from risk.contract import ATTR_PREFIX, GRID_TYPES
 from risk.errors import ContractError
 
 FAMILY = "area"
+# The grids columns each area feature is made from (an `attr_*` feature: its own column).
+SOURCE_COLUMNS = {
+    "grid_type": ("grid_type",),
+    "area_km2": ("area_km2",),
+    "density_per_km2": ("population", "area_km2"),
+}
+
+
+def source_columns(feature: str) -> tuple[str, ...]:
+    """The grids columns an area feature is made from; () for a feature of another family."""
+    if feature.startswith(ATTR_PREFIX):
+        return (feature,)
+    return SOURCE_COLUMNS.get(feature, ())
 
 
 def grid_values(grids: pd.DataFrame, column: str) -> np.ndarray:

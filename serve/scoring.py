@@ -53,6 +53,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
+from features.area import source_columns as area_sources
 from features.base import FeatureSpec
 from features.build import build_features
 from features.exposure import WINDOWS_DAYS as EXPOSURE_WINDOWS_DAYS
@@ -310,6 +311,15 @@ def score_city(
     info = built.info + (stack.info() if stack is not None else [])
     missing = [n for n in loaded.manifest["feature_names"] if n not in frame.columns]
     if missing:
+        absent = [c for c in area_sources(missing[0]) if c not in grids.columns]
+        if absent:
+            raise ContractError(
+                f"the grids lack column {absent[0]!r}, from which the model's feature "
+                f"{missing[0]!r} is made (it was in the grids the model was trained on)",
+                field=absent[0],
+                fix=f"give the grids file a {absent[0]!r} column (empty cells where unknown), "
+                "or re-train the model on these grids",
+            )
         raise ContractError(
             "the model needs a feature the scoring run did not build",
             field=missing[0],

@@ -410,6 +410,17 @@ def test_scores_with_the_registry_champion_and_the_files_fingerprint(
     assert summary.max_additivity_error <= 1e-6
 
 
+def test_grids_without_a_column_the_model_used_name_the_column(factory, model_dir, city):
+    # the model learned `density_per_km2` from `population`: grids without it are refused
+    # naming the grids column, not only the derived feature, and nothing is written
+    assert "population" in city.grids.columns
+    grids = city.grids.drop(columns="population")
+    with pytest.raises(ContractError, match="lack column 'population'.*'density_per_km2'") as e:
+        score(AT, grids, city.events, factory=factory, model_dir=model_dir, tz=TZ, now=NOW)
+    assert e.value.field == "population"
+    assert count(factory, ForecastRunRow) == 0
+
+
 def test_a_model_of_other_categories_is_refused_unless_forced():
     from serve.scoring import check_categories
 
