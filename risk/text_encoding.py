@@ -112,9 +112,15 @@ def _detect(path: Path, sample: bytes) -> str:
                 f"cannot tell the text encoding: it is not UTF-8, and it reads as "
                 f"{best.encoding} ({line_a!r}) or as {other.encoding} ({line_b!r})",
                 file=path.name,
-                fix=FIX,
+                fix=f"pass --encoding {_cli_name(best.encoding)} or --encoding "
+                f"{_cli_name(other.encoding)}, whichever reading above is the file's text",
             )
     return best.encoding
+
+
+def _cli_name(encoding: str) -> str:
+    """An encoding as a user would type it (`latin_1` → `latin-1`)."""
+    return encoding.replace("_", "-")
 
 
 def _first_difference(a: str, b: str) -> tuple[str, str]:

@@ -137,8 +137,8 @@ def test_an_encoding_that_cannot_be_told_stops_with_the_fix(tmp_path):
     assert len(message.splitlines()) == 1 and "Traceback" not in result.output
     assert message.startswith("error: short.csv: cannot tell the text encoding")
     assert "'e1,2024-05-01 08:00,,纠纷,g00'" in message and "cp1252" in message
-    assert message.endswith("Fix: pass --encoding latin-1 (or utf-8, gb18030): the encoding "
-                            "the file was saved in")  # fmt: skip
+    assert message.endswith("Fix: pass --encoding cp1252 or --encoding gb18030, whichever "
+                            "reading above is the file's text")  # fmt: skip
     named = runner.invoke(
         app, ["validate", "--grids", str(GRIDS), "--events", str(path), "--encoding", "gb18030"]
     )
