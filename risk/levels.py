@@ -315,29 +315,39 @@ def unissued(points: Mapping[str, Mapping[str, Any]]) -> list[str]:
 
 
 def level_notes(points_by_target: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> list[str]:
-    """One line per target that issues no warning level at all, or not red, for the
-    commands that train a model to print: otherwise a near-certain grid shows as blue with no
-    word of why (small or single-hotspot cities rarely flag enough held-out rows)."""
+    """At most three lines for the commands that train a model to print: the targets that
+    issue no warning level at all, those without red, those with yellow only. Otherwise a
+    near-certain grid shows as blue with no word of why (small or single-hotspot cities rarely
+    flag enough held-out rows)."""
     support = load_level_config()["min_flagged"]
-    lines = []
+    groups: dict[str, list[str]] = {"none": [], "no_red": [], "yellow_only": []}
     for target, points in points_by_target.items():
         missing = unissued(points)
         if len(missing) == 3:
-            lines.append(
-                f"note: target {target} issues no warning level: on the held-out calibration "
-                f"rows no threshold flagged at least {support} grid-windows with the precision "
-                "a level promises, so its forecasts stay blue and reach review only through "
-                "`risk score --top-percent` (more history or more grids give it levels; "
-                "docs/adr/013)"
-            )
+            groups["none"].append(target)
+        elif missing == ["orange", "red"]:
+            groups["yellow_only"].append(target)
         elif "red" in missing:
-            lines.append(
-                f"note: target {target} issues no red level (not reached with {support}+ "
-                "flagged held-out grid-windows); orange is its highest"
-                if "orange" not in missing
-                else f"note: target {target} issues yellow only (orange and red not reached "
-                f"with {support}+ flagged held-out grid-windows)"
-            )
+            groups["no_red"].append(target)
+    lines = []
+    if groups["none"]:
+        lines.append(
+            f"note: no warning level is issued for {', '.join(groups['none'])}: on the "
+            f"held-out calibration rows no threshold flagged at least {support} grid-windows "
+            "with the precision a level promises, so their forecasts stay blue and reach "
+            "review only through `risk score --top-percent` (more history or more grids give "
+            "them levels; docs/adr/013)"
+        )
+    if groups["no_red"]:
+        lines.append(
+            f"note: no red level for {', '.join(groups['no_red'])} (not reached with "
+            f"{support}+ flagged held-out grid-windows)"
+        )
+    if groups["yellow_only"]:
+        lines.append(
+            f"note: yellow only for {', '.join(groups['yellow_only'])} (orange and red not "
+            f"reached with {support}+ flagged held-out grid-windows)"
+        )
     return lines
 
 

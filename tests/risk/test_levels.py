@@ -257,9 +257,12 @@ def test_level_notes_name_the_targets_without_levels():
     every = {"yellow": {"threshold": 0.3}, "orange": {"threshold": 0.6}, "red": {"threshold": 0.9}}
     yellow_only = {**none, "yellow": {"threshold": 0.3}}
     assert unissued(none) == ["yellow", "orange", "red"] and unissued(every) == []
-    notes = level_notes({"any": every, "fraud": none, "theft": no_red, "fire": yellow_only})
+    notes = level_notes(
+        {"any": every, "fraud": none, "theft": no_red, "fire": yellow_only, "petition": none}
+    )
     assert len(notes) == 3
-    assert notes[0].startswith("note: target fraud issues no warning level")
+    assert notes[0].startswith("note: no warning level is issued for fraud, petition:")
     assert "at least 50 grid-windows" in notes[0] and "--top-percent" in notes[0]
-    assert notes[1].startswith("note: target theft issues no red level")
-    assert notes[2].startswith("note: target fire issues yellow only")
+    assert notes[1].startswith("note: no red level for theft (")
+    assert notes[2].startswith("note: yellow only for fire (")
+    assert level_notes({"any": every}) == []
