@@ -28,11 +28,11 @@ START, END = "2024-05-12", "2024-05-25"  # the last 14 days whose windows close:
 AT = "2024-05-20 08:00"
 # Stated tolerance (ADR 021): about twice the worst case measured on this setting by
 # `python -m benchmarks.distributed_fit --eval-days 14 --targets any dispute` (3 cities, this
-# one among them; benchmarks/results/distributed_fit_14d.json): against one process, two
-# cluster runs differed by at most 0.0024 pr_auc, 0.0094 pei@5, Spearman 0.984 — LightGBM's
-# seed 2 in one process by 0.0022, 0.0133, 0.992.
-MAX_D_PR_AUC = 0.005
-MAX_D_PEI5 = 0.02
+# one among them; benchmarks/results/distributed_fit_14d.json, rerun after ADR 025): against
+# one process, two cluster runs differed by at most 0.0084 pr_auc, 0.0226 pei@5, Spearman
+# 0.985 — LightGBM's seed 2 in one process by 0.0083, 0.0128, 0.990.
+MAX_D_PR_AUC = 0.017
+MAX_D_PEI5 = 0.045
 MIN_SPEARMAN = 0.97
 
 
