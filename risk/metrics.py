@@ -621,7 +621,11 @@ def paired_to_baselines(
     return {
         key: {
             m: paired_bootstrap_difference(
-                daily[model][key], d[key], n_boot=n_boot, ci=ci, seed=seed,
+                daily[model][key],
+                d[key],
+                n_boot=n_boot,
+                ci=ci,
+                seed=seed,
                 block_days=block_days,
             )
             for m, d in daily.items()
