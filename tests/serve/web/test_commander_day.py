@@ -384,6 +384,10 @@ def test_the_scripted_day_in_the_tiles_and_the_street_community_grid_table(day, 
 
     # a grid opens its page
     toggle(page, "community", "C1")
+    # the table is redrawn when the community opens: click the row once it is drawn, not a
+    # link of the table being replaced (a click on a detached link navigates nowhere)
+    page.wait_for_selector("#rollup tr.roll-grid[data-key='g13'] a")
+    assert table(page) == [S1, C1, *C1_GRIDS, C2, S2]
     page.click("#rollup tr.roll-grid[data-key='g13'] a")
     page.wait_for_url("**/grid/g13")
 
