@@ -219,7 +219,7 @@ WINDOW_SLACK = pd.Timedelta(days=1)
 
 
 def _check_windows_close(
-    eval_times: pd.DatetimeIndex, data_end: pd.Timestamp, first_day: dt.date, last_day: dt.date
+    eval_times: pd.DatetimeIndex, data_end: pd.Timestamp, last_day: dt.date
 ) -> None:
     """Refuse an evaluation whose last windows close after the data stop (with
     `WINDOW_SLACK`): their labels would read "no event" where the record simply ends, and
@@ -365,7 +365,7 @@ def run_backtest(
             f"--start and --end within the data ({data_start.date()} .. {data_end.date()})"
         )
     if not open_windows:
-        _check_windows_close(eval_times, data_end, first_day, last_day)
+        _check_windows_close(eval_times, data_end, last_day)
     open_note = (
         f"the last windows close after the last event ({data_end}); their labels are "
         "incomplete (open_windows)"
