@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from risk.contract import ANY_TARGET
+from risk.lookup import positions
 
 NS_PER_DAY = 86_400 * 10**9
 NS_PER_HOUR = 3_600 * 10**9
@@ -89,7 +90,7 @@ def event_arrays(events: pd.DataFrame, grid_ids: pd.Series | np.ndarray) -> Even
     if len(events) == 0:
         empty = np.zeros(0, dtype=np.int64)
         return EventArrays(empty, empty, empty, empty, empty)
-    rows = lookup.get_indexer(events["grid_id"].astype(str))
+    rows = positions(events["grid_id"], lookup)
     keep = rows >= 0
     occurred = to_ns(events["occurred_at"])
     reported = events["reported_at"]

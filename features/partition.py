@@ -28,6 +28,7 @@ from features.build import FeatureFrame, build_features, resolve_targets
 from features.halo import halo_rows
 from features.history import resolve_history_start
 from risk.contract import SOURCES, UNASSIGNED
+from risk.lookup import positions
 
 # Rows (issue times x core grids) a partition of a many-issue-time build holds at most: a
 # frame of ~400 float32 columns is then ~0.8 GB, and a build peaks at a few times that.
@@ -148,7 +149,7 @@ def partition_inputs(
     its core grid ids."""
     grids = grids.reset_index(drop=True)
     ids = grids["grid_id"].astype(str)
-    event_row = pd.Index(ids).get_indexer(events["grid_id"].astype(str))
+    event_row = positions(events["grid_id"], pd.Index(ids))
     out = []
     for core, halo in zip(cores, halo_rows(grids, cores), strict=True):
         local = np.zeros(len(grids), dtype=bool)

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from risk.lookup import positions
+
 NS_PER_DAY = 86_400 * 10**9
 
 
@@ -60,7 +62,7 @@ def index_events(
     if len(events) == 0:
         empty = np.zeros(0, dtype=np.int64)
         return IndexedEvents(empty, empty, empty, len(grid_ids))
-    grid = grid_ids.get_indexer(events["grid_id"].astype(str))
+    grid = positions(events["grid_id"], grid_ids)
     occurred_at = pd.to_datetime(events["occurred_at"])
     reported_at = (
         pd.to_datetime(events["reported_at"]).fillna(occurred_at)

@@ -90,35 +90,47 @@ class SEPPExp(Baseline):
         )
         times = (known.occurred - origin) / NS_PER_DAY
         period = max((until_ns - origin) / NS_PER_DAY, 1.0)
-        child, _parent, lag = _candidate_pairs(
+        # pairs by position in the (grid, time) order: the E step's gathers and sums over
+        # pairs then read memory in sequence (sums over events keep the events' own order)
+        order, child, _parent, lag = _candidate_pairs(
             known.grid, times, self.max_lag_days, self.max_parents, min_lag=unit
         )
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
         omega_max = 1.0 / max(unit, FINEST_LAG_DAYS)
         grid = known.grid
         left_to_end = period - times  # time each event had to trigger before `until`
 
+        sorted_grid = grid[order]
         counts = np.bincount(grid, minlength=n_grids).astype(float)
         mu = counts * (1 - self.theta_init) / period
         theta, omega = float(self.theta_init), min(float(self.omega_init), omega_max)
         previous = -np.inf
         n_done = 0
+        # Two buffers of one value per candidate pair, reused by every iteration: a city's
+        # millions of pairs make allocating fresh arrays most of an iteration's cost.
+        trigger, p_pair = np.empty_like(lag), np.empty_like(lag)
         while True:  # EM iterations, each vectorised over events and candidate pairs
             # E step: intensity at every event, and who triggered whom
-            trigger = theta * omega * np.exp(-omega * lag)
-            intensity = np.maximum(
-                mu[grid] + np.bincount(child, weights=trigger, minlength=len(times)), TINY
+            np.multiply(lag, -omega, out=trigger)
+            np.exp(trigger, out=trigger)
+            trigger *= theta * omega
+            by_position = np.maximum(
+                mu[sorted_grid] + np.bincount(child, weights=trigger, minlength=len(times)), TINY
             )
+            intensity = by_position[rank]
             compensator = mu.sum() * period + theta * float(np.sum(-np.expm1(-omega * left_to_end)))
             log_likelihood = float(np.sum(np.log(intensity))) - compensator
             if n_done == self.n_iter or log_likelihood - previous < self.tol * max(len(times), 1):
                 break
             previous = log_likelihood
             n_done += 1
-            p_pair = trigger / intensity[child]
+            np.take(by_position, child, out=p_pair, mode="clip")  # "clip": no bounds-check copy
+            np.divide(trigger, p_pair, out=p_pair)
             # M step: background from the background shares, trigger from the pair shares
             mu = np.bincount(grid, weights=mu[grid] / intensity, minlength=n_grids) / period
             offspring = float(p_pair.sum())
-            weighted_lag = float(np.sum(p_pair * lag))
+            weighted_lag = float(np.sum(np.multiply(p_pair, lag, out=trigger)))
             if offspring > 0 and weighted_lag > 0:
                 omega = min(offspring / weighted_lag, omega_max)
                 exposure = float(np.sum(-np.expm1(-omega * left_to_end)))
@@ -150,10 +162,11 @@ def _candidate_pairs(
     max_lag: float,
     max_parents: int,
     min_lag: float = 0.0,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(child, parent, lag) for every earlier event of the same grid with a lag in
-    `[min_lag, max_lag]` days, and never 0 (events at the same instant are not each other's
-    parents).
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(order, child, parent, lag): `order` sorts the events by (grid, time); `child` and
+    `parent` are positions in that order, one pair for every earlier event of the same grid
+    with a lag in `[min_lag, max_lag]` days, and never 0 (events at the same instant are not
+    each other's parents). `order[child]` are the children's own indices.
 
     Events are sorted by (grid, time); the k-th predecessor in that order is a candidate when it
     is in the same grid and close enough. Once no event has a candidate at step k, none has one at
@@ -172,10 +185,11 @@ def _candidate_pairs(
         # a relative hair of tolerance: float days of whole hours are not exact multiples
         ok = open_ & (lag >= min_lag * (1 - 1e-9)) & (lag > 0)
         n_parents[k:] += ok
-        children.append(order[k:][ok])
-        parents.append(order[:-k][ok])
+        positions = np.flatnonzero(ok)
+        children.append(positions + k)
+        parents.append(positions)
         lags.append(lag[ok])
     if not children:
         empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, np.zeros(0)
-    return np.concatenate(children), np.concatenate(parents), np.concatenate(lags)
+        return order, empty, empty, np.zeros(0)
+    return order, np.concatenate(children), np.concatenate(parents), np.concatenate(lags)
