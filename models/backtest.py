@@ -65,6 +65,7 @@ from models.config import load_config
 from models.fitting import fit_at, fit_spec, refresh_at, training_rows
 from models.forecaster import LightGBMForecaster, count_from_logit
 from models.search import SearchResult, search_config
+from models.threads import one_blas_thread
 from risk.contract import ANY_TARGET, DEFAULT_ISSUE_HOUR, DEFAULT_TZ, HORIZON_HOURS
 from risk.errors import ConfigError
 from risk.exposure import check_visits, exposure_summary, window_visits
@@ -241,6 +242,7 @@ def _check_windows_close(
     )
 
 
+@one_blas_thread
 def run_backtest(
     grids: pd.DataFrame,
     events: pd.DataFrame,

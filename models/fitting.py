@@ -27,6 +27,7 @@ from features.labels import label_columns
 from models.config import load_config
 from models.forecaster import MultiTargetForecaster
 from models.stacking import PREFIX, ClassicStack, add_components
+from models.threads import one_blas_thread
 from risk.contract import HORIZON_HOURS
 from risk.errors import ConfigError
 from risk.exposure import check_visits
@@ -92,6 +93,7 @@ def uses_classics(config: None | dict[str, Any] | str) -> bool:
     return stack["offset"] != "none" or stack["classic_features"]
 
 
+@one_blas_thread
 def refresh_at(
     model: MultiTargetForecaster,
     rows: pd.DataFrame,
@@ -140,6 +142,7 @@ def with_classics(
     return add_components(rows, stack.transform(events, grids, times, start)), stack
 
 
+@one_blas_thread
 def fit_prepared(
     rows: pd.DataFrame,
     targets: Sequence[str],
@@ -163,6 +166,7 @@ def fit_prepared(
     return model.fit(rows, list(targets), stack=stack, client=client)
 
 
+@one_blas_thread
 def fit_at(
     rows: pd.DataFrame,
     events: pd.DataFrame,

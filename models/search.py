@@ -30,6 +30,7 @@ from features.binning import EventArrays
 from models.config import load_config
 from models.fitting import fit_prepared, training_rows, with_classics
 from models.stacking import add_components, fit_seppexps
+from models.threads import one_blas_thread
 from risk.errors import ConfigError
 from risk.metrics import pei_at, pr_auc
 
@@ -83,6 +84,7 @@ def _merged(base: dict[str, Any] | None, override: dict[str, Any]) -> dict[str, 
     return out
 
 
+@one_blas_thread
 def search_config(
     frame: pd.DataFrame,
     time_ns: np.ndarray,

@@ -24,6 +24,7 @@ from features.issue_times import daily_issue_times
 from models.fitting import fit_at, fit_spec, training_rows
 from models.forecaster import MultiTargetForecaster
 from models.health import drift_reference
+from models.threads import one_blas_thread
 from risk.contract import DEFAULT_ISSUE_HOUR, DEFAULT_TZ, HORIZON_HOURS
 from risk.drift import DriftReference
 from risk.errors import ConfigError
@@ -70,6 +71,7 @@ def label_sources_of(manifest: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(manifest.get("label_exclude_sources") or ())
 
 
+@one_blas_thread
 def train_forecaster(
     grids: pd.DataFrame,
     events: pd.DataFrame,
