@@ -4,9 +4,8 @@ LightGBM grows its trees on OpenMP threads, one per core. Between the rounds the
 small matrix work of its own — the Poisson blend's L-BFGS steps, the calibrators, the classic
 components — and NumPy hands each product to OpenBLAS, which starts threads of its own on the
 same cores. Those products are too thin to share (a (50,000 × 15) matrix-vector per step),
-and OpenBLAS's threads spin-wait against LightGBM's and the baselines' thread. Measured on
-Chicago in ADR 012: the blend's loss took twenty times as long with OpenBLAS's default
-threads, and a three-block backtest gave the same metrics to the last digit with one.
+and OpenBLAS's threads spin-wait against LightGBM's and the baselines' thread
+(`python -m benchmarks.blas_threads` measures both ways on Chicago).
 
     @one_blas_thread
     def fit_something(...): ...
@@ -14,6 +13,26 @@ threads, and a three-block backtest gave the same metrics to the last digit with
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
 from threadpoolctl import threadpool_limits
 
-one_blas_thread = threadpool_limits.wrap(limits=1, user_api="blas")
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# BLAS threads inside the wrapped functions; None leaves OpenBLAS's own choice (one per core).
+BLAS_LIMIT: int | None = 1
+
+
+def one_blas_thread(fn: Callable[P, R]) -> Callable[P, R]:
+    """`fn` run with at most `BLAS_LIMIT` BLAS threads (read at each call); the previous
+    limit is restored after."""
+
+    @functools.wraps(fn)
+    def limited(*args: P.args, **kwargs: P.kwargs) -> R:
+        with threadpool_limits(limits=BLAS_LIMIT, user_api="blas"):
+            return fn(*args, **kwargs)
+
+    return limited
