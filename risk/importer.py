@@ -54,11 +54,12 @@ from risk.validation import (
     blank_mask,
     coordinate_masks,
     coordinates_look_swapped,
+    dst_wall_times,
     event_categories,
     localise_wall_times,
     normalised_categories,
     pair_text,
-    parse_timestamps,
+    parse_timestamps_noting_dst,
     stripped_text,
     within_range,
 )
@@ -542,19 +543,17 @@ def _parse_times(
     the file (before any DST shift; `hour` -1 where unparsed).
     """
     if fmt is None or pd.api.types.is_datetime64_any_dtype(raw.dtype):
-        aware = parse_timestamps(raw, tz)
-        return aware, _wall_facts(aware)
+        aware, gap, fold = parse_timestamps_noting_dst(raw, tz)
+        facts = _wall_facts(aware)
+        facts["nonexistent"], facts["ambiguous"] = gap, fold
+        return aware, facts
     text = raw.astype("str").str.strip()
     naive = within_range(pd.to_datetime(text, format=fmt, errors="coerce"))
     if isinstance(naive.dtype, pd.DatetimeTZDtype):  # the format held an offset (%z)
         aware = naive.dt.tz_convert(tz).dt.as_unit("ns")
         return aware, _wall_facts(aware)
-    probe_gap = naive.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
-    probe_fold = naive.dt.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward")
-    given = naive.notna().to_numpy()
     facts = _wall_facts(naive)
-    facts["nonexistent"] = given & probe_gap.isna().to_numpy() & probe_fold.notna().to_numpy()
-    facts["ambiguous"] = given & probe_fold.isna().to_numpy()
+    facts["nonexistent"], facts["ambiguous"] = dst_wall_times(naive, tz)
     return localise_wall_times(naive, tz), facts
 
 

@@ -22,7 +22,7 @@ other fatal cases (unreadable file, no valid rows).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -103,6 +103,9 @@ class ValidationResult:
     quarantined: pd.DataFrame
     duplicates: int
     input_rows: int
+    # valid rows kept with a value adjusted, per kind (events: DST wall times, see
+    # `ADJUSTMENTS`); they are counted in `valid`, not beside it
+    adjusted: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         total = len(self.valid) + len(self.quarantined) + self.duplicates
@@ -127,6 +130,7 @@ class ValidationResult:
             "quarantined": len(self.quarantined),
             "duplicates": self.duplicates,
             "by_reason": self.counts_by_reason(),
+            "adjusted": {k: n for k, n in self.adjusted.items() if n},
         }
 
 
@@ -259,8 +263,8 @@ def validate_events(
 
     Timestamps are ISO 8601; naive ones are wall-clock times in `tz`, ones with an offset are
     converted to `tz` (ambiguous DST wall times take standard time, non-existent ones shift
-    forward). `now` (default: the current time) bounds future timestamps; a naive `now` is in
-    `tz`. `reported_at` defaults to `occurred_at`. A missing or empty `event_id` is generated as
+    forward; the valid rows so adjusted are counted in `adjusted`). `now` (default: the
+    current time) bounds future timestamps; a naive `now` is in `tz`. `reported_at` defaults to `occurred_at`. A missing or empty `event_id` is generated as
     `"e"` + the 16 hex digits of pandas' 64-bit hash of the raw row's values
     (`pd.util.hash_pandas_object`), so the same row gets the same id on every run. Points are
     assigned by `risk.assign.assign_points` (tolerance default: see `default_tolerance_m`); a
@@ -290,13 +294,14 @@ def validate_events(
 
     occ_raw = work["occurred_at"]
     occ_blank = blank_mask(occ_raw)
-    occ = parse_timestamps(occ_raw, tz)
+    occ, gap, fold = parse_timestamps_noting_dst(occ_raw, tz)
     t.flag(occ_blank, "missing_occurred_at", "occurred_at", occ_raw)
     t.flag(occ.isna(), "bad_occurred_at", "occurred_at", occ_raw)
     if "reported_at" in work.columns:
         rep_raw = work["reported_at"]
         rep_blank = blank_mask(rep_raw)
-        rep = parse_timestamps(rep_raw, tz)
+        rep, rep_gap, rep_fold = parse_timestamps_noting_dst(rep_raw, tz)
+        gap, fold = gap | rep_gap, fold | rep_fold
         t.flag(~rep_blank & rep.isna(), "bad_reported_at", "reported_at", rep_raw)
         rep = rep.where(~rep_blank, occ)
     else:
@@ -346,7 +351,12 @@ def validate_events(
     out["source"] = pd.array(source[keep].to_numpy(), dtype="string")
     out["severity"] = pd.array(sv[keep].to_numpy(), dtype="Int8")
     assert tuple(out.columns) == EVENT_COLUMNS
-    return _result("events", file, raw, rows, dup, work, t, out)
+    result = _result("events", file, raw, rows, dup, work, t, out)
+    result.adjusted = {
+        "dst_nonexistent_shifted": int((gap & keep).sum()),
+        "dst_ambiguous_as_standard": int((fold & keep).sum()),
+    }
+    return result
 
 
 def stray_before_record(occurred: pd.Series, ok: np.ndarray) -> np.ndarray:
@@ -386,10 +396,22 @@ def parse_timestamps(values: pd.Series, tz: str = DEFAULT_TZ) -> pd.Series:
     offsets without `utc=True`, and `utc=True` alone would read naive times as UTC).
     Datetime columns (Parquet) are converted or localised the same way.
     """
+    return parse_timestamps_noting_dst(values, tz)[0]
+
+
+def parse_timestamps_noting_dst(
+    values: pd.Series, tz: str = DEFAULT_TZ
+) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """As :func:`parse_timestamps`, with two (n,) masks of the naive wall times it adjusted
+    (:func:`dst_wall_times`): in the spring-forward gap (shifted forward) and in the repeated
+    fall-back hour (read as standard time). Times with an offset are never adjusted."""
+    n = len(values)
+    nonexistent, ambiguous = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
     if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return within_range(values).dt.tz_convert(tz).dt.as_unit("ns")
+        return within_range(values).dt.tz_convert(tz).dt.as_unit("ns"), nonexistent, ambiguous
     if pd.api.types.is_datetime64_dtype(values.dtype):
-        return localise_wall_times(within_range(values), tz)
+        naive = within_range(values)
+        return localise_wall_times(naive, tz), *dst_wall_times(naive, tz)
     text = values.astype("str").str.strip()
     aware = text.str.contains(_OFFSET, regex=True, na=False).to_numpy()
     out = pd.Series(pd.NaT, index=values.index, dtype=f"datetime64[ns, {tz}]")
@@ -397,9 +419,21 @@ def parse_timestamps(values: pd.Series, tz: str = DEFAULT_TZ) -> pd.Series:
         parsed = pd.to_datetime(text[aware], format="ISO8601", errors="coerce", utc=True)
         out[aware] = within_range(parsed).dt.tz_convert(tz).dt.as_unit("ns")
     if (~aware).any():
-        parsed = pd.to_datetime(text[~aware], format="ISO8601", errors="coerce")
-        out[~aware] = localise_wall_times(within_range(parsed), tz)
-    return out
+        naive = within_range(pd.to_datetime(text[~aware], format="ISO8601", errors="coerce"))
+        out[~aware] = localise_wall_times(naive, tz)
+        nonexistent[~aware], ambiguous[~aware] = dst_wall_times(naive, tz)
+    return out, nonexistent, ambiguous
+
+
+def dst_wall_times(naive: pd.Series, tz: str) -> tuple[np.ndarray, np.ndarray]:
+    """(nonexistent, ambiguous): (n,) masks of the naive wall times that fall in `tz`'s
+    spring-forward gap and in its repeated fall-back hour (`localise_wall_times` shifts the
+    first forward and reads the second as standard time)."""
+    given = naive.notna().to_numpy()
+    gap = naive.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").isna().to_numpy()
+    fold = naive.dt.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward").isna()
+    fold = fold.to_numpy()
+    return given & gap & ~fold, given & fold
 
 
 def within_range(times: pd.Series) -> pd.Series:

@@ -41,7 +41,17 @@ def _print_validation(summary: dict) -> None:
     table.add_row("exact duplicates", str(summary["duplicates"]))
     for reason, n in summary["by_reason"].items():
         table.add_row(f"  quarantined: {reason}", str(n))
+    for kind, n in summary.get("adjusted", {}).items():
+        table.add_row(f"  valid, adjusted: {kind}", str(n))
     out.print(table)
+    adjusted = summary.get("adjusted", {})
+    if adjusted:
+        out.print(
+            "note: wall times without an offset that daylight saving makes impossible or "
+            "repeated were kept and adjusted — a time in the spring-forward gap moves to the end "
+            "of the gap, a time in the repeated fall-back hour is read as standard time. Give "
+            "times with their UTC offset (e.g. 2025-11-02T01:30:00-05:00) to say which you mean."
+        )
 
 
 def _quarantine_paths(quarantine: Path | None) -> tuple[Path | None, Path | None]:

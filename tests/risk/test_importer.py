@@ -447,3 +447,27 @@ def test_a_mapped_column_twice_in_other_case_is_fatal_and_a_semicolon_file_is_re
     path.write_text("When;Kind;Cell;NOTE;note\n2017-05-01 08:00;theft;g1;x;y\n")
     result = import_events(path, mapping, now=NOW)
     assert result.events["category"].tolist() == ["theft"] and len(result.quarantined) == 0
+
+
+def test_iso_times_without_an_offset_count_their_dst_adjustments(tmp_path):
+    # no time_format: ISO 8601 read by risk.validation, whose DST facts the report now carries
+    path = tmp_path / "raw.csv"
+    path.write_text(
+        "t,c,g\n"
+        "2025-03-09 02:30,theft,g1\n"  # in Chicago's spring-forward gap: 03:00 CDT
+        "2025-11-02 01:30,theft,g1\n"  # in the repeated hour: standard time
+        "2025-11-02T01:30:00-05:00,theft,g1\n"  # the offset says which: not adjusted
+        "2025-06-01 10:00,theft,g1\n"
+    )
+    mapping = ColumnMapping(time_col="t", category_col="c", grid_col="g", tz="America/Chicago")
+    result = import_events(path, mapping, now="2026-01-01")
+    assert (result.stats["dst_nonexistent_shifted"], result.stats["dst_ambiguous_as_standard"]) == (
+        1,
+        1,
+    )
+    assert sorted(result.events["occurred_at"].astype(str)) == [
+        "2025-03-09 03:00:00-05:00",
+        "2025-06-01 10:00:00-05:00",
+        "2025-11-02 01:30:00-05:00",
+        "2025-11-02 01:30:00-06:00",
+    ]

@@ -290,7 +290,52 @@ def test_summary_is_plain_data(grids):
         "quarantined": 1,
         "duplicates": 0,
         "by_reason": {"bad_source": 1},
+        "adjusted": {},
     }
+
+
+def test_dst_wall_times_are_kept_adjusted_and_counted_once_per_row(grids):
+    # America/Chicago: 2025-03-09 02:00-03:00 does not exist, 2025-11-02 01:00-02:00 happens twice
+    raw = events(
+        occurred_at=[
+            "2025-03-09 02:30",  # in the gap: 03:00 CDT
+            "2025-03-09 02:10",  # in the gap, and so is its report: one row adjusted
+            "2025-11-02 01:30",  # repeated: standard time (CST, -06:00)
+            "2025-11-02T01:30:00-05:00",  # an offset says which: not adjusted
+            "2025-06-01 10:00",  # ordinary
+        ],
+        reported_at=[
+            "2025-03-09 04:00",
+            "2025-03-09 02:15",
+            "2025-11-02 03:00",
+            "2025-11-02 03:00",
+            "2025-06-01 10:00",
+        ],
+    )
+    result = validate_events(
+        raw, grids, tz="America/Chicago", now=pd.Timestamp("2026-01-01", tz="America/Chicago")
+    )
+    assert result.summary()["adjusted"] == {
+        "dst_nonexistent_shifted": 2,
+        "dst_ambiguous_as_standard": 1,
+    }
+    assert len(result.valid) == 5 and len(result.quarantined) == 0
+    occurred = result.valid["occurred_at"].astype(str).tolist()
+    assert occurred[:4] == [
+        "2025-03-09 03:00:00-05:00",
+        "2025-03-09 03:00:00-05:00",
+        "2025-11-02 01:30:00-06:00",
+        "2025-11-02 01:30:00-05:00",
+    ]
+
+
+def test_an_adjusted_time_on_a_quarantined_row_is_not_counted(grids):
+    raw = events(occurred_at=["2025-06-01 10:00"], reported_at=["2025-03-09 02:30"])
+    result = validate_events(
+        raw, grids, tz="America/Chicago", now=pd.Timestamp("2026-01-01", tz="America/Chicago")
+    )
+    assert result.quarantined["reason"].tolist() == ["reported_before_occurred"]
+    assert result.summary()["adjusted"] == {}
 
 
 # ------------------------------------------------------------------ grids
