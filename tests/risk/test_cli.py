@@ -66,24 +66,18 @@ def test_validate_strict_exits_1_and_quarantine_reconciles(city, tmp_path):
     assert f"{n + 1}" in result.output and f"{n - 1}" in result.output
 
 
+def _validate(city, events: pd.DataFrame, tmp_path, *extra: str):
+    """`risk validate` of the city's grids and `events` (written to tmp_path)."""
+    events.to_csv(tmp_path / "events.csv", index=False)
+    files = ["--grids", str(city / "grids.geojson"), "--events", str(tmp_path / "events.csv")]
+    return runner.invoke(app, ["validate", *files, *extra], terminal_width=200)
+
+
 def test_validate_counts_dst_wall_times_it_adjusted(city, tmp_path):
     events = pd.read_csv(city / "events.csv", dtype=str).head(3)
     events["occurred_at"] = ["2025-03-09 02:30", "2025-11-02 01:30", "2025-06-01 10:00"]
     events["reported_at"] = events["occurred_at"]
-    events.to_csv(tmp_path / "events.csv", index=False)
-    result = runner.invoke(
-        app,
-        [
-            "validate",
-            "--grids",
-            str(city / "grids.geojson"),
-            "--events",
-            str(tmp_path / "events.csv"),
-            "--tz",
-            "America/Chicago",
-        ],
-        terminal_width=200,
-    )
+    result = _validate(city, events, tmp_path, "--tz", "America/Chicago")
     assert result.exit_code == 0, result.output
     assert "valid, adjusted: dst_nonexistent_shifted" in result.output
     assert "valid, adjusted: dst_ambiguous_as_standard" in result.output
@@ -92,17 +86,7 @@ def test_validate_counts_dst_wall_times_it_adjusted(city, tmp_path):
 
 def test_validate_missing_occurred_at_is_one_line_exit_3(city, tmp_path):
     events = pd.read_csv(city / "events.csv", dtype=str).drop(columns="occurred_at")
-    events.to_csv(tmp_path / "events.csv", index=False)
-    result = runner.invoke(
-        app,
-        [
-            "validate",
-            "--grids",
-            str(city / "grids.geojson"),
-            "--events",
-            str(tmp_path / "events.csv"),
-        ],
-    )
+    result = _validate(city, events, tmp_path)
     assert result.exit_code == EXIT_INPUT
     assert "occurred_at" in result.output and "required column is missing" in result.output
     assert "Traceback" not in result.output
