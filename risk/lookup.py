@@ -1,9 +1,9 @@
 """Where each event's grid sits among the grids: one lookup shared by the features and the
 baselines, which do it at every retrain.
 
-`pandas.Index.get_indexer` on text copies every value out of Arrow into Python strings first
-(~37 ms for 320,000 events); Arrow's own `index_in` answers the same question on the
-Arrow buffers (~4 ms).
+`pandas.Index.get_indexer` on text copies every value out of Arrow into Python strings first;
+Arrow's own `index_in` answers the same question on the Arrow buffers, several times faster
+(docs/adr/012-training-cost.md).
 """
 
 from __future__ import annotations
