@@ -103,9 +103,9 @@ class ValidationResult:
     quarantined: pd.DataFrame
     duplicates: int
     input_rows: int
-    # valid rows kept with a value adjusted, per kind (events: DST wall times, see
-    # `ADJUSTMENTS`); they are counted in `valid`, not beside it
-    adjusted: dict[str, int] = field(default_factory=dict)
+    # per kind of adjustment (events: DST wall times), a mask over `valid`'s rows of those
+    # kept with a value adjusted; they are counted in `valid`, not beside it
+    adjusted_rows: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         total = len(self.valid) + len(self.quarantined) + self.duplicates
@@ -113,6 +113,11 @@ class ValidationResult:
             f"{self.file}: {len(self.valid)} valid + {len(self.quarantined)} quarantined + "
             f"{self.duplicates} duplicates != {self.input_rows} input rows"
         )
+
+    @property
+    def adjusted(self) -> dict[str, int]:
+        """Valid rows kept with a value adjusted, per kind (zeros left out)."""
+        return {k: int(m.sum()) for k, m in self.adjusted_rows.items() if m.any()}
 
     def counts_by_reason(self) -> dict[str, int]:
         """Quarantine counts per reason, in the documented reason order (zeros left out)."""
@@ -130,7 +135,7 @@ class ValidationResult:
             "quarantined": len(self.quarantined),
             "duplicates": self.duplicates,
             "by_reason": self.counts_by_reason(),
-            "adjusted": {k: n for k, n in self.adjusted.items() if n},
+            "adjusted": self.adjusted,
         }
 
 
@@ -352,9 +357,9 @@ def validate_events(
     out["severity"] = pd.array(sv[keep].to_numpy(), dtype="Int8")
     assert tuple(out.columns) == EVENT_COLUMNS
     result = _result("events", file, raw, rows, dup, work, t, out)
-    result.adjusted = {
-        "dst_nonexistent_shifted": int((gap & keep).sum()),
-        "dst_ambiguous_as_standard": int((fold & keep).sum()),
+    result.adjusted_rows = {
+        "dst_nonexistent_shifted": gap[keep],
+        "dst_ambiguous_as_standard": fold[keep],
     }
     return result
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -96,6 +96,8 @@ class Intake:
     rows: pd.DataFrame
     quarantine: pd.DataFrame
     duplicates_in_input: int
+    # stored rows whose DST wall time validation adjusted, per kind (risk.validation)
+    adjusted: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         c = self.counts()
@@ -126,6 +128,7 @@ class Intake:
             "duplicates_in_input": self.duplicates_in_input,
             "duplicates_stored": c["duplicates"] - self.duplicates_in_input,
             "by_reason": self.by_reason(),
+            "adjusted": dict(self.adjusted),
         }
 
 
@@ -367,12 +370,19 @@ def ingest(
             "fields": fields,
         }
     )
+    stored = np.zeros(len(valid), dtype=bool)
+    stored[np.flatnonzero(keep)] = np.asarray(outcome.status, dtype=object) == event_repo.STORED
     intake = Intake(
         batch=batch,
         file=file,
         rows=rows,
         quarantine=_quarantine(raw, rows),
         duplicates_in_input=int(dup.sum()),
+        adjusted={
+            kind: int((mask & stored).sum())
+            for kind, mask in result.adjusted_rows.items()
+            if (mask & stored).any()
+        },
     )
     summary = intake.summary()
     audit.append(

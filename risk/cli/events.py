@@ -169,6 +169,8 @@ def _print_load(summary: dict[str, Any], grids_from: str, held: int) -> None:
     table.add_row("quarantined", f"{summary['quarantined']:,}")
     for reason, n in summary["by_reason"].items():
         table.add_row(f"  quarantined: {reason}", f"{n:,}")
+    for kind, n in summary.get("adjusted", {}).items():
+        table.add_row(f"  stored, adjusted: {kind}", f"{n:,}")
     out.print(table)
     out.print(
         f"read {summary['read']:,} = stored {summary['stored']:,} + duplicates "

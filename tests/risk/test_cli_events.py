@@ -99,6 +99,16 @@ def test_loading_the_same_file_again_stores_nothing_new(files):
     assert [e.after["stored"] for e in audited(files)] == [0, 3]  # one entry per load
 
 
+def test_a_load_says_how_many_stored_times_daylight_saving_moved(files):
+    dst = "event_id,occurred_at,category,grid_id\nd1,2024-03-10T02:30:00,theft,g1\n"
+    (files / "dst.csv").write_text(dst, encoding="utf-8")
+    result = load(files, "--tz", "America/Chicago", events="dst.csv")
+    assert result.exit_code == 0, result.output
+    assert "stored, adjusted: dst_nonexistent_shifted 1" in flat(result.output)
+    when = stored(files)["occurred_at"].iloc[0]
+    assert str(when.tz_convert("America/Chicago")) == "2024-03-10 03:00:00-05:00"
+
+
 def test_a_changed_event_under_a_stored_id_is_a_conflict_and_is_not_stored(files):
     assert load(files).exit_code == 0
     changed = EVENTS.replace("e1,2024-05-01T08:00:00,2024-05-01T09:00:00,theft",

@@ -26,11 +26,12 @@ ROWS = [
 ]  # fmt: skip
 
 
-def run(factory, rows, **kw):
+def run(factory, rows, now_override=None, **kw):
     raw = raw_frame(rows)
     raw.index = pd.RangeIndex(2, len(raw) + 2, name="row")  # as a CSV's lines: header is 1
+    now = now_override or NOW
     with transaction(factory) as s:
-        return ingest(s, raw, GRIDS, actor="cli", action="events.load", now=NOW, **kw)
+        return ingest(s, raw, GRIDS, actor="cli", action="events.load", now=now, **kw)
 
 
 def test_every_row_lands_in_one_place_with_its_input_row_number(factory):
@@ -61,6 +62,25 @@ def test_an_exact_repeat_names_the_row_it_repeats(factory):
     assert intake.rows["status"].tolist() == ["stored", "stored", "duplicate"]
     assert intake.rows.loc[2, ["event_id", "detail"]].tolist() == ["k1", "same as row 2"]
     assert intake.summary()["duplicates_in_input"] == 1
+
+
+def test_stored_rows_whose_dst_wall_time_was_adjusted_are_counted(factory):
+    # America/Chicago: 2024-03-10 02:00-03:00 does not exist, 2024-11-03 01:00-02:00 repeats
+    rows = [
+        {"event_id": "d1", "occurred_at": "2024-03-10T02:30", "category": "theft", "grid_id": "g1"},
+        {"event_id": "d2", "occurred_at": "2024-11-03T01:30", "category": "theft", "grid_id": "g1"},
+        {"event_id": "d3", "occurred_at": "2024-03-10T02:45", "category": "theft", "severity": "9",
+         "grid_id": "g1"},
+    ]  # fmt: skip
+    later = datetime(2025, 1, 1, tzinfo=UTC)
+    first = run(factory, rows, tz="America/Chicago", now_override=later)
+    assert first.counts()["stored"] == 2 and first.by_reason() == {"bad_severity": 1}
+    assert first.summary()["adjusted"] == {
+        "dst_nonexistent_shifted": 1,  # d1; d3 was quarantined
+        "dst_ambiguous_as_standard": 1,
+    }
+    again = run(factory, rows[:2], tz="America/Chicago", now_override=later)
+    assert again.counts()["duplicates"] == 2 and again.summary()["adjusted"] == {}
 
 
 def test_the_batch_is_one_audit_entry_with_counts_and_no_event_contents(factory):
