@@ -116,6 +116,7 @@ def post_events(
         duplicates=c["duplicates"],
         conflicts=c["conflicts"],
         rejected=c["quarantined"],
+        adjusted=dict(intake.adjusted),
         results=results,
     )
 

@@ -605,6 +605,12 @@ class EventsOut(BaseModel):
     duplicates: int
     conflicts: int
     rejected: int
+    adjusted: dict[str, int] = Field(
+        default_factory=dict,
+        description="stored events whose wall time, given without an offset, daylight saving "
+        "made impossible (`dst_nonexistent_shifted`: moved to the end of the gap) or repeated "
+        "(`dst_ambiguous_as_standard`: read as standard time); send offsets to avoid both",
+    )
     results: list[EventResultOut]
 
 
