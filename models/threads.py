@@ -3,9 +3,10 @@
 LightGBM grows its trees on OpenMP threads, one per core. Between the rounds the fit does
 small matrix work of its own — the Poisson blend's L-BFGS steps, the calibrators, the classic
 components — and NumPy hands each product to OpenBLAS, which starts threads of its own on the
-same cores. Those products are too thin to share (a (50,000 × 15) matrix-vector per step),
-and OpenBLAS's threads spin-wait against LightGBM's and the baselines' thread
-(`python -m benchmarks.blas_threads` measures both ways on Chicago).
+same cores. Those products are too thin to share (a matrix-vector product over the blend's
+rows and its dozen columns per step), and OpenBLAS's threads spin-wait against LightGBM's
+and the baselines' thread (`python -m benchmarks.blas_threads` measures both ways on
+Chicago).
 
     @one_blas_thread
     def fit_something(...): ...
