@@ -451,6 +451,7 @@ def run_backtest(
     blocks = retrain_blocks(n_t, retrain_days)
     trees_every = max(1, tree_refit_days // retrain_days)
     last_models: dict[str, LightGBMForecaster] = {}
+    any_mix: dict[str, Any] | None = None  # whether `any` mixed its categories (ADR 026)
     baseline_names = tuple(m for m in chosen if m in BASELINES)
     failed: dict[tuple[str, str], str] = {}  # (baseline, target) -> the first failure
     # LightGBM's risk level of every grid-window, from each block's operating points
@@ -507,6 +508,7 @@ def run_backtest(
                 else:  # the same trees; classic stack, blend and calibration fitted anew
                     fitted = refresh_at(fitted, train, events, grids, block_start, start=data_start)
                 last_models = fitted.forecasters_
+                any_mix = getattr(fitted, "mixed_", None)
                 for t, reason in getattr(fitted, "skipped_", {}).items():
                     if (LIGHTGBM, t) not in failed:  # no model for t: its panel has gaps
                         failed[LIGHTGBM, t] = f"{reason} (fitted at {block_start:%Y-%m-%d %H:%M})"
@@ -634,6 +636,7 @@ def run_backtest(
         "seed": seed,
         "lightgbm_config": config if isinstance(config, dict | None) else str(config),
         "configuration": configuration,
+        "any_mix": any_mix,
         "data_start": str(data_start),
         "label_exclude_sources": list(excluded),
         "patrol_exposure_feature": patrol_exposure,

@@ -212,15 +212,31 @@ def labels_section(metrics: Mapping[str, Any]) -> Section:
     return section
 
 
+def mix_sentence(mix: Mapping[str, Any] | None) -> str | None:
+    """How `any` was forecast (`metrics["backtest"]["any_mix"]`, ADR 026), in one sentence."""
+    if not mix:
+        return None
+    target = mix.get("target", "any")
+    if mix.get("applied"):
+        w = float(mix["weight"])
+        parts = ", ".join(mix.get("parts", []))
+        return (
+            f"'{target}' is forecast as {1 - w:g} × its own model's expected count + {w:g} × the "
+            f"sum of its categories' models' ({parts}), and calibrated on that mix."
+        )
+    return f"'{target}' is forecast by its own model alone: {mix.get('why_not', 'no mix')}."
+
+
 def _configuration_section(metrics: Mapping[str, Any]) -> Section:
     """Which LightGBM settings, and how they were chosen (`metrics["configuration"]`)."""
     conf = metrics.get("configuration") or {}
     chosen = conf.get("chosen", "default")
+    mix = mix_sentence((metrics.get("backtest") or {}).get("any_mix"))
     if "scores" not in conf:
         text = {
             "given": "Settings given by the analyst (a TOML file or override), not searched.",
         }.get(chosen, "The packaged settings (models/lightgbm.toml); no search was run.")
-        return Section("Configuration", paragraphs=[text])
+        return Section("Configuration", paragraphs=[text] + ([mix] if mix else []))
     window = conf.get("window") or ["?", "?"]
     rows = []
     for name, score in conf["scores"].items():
@@ -233,6 +249,7 @@ def _configuration_section(metrics: Mapping[str, Any]) -> Section:
             "backtest's evaluation period (score: mean of pr_auc and pei@5 over the targets, "
             "relative to the first candidate).",
             f"Settings over models/lightgbm.toml: {conf.get('override') or '{}'}.",
+            *([mix] if mix else []),
         ],
         tables=[("validation scores", Table(["candidate", "score"], rows))],
     )

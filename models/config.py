@@ -22,8 +22,10 @@ from risk.errors import ConfigError
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("lightgbm.toml")
 # 2: faster defaults, same keys (+ max_negatives_per_positive); 3: [stacking] (the classic
 # methods as features and a blended offset, docs/adr/010-forecast-core-v2.md); 4: the blend
-# weighs the declustered background (`dpooled`, docs/adr/023-achievable-background.md).
-SUPPORTED_VERSIONS = (1, 2, 3, 4)
+# weighs the declustered background (`dpooled`, docs/adr/023-achievable-background.md); 5:
+# `any` mixes its own model with the sum of its categories' (`any_from_categories`,
+# docs/adr/026-any-from-its-categories.md).
+SUPPORTED_VERSIONS = (1, 2, 3, 4, 5)
 OFFSETS = ("blend", "none")
 # What a blend may weigh: a classic component kind of the target itself (models/stacking.py),
 # or "cross" — every other category's self-excitation and, for a category, `any`'s steadied
@@ -50,6 +52,7 @@ BEFORE_STACKING = {
     "blend": ["eb", "self"],
     "features": "all",
     "classic_features": True,
+    "any_from_categories": 0.0,
 }
 # What a version-3 config's blend was when it did not name one.
 VERSION_3_BLEND = ["eb", "pooled", "self", "nbr", "cross"]
@@ -101,6 +104,10 @@ _RULES: dict[str, dict[str, tuple[Callable[[Any], bool], str]]] = {
         ),
         "features": (lambda v: v in FEATURE_MODES, f"one of {list(FEATURE_MODES)}"),
         "classic_features": (lambda v: isinstance(v, bool), "true or false"),
+        "any_from_categories": (
+            lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1,
+            "a number in [0, 1]; 0 keeps the `any` model alone",
+        ),
     },
     "training": {
         "num_boost_round": (_count(1), "an integer >= 1"),
@@ -219,12 +226,14 @@ def load_config(source: None | Mapping[str, Any] | str | Path = None) -> Forecas
             f"config={source!r} is not accepted; accepted: None, a dict, or the path of a "
             "TOML file shaped like models/lightgbm.toml"
         )
-    if raw.get("config_version") in (1, 2, 3) and source is not None:
+    if raw.get("config_version") in (1, 2, 3, 4) and source is not None:
         given = source if isinstance(source, Mapping) else _read_toml(Path(source))
+        if "any_from_categories" not in given.get("stacking", {}):  # before the mix
+            raw["stacking"] = {**raw["stacking"], "any_from_categories": 0.0}
         if raw["config_version"] == 3:  # its blend, unless it named one
             if "blend" not in given.get("stacking", {}):
                 raw["stacking"] = {**raw["stacking"], "blend": list(VERSION_3_BLEND)}
-        elif "stacking" not in given:  # an old model's config: it was trained without stacking
-            raw["stacking"] = dict(BEFORE_STACKING)
+        elif raw["config_version"] in (1, 2) and "stacking" not in given:
+            raw["stacking"] = dict(BEFORE_STACKING)  # an old model's: trained without stacking
     _validate(raw, where)
     return ForecasterConfig(raw=raw, source=where)

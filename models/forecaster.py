@@ -444,11 +444,21 @@ class LightGBMForecaster(BaseEstimator):
         self.horizon_hours = horizon_hours
 
     # --- fit ---------------------------------------------------------------------------------
-    def fit(self, frame: pd.DataFrame, bins: SharedBins | None = None, client: Any = None) -> Self:
+    def fit(
+        self,
+        frame: pd.DataFrame,
+        bins: SharedBins | None = None,
+        client: Any = None,
+        keep_calibration_rows: bool = False,
+    ) -> Self:
         """Fit on `frame`; `bins` (built from this frame with this config and the same tree
         feature list, :meth:`SharedBins.build`) saves binning the features again per target.
         `client` (a Dask client): the trees grow across its workers (`models.distributed`;
-        `bins` unused), everything else — blend, sampling, covers, calibration — here."""
+        `bins` unused), everything else — blend, sampling, covers, calibration — here.
+        `keep_calibration_rows`: keep this model's scores of the calibration rows until
+        `forget_calibration_rows`, for a mix of it fitted on the same frame (`mix`)."""
+        self.forget_calibration_rows()
+        self._keep_calibration_rows = keep_calibration_rows
         cfg: ForecasterConfig = load_config(self.config)
         label = _column(frame, f"label_{self.target}")
         count = _column(frame, f"count_{self.target}")
@@ -538,6 +548,8 @@ class LightGBMForecaster(BaseEstimator):
 
         self.config_ = cfg
         self.config_version_ = cfg.version
+        self.mix_parts_: dict[str, LightGBMForecaster] = {}
+        self.mix_weight_ = 0.0
         self.split_ = {
             **split.summary(),
             "issue_time_stride": stride,
@@ -547,11 +559,14 @@ class LightGBMForecaster(BaseEstimator):
         self.calibrator_, self.calibration_scores_ = self._calibrate(frame, split, label, times)
         return self
 
-    def refresh(self, frame: pd.DataFrame) -> Self:
+    def refresh(self, frame: pd.DataFrame, keep_calibration_rows: bool = False) -> Self:
         """Re-fit what is cheap on a newer `frame` — the blend and the calibrator — and keep
         the trees (a weekly update between full fits, docs/adr/012-training-cost.md). `frame`
-        holds the same columns as the one the model was fitted on."""
+        holds the same columns as the one the model was fitted on. A mix is recalibrated on
+        its parts as they are: refresh them first (`keep_calibration_rows` as in `fit`)."""
         self._check_fitted()
+        self.forget_calibration_rows()
+        self._keep_calibration_rows = keep_calibration_rows
         label = _column(frame, f"label_{self.target}")
         count = _column(frame, f"count_{self.target}")
         times = issue_ns(frame)
@@ -564,6 +579,30 @@ class LightGBMForecaster(BaseEstimator):
         self.split_ = {**self.split_, **split.summary(), "refreshed": True}
         self.calibrator_, self.calibration_scores_ = self._calibrate(frame, split, label, times)
         return self
+
+    def mix(self, parts: dict[str, LightGBMForecaster], weight: float, frame: pd.DataFrame) -> Self:
+        """Forecast the expected count as `(1 − weight) · own + weight · Σ parts` (each model's
+        uncalibrated expected count; docs/adr/026-any-from-its-categories.md) and refit the
+        calibrator and levels on the mix over `frame`'s calibration slice. `parts` are fitted
+        forecasters of targets whose counts add up to this one's; they stay shared (refresh
+        them before this model)."""
+        self._check_fitted()
+        if not 0 < weight <= 1 or not parts:
+            raise ValueError(f"a mix needs parts and a weight in (0, 1], got {weight!r}")
+        self.mix_parts_ = dict(parts)
+        self.mix_weight_ = float(weight)
+        names = [*self.feature_names_, *(n for p in parts.values() for n in p.feature_names_)]
+        self.feature_names_ = list(dict.fromkeys(names))
+        times = issue_ns(frame)
+        split, _, _ = thinned_split(times, self.config_, self.horizon_hours)
+        label = _column(frame, f"label_{self.target}")
+        self.calibrator_, self.calibration_scores_ = self._calibrate(frame, split, label, times)
+        return self
+
+    @property
+    def mixed(self) -> bool:
+        """Whether the forecast mixes this model with other targets' (`mix`)."""
+        return bool(getattr(self, "mix_parts_", None))
 
     def _offset_raw(self, frame: pd.DataFrame, rows: np.ndarray | None = None) -> np.ndarray | None:
         """`link(blend)` of the rows (all when None), or None without a blend."""
@@ -589,7 +628,7 @@ class LightGBMForecaster(BaseEstimator):
         # day of every week, so the bound keeps all its clusters; ADR 013).
         stride = max(1, math.ceil(len(idx) / CALIBRATION_ROWS))
         idx = idx[every_kth_issue_time(times[idx], stride)]
-        raw = self._raw_proba(frame.iloc[idx])
+        raw = self.raw_to_prob(self._calibration_decision(frame, idx))
         choice = select_calibrator(
             raw,
             label[idx],
@@ -601,6 +640,35 @@ class LightGBMForecaster(BaseEstimator):
             choice.calibrator.transform(raw), label[idx], issue_time=times[idx]
         )
         return choice.calibrator, choice.scores
+
+    def _calibration_decision(self, frame: pd.DataFrame, idx: np.ndarray) -> np.ndarray:
+        """`decision_function` of the calibration rows `idx` of `frame`. The own part is kept
+        for the fit or refresh under way (`_calibration_cache`), so a mix calibrated on the
+        same rows right after reuses its parts' instead of running their trees again."""
+        rows = frame.iloc[idx]
+
+        def own_raw(model: LightGBMForecaster) -> np.ndarray:
+            cached = getattr(model, "_calibration_cache", None)
+            if cached is not None and cached[0] == id(frame) and np.array_equal(cached[1], idx):
+                return cached[2]
+            return model._own_raw(rows)
+
+        own = own_raw(self)
+        decision = own
+        if self.mixed:
+            parts = [
+                own_raw(p) if not p.mixed else p.decision_function(rows)
+                for p in self.mix_parts_.values()
+            ]
+            decision = self._mixed_raw(own, parts)
+        if getattr(self, "_keep_calibration_rows", False):
+            self._calibration_cache = (id(frame), idx, own)
+        return decision
+
+    def forget_calibration_rows(self) -> None:
+        """Drop what `_calibration_decision` kept (`fit(..., keep_calibration_rows=True)`)."""
+        self.__dict__.pop("_calibration_cache", None)
+        self.__dict__.pop("_keep_calibration_rows", None)
 
     # --- predict -----------------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -637,9 +705,46 @@ class LightGBMForecaster(BaseEstimator):
             lam = np.exp(raw)
             return lam + np.log(-np.expm1(-lam))
 
+    def raw_to_count(self, raw: np.ndarray) -> np.ndarray:
+        """Uncalibrated expected count of the raw score: `exp(raw)` (poisson) or
+        `−log(1 − sigmoid(raw)) = log(1 + e^raw)` (binary, a Poisson reading of p)."""
+        raw = np.asarray(raw, dtype=float)
+        if self.objective_ == "poisson":
+            with np.errstate(over="ignore"):
+                return np.exp(raw)
+        return np.logaddexp(0.0, raw)
+
+    def count_to_raw(self, count: np.ndarray) -> np.ndarray:
+        """The inverse of `raw_to_count`: `log λ` (poisson), `log(e^λ − 1)` (binary)."""
+        count = np.asarray(count, dtype=float)
+        with np.errstate(divide="ignore"):
+            if self.objective_ == "poisson":
+                return np.log(count)
+            return count + np.log(-np.expm1(-count))
+
+    def count_slope(self, raw: np.ndarray) -> np.ndarray:
+        """d raw_to_count / d raw: `exp(raw)` (poisson), `sigmoid(raw)` (binary)."""
+        raw = np.asarray(raw, dtype=float)
+        return np.exp(raw) if self.objective_ == "poisson" else expit(raw)
+
     def decision_function(self, frame: pd.DataFrame) -> np.ndarray:
         """(n,) raw, uncalibrated score: log-odds (binary) or log expected count (poisson),
-        the blend's offset included."""
+        the blend's offset included; for a mix (`mix`), the raw score of the mixed count."""
+        own = self._own_raw(frame)
+        if not self.mixed:
+            return own
+        return self._mixed_raw(own, [p.decision_function(frame) for p in self.mix_parts_.values()])
+
+    def _mixed_raw(self, own: np.ndarray, parts: list[np.ndarray]) -> np.ndarray:
+        """The raw score of `(1 − w) · count(own) + w · Σ count(part)`, parts in `mix_parts_`
+        order."""
+        w = self.mix_weight_
+        count = (1.0 - w) * self.raw_to_count(own)
+        for part, raw in zip(self.mix_parts_.values(), parts, strict=True):
+            count = count + w * part.raw_to_count(raw)
+        return self.count_to_raw(count)
+
+    def _own_raw(self, frame: pd.DataFrame) -> np.ndarray:
         raw = self.booster_.predict(
             self._x(frame), num_iteration=self.best_iteration_, raw_score=True
         )
@@ -675,16 +780,66 @@ class LightGBMForecaster(BaseEstimator):
         self._check_fitted()
         if self.count_booster_ is None:
             return count_from_logit(self.predict_score(frame))
-        return self.count_booster_.predict(self._x(frame), num_iteration=self.count_best_iteration_)
+        count = self.count_booster_.predict(
+            self._x(frame), num_iteration=self.count_best_iteration_
+        )
+        if self.mixed:
+            w = self.mix_weight_
+            count = (1.0 - w) * count
+            for part in self.mix_parts_.values():
+                count = count + w * np.asarray(part.predict_count(frame), dtype=float)
+        return count
 
-    def contributions(self, frame: pd.DataFrame) -> np.ndarray:
+    def contributions(
+        self, frame: pd.DataFrame, known: dict[str, np.ndarray] | None = None
+    ) -> np.ndarray:
         """(n, len(feature_names_) + 1) contributions to the raw score; columns follow
         `feature_names_`, the last is the expected value. Rows sum to `decision_function`.
 
         Trees: TreeSHAP (`pred_contrib`) with covers counted on plain training rows
         (`models.covers`). Blend: `link(blend(x)) − link(blend(x̄))` (x̄ the mean components of
         the training slice) shared among the components in proportion to `β_j (x_j − x̄_j)`;
-        `link(blend(x̄))` joins the expected value."""
+        `link(blend(x̄))` joins the expected value.
+
+        A mix (`mix`; docs/adr/026-any-from-its-categories.md): each model m's raw change
+        `z_m − z_m⁰` becomes the count change `C_m − C_m⁰`, shared among its contributions in
+        proportion (the secant of its count link), weighted by its mix weight; the summed count
+        change `M − M⁰` becomes the raw change `Z − Z⁰` the same way, and `Z⁰ = raw(M⁰)` is the
+        expected value — so rows still sum exactly to the mixed raw score. `known`: the parts'
+        own contributions already computed on `frame`, by target (saves their TreeSHAP)."""
+        own = self._own_contributions(frame)
+        if not self.mixed:
+            return own
+        w = self.mix_weight_
+        position = {n: i for i, n in enumerate(self.feature_names_)}
+        count_phi = np.zeros_like(own)
+        base = 0.0
+        members = [(self, 1.0 - w, own, None)]
+        for target, part in self.mix_parts_.items():
+            given = (known or {}).get(target)
+            phi = part.contributions(frame) if given is None else np.asarray(given, dtype=float)
+            members.append((part, w, phi, [position[n] for n in part.feature_names_]))
+        for model, weight, phi, columns in members:
+            z = phi.sum(axis=1)
+            z0 = float(phi[0, -1]) if len(phi) else 0.0
+            c0 = float(model.raw_to_count(z0))
+            slope = _secant(model.raw_to_count(z) - c0, z - z0, float(model.count_slope(z0)))
+            moved = (weight * slope)[:, None] * phi[:, :-1]
+            if columns is None:
+                count_phi[:, :-1] += moved
+            else:
+                count_phi[:, columns] += moved
+            base += weight * c0
+        total = count_phi[:, :-1].sum(axis=1)
+        raw0 = float(self.count_to_raw(base))
+        scale = _secant(
+            self.count_to_raw(base + total) - raw0, total, 1.0 / float(self.count_slope(raw0))
+        )
+        out = count_phi * scale[:, None]
+        out[:, -1] = raw0
+        return out
+
+    def _own_contributions(self, frame: pd.DataFrame) -> np.ndarray:
         self._check_fitted()
         tree = np.asarray(
             self.booster_.predict(
@@ -716,6 +871,15 @@ class LightGBMForecaster(BaseEstimator):
         if tiny.any():
             share[np.ix_(tiny, [int(np.argmax(beta))])] = 1.0
         return share * total[:, None], base
+
+
+def _secant(rise: np.ndarray, run: np.ndarray, slope_at_start: float) -> np.ndarray:
+    """`rise / run` elementwise, the slope at the start where `run` is (nearly) 0."""
+    rise, run = np.asarray(rise, dtype=float), np.asarray(run, dtype=float)
+    tiny = np.abs(run) < 1e-12
+    out = np.full(run.shape, slope_at_start)
+    np.divide(rise, run, out=out, where=~tiny)
+    return out
 
 
 def _matrix(frame: pd.DataFrame, names: list[str], rows: np.ndarray | None = None) -> np.ndarray:
@@ -789,7 +953,7 @@ class MultiTargetForecaster(BaseEstimator):
             try:
                 self.forecasters_[t] = LightGBMForecaster(
                     self.config, t, self.feature_names, self.horizon_hours
-                ).fit(frame, bins=bins, client=client)
+                ).fit(frame, bins=bins, client=client, keep_calibration_rows=True)
             except NothingToLearn as exc:
                 self.skipped_[t] = str(exc)
                 first = first or exc
@@ -799,15 +963,44 @@ class MultiTargetForecaster(BaseEstimator):
                 f"before {first.before}); give a longer history or a later date range"
             )
         self.targets_ = list(self.forecasters_)
+        self.mixed_ = self._mix(frame, chosen, float(stack_cfg.get("any_from_categories", 0)))
+        for model in self.forecasters_.values():
+            model.forget_calibration_rows()
         return self
+
+    def _mix(self, frame: pd.DataFrame, chosen: list[str], weight: float) -> dict[str, Any]:
+        """Mix `any` with its categories (`LightGBMForecaster.mix`, ADR 026) where that is
+        what `any` is: every other chosen target has a model and, on every row of `frame`,
+        `count_any` is the sum of their counts. Returns what was done and, if nothing, why."""
+        parts = [t for t in chosen if t != ANY_TARGET]
+        out: dict[str, Any] = {"target": ANY_TARGET, "weight": weight, "parts": parts}
+        own = self.forecasters_.get(ANY_TARGET)
+        why = None
+        if weight <= 0:
+            why = "[stacking] any_from_categories is 0"
+        elif own is None or not parts:
+            why = "needs a model of any and of at least one category"
+        elif missing := [t for t in parts if t not in self.forecasters_]:
+            why = f"no model for {', '.join(missing)}"
+        else:
+            total = sum(frame[f"count_{t}"].to_numpy(dtype=np.float64) for t in parts)
+            if not np.array_equal(total, frame[f"count_{ANY_TARGET}"].to_numpy(dtype=np.float64)):
+                why = "any holds events of no chosen category (its count is not their sum)"
+        if why is not None:
+            return {**out, "applied": False, "weight": 0.0, "why_not": why}
+        own.mix({t: self.forecasters_[t] for t in parts}, weight, frame)
+        return {**out, "applied": True}
 
     def refresh(self, frame: pd.DataFrame, stack: stacking.ClassicStack | None = None) -> Self:
         """Every target's `refresh` on `frame` (built with `stack`'s components, kept)."""
         if not hasattr(self, "forecasters_"):
             raise NotFitted("MultiTargetForecaster: call fit(frame, targets) before refresh")
         self.stack_ = stack
+        # a mix is calibrated on its parts' forecasts: refresh the parts first
+        for model in sorted(self.forecasters_.values(), key=lambda m: m.mixed):
+            model.refresh(frame, keep_calibration_rows=True)
         for model in self.forecasters_.values():
-            model.refresh(frame)
+            model.forget_calibration_rows()
         return self
 
     @property

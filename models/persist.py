@@ -30,8 +30,10 @@ from models.forecaster import LightGBMForecaster, MultiTargetForecaster
 from models.stacking import ClassicStack
 from risk.errors import ContractError
 
-FORMAT_VERSION = 2  # 2: per-target features and blend, the classic stack
-READABLE_VERSIONS = (1, 2)
+# 2: per-target features and blend, the classic stack; 3: a target may mix other targets'
+# models into its forecast (`mix`: weight and parts; docs/adr/026-any-from-its-categories.md)
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 MANIFEST = "manifest.json"
 
 
@@ -114,6 +116,11 @@ def save_forecaster(
             "tree_feature_names": list(forecaster.tree_feature_names_),
             "blend": _blend_to_dict(forecaster),
             "levels": getattr(forecaster, "levels_", None),
+            "mix": (
+                {"weight": forecaster.mix_weight_, "parts": list(forecaster.mix_parts_)}
+                if forecaster.mixed
+                else None
+            ),
         }
         if forecaster.count_booster_ is not None:
             count_file = f"count_{target}.txt"
@@ -133,6 +140,7 @@ def save_forecaster(
         "classic_stack": None if stack is None else stack.to_dict(),
         "config_version": first.config_version_,
         "config": first.config_.raw,
+        "mixed": getattr(model, "mixed_", {}),
         "targets": targets,
         **(extra or {}),
     }
@@ -193,8 +201,29 @@ def load_forecaster(folder: str | Path) -> tuple[MultiTargetForecaster, dict[str
         forecaster.config_version_ = config.version
         forecaster.split_ = entry.get("split", {})
         forecaster.negative_sampled_ = False
+        forecaster.mix_parts_, forecaster.mix_weight_ = {}, 0.0
         model.forecasters_[target] = forecaster
+    for target, entry in manifest["targets"].items():
+        mix = entry.get("mix")
+        if mix:
+            _attach_mix(model, target, mix, path)
+    model.mixed_ = manifest.get("mixed", {})
     return model, manifest
+
+
+def _attach_mix(model: MultiTargetForecaster, target: str, mix: dict[str, Any], path: Path) -> None:
+    missing = [t for t in mix["parts"] if t not in model.forecasters_]
+    if missing:
+        raise ContractError(
+            f"target {target} mixes in a model the folder does not hold",
+            file=str(path),
+            field=f"targets.{target}.mix.parts",
+            value=missing[0],
+            fix="restore the model folder, or train the model again (risk train)",
+        )
+    own = model.forecasters_[target]
+    own.mix_parts_ = {t: model.forecasters_[t] for t in mix["parts"]}
+    own.mix_weight_ = float(mix["weight"])
 
 
 def _booster(path: Path) -> lgb.Booster:

@@ -207,6 +207,29 @@ def test_the_configuration_search_is_shown_with_its_scores():
     assert "Settings given by the analyst" in given
 
 
+def test_the_card_says_how_any_was_forecast():
+    from models.card import model_card
+
+    mixed = {
+        "backtest": {
+            "any_mix": {
+                "target": "any",
+                "weight": 0.5,
+                "parts": ["theft", "fire"],
+                "applied": True,
+            }
+        }
+    }
+    md, _ = model_card({"version": 1}, mixed, [], ("a", "b"), [])
+    assert (
+        "'any' is forecast as 0.5 × its own model's expected count + 0.5 × the sum of its "
+        "categories' models' (theft, fire), and calibrated on that mix." in md
+    )
+    alone = {"backtest": {"any_mix": {"applied": False, "why_not": "no model for fire"}}}
+    md, _ = model_card({"version": 1}, alone, [], ("a", "b"), [])
+    assert "'any' is forecast by its own model alone: no model for fire." in md
+
+
 def test_a_card_marked_with_health_alerts_says_so_under_its_title():
     markdown, html = model_card({"version": 3}, METRICS, FEATURES, ("a", "b"), GATES)
     marks = [

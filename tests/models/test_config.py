@@ -8,9 +8,9 @@ from models.config import DEFAULT_CONFIG_PATH, load_config
 from risk.errors import ConfigError
 
 
-def test_packaged_config_is_version_4_stacked_deterministic_on_two_threads():
+def test_packaged_config_is_version_5_stacked_deterministic_on_two_threads():
     cfg = load_config()
-    assert cfg.version == 4
+    assert cfg.version == 5
     assert cfg.source == str(DEFAULT_CONFIG_PATH)
     params = cfg.lightgbm_params
     assert params["num_threads"] == 2
@@ -21,7 +21,20 @@ def test_packaged_config_is_version_4_stacked_deterministic_on_two_threads():
         "blend": ["eb", "pooled", "dpooled", "self", "nbr", "cross"],
         "features": "target",
         "classic_features": True,
+        "any_from_categories": 0.5,
     }
+
+
+def test_a_version_4_config_does_not_mix_any():
+    # a model saved before the mix (ADR 026) forecast `any` from its own model alone
+    assert load_config({"config_version": 4}).section("stacking")["any_from_categories"] == 0
+    named = {"config_version": 4, "stacking": {"any_from_categories": 0.25}}
+    assert load_config(named).section("stacking")["any_from_categories"] == 0.25
+    assert load_config({"config_version": 2}).section("stacking")["any_from_categories"] == 0
+    # a version-4 config without [stacking] keeps version 4's stacking, not the pre-stacking one
+    assert load_config({"config_version": 4}).section("stacking")["offset"] == "blend"
+    with pytest.raises(ConfigError, match=r"any_from_categories=1.5 is not accepted"):
+        load_config({"stacking": {"any_from_categories": 1.5}})
 
 
 def test_a_version_3_config_keeps_its_blend(tmp_path):
