@@ -319,6 +319,7 @@ def train(
             "window": trained.window,
             "backtest": str(backtest_dir),
             "configuration": (metrics.get("configuration") or {}).get("chosen", "default"),
+            "any_mixed": bool((getattr(trained.model, "mixed_", None) or {}).get("applied")),
             "label_exclude_sources": list(trained.label_exclude_sources),
         }
         log_backtest(metrics, params, trained.feature_info, fingerprint)
@@ -334,8 +335,12 @@ def train(
     row = next(r for r in list_versions(data_dir=root) if r.version == version)
     for target, reason in trained.skipped.items():
         out.print(f"note: no model for target {target}: {reason}", markup=False, highlight=False)
+    from models.card import mix_sentence
     from risk.levels import level_notes
 
+    mix = mix_sentence(getattr(trained.model, "mixed_", None))  # ADR 026
+    if mix:
+        out.print(f"note: {mix}", markup=False, highlight=False)
     points = {t: f.levels_ for t, f in trained.model.forecasters_.items()}
     for line in level_notes(points):
         out.print(line, markup=False, highlight=False)

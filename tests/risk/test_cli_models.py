@@ -148,6 +148,12 @@ def test_train_registers_challengers_and_promotion_is_gated(work):
     first = _train(work, root / "bt")
     assert first.exit_code == 0, first.output
     assert "version 1 as challenger" in first.output
+    # how `any` was forecast (ADR 026): a version-2 config predates the mix, so not mixed
+    flat = " ".join(first.output.split())
+    assert (
+        "note: 'any' is forecast by its own model alone: [stacking] any_from_categories is 0"
+        in flat
+    )
 
     # A real backtest of a tiny city: the calibration gate (ece <= 0.03) or another fails.
     refused = runner.invoke(
