@@ -15,6 +15,11 @@ the file, `miss_rate_true@10` (all as `risk.metrics` defines them), beside `sepp
 Out of sample as the backtest's forecasts are, but `w` is looked at on the evaluation days
 themselves: a lead for a design, not a result to quote as a forecast score. Writes
 `benchmarks/results/bottom_up.json`.
+
+The mix is built into the forecaster since (ADR 026, `[stacking] any_from_categories`), so a
+backtest's `any` is already mixed; the committed `bottom_up*.json` were read from backtests
+before that. To repeat them, run the backtest with the mix off:
+`python -m benchmarks.backtest --config '{"stacking": {"any_from_categories": 0}}'`.
 """
 
 from __future__ import annotations
