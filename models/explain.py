@@ -112,14 +112,17 @@ def check_additivity(
     frame: pd.DataFrame,
     atol: float = 1e-6,
     contributions: np.ndarray | None = None,
+    raw: np.ndarray | None = None,
 ) -> float:
     """Max |Σ contributions (with the expected value) − raw log-odds| over the rows of `frame`.
 
     Raises `AdditivityError` when it exceeds `atol`: the reasons would not explain the score.
-    Pass `contributions` already computed for `frame` to skip the second TreeSHAP pass.
+    Pass `contributions` already computed for `frame` to skip the second TreeSHAP pass, and
+    `raw` (its `decision_function`, computed from the trees, not from the contributions) to
+    skip a second pass of the trees.
     """
     contrib = forecaster.contributions(frame) if contributions is None else contributions
-    raw = forecaster.decision_function(frame)
+    raw = forecaster.decision_function(frame) if raw is None else np.asarray(raw)
     error = float(np.max(np.abs(contrib.sum(axis=1) - raw))) if len(raw) else 0.0
     if not error <= atol:
         raise AdditivityError(

@@ -727,13 +727,21 @@ class LightGBMForecaster(BaseEstimator):
         raw = np.asarray(raw, dtype=float)
         return np.exp(raw) if self.objective_ == "poisson" else expit(raw)
 
-    def decision_function(self, frame: pd.DataFrame) -> np.ndarray:
+    def decision_function(
+        self, frame: pd.DataFrame, known: dict[str, np.ndarray] | None = None
+    ) -> np.ndarray:
         """(n,) raw, uncalibrated score: log-odds (binary) or log expected count (poisson),
-        the blend's offset included; for a mix (`mix`), the raw score of the mixed count."""
+        the blend's offset included; for a mix (`mix`), the raw score of the mixed count.
+        `known`: the parts' raw scores already computed on `frame`, by target."""
         own = self._own_raw(frame)
         if not self.mixed:
             return own
-        return self._mixed_raw(own, [p.decision_function(frame) for p in self.mix_parts_.values()])
+        known = known or {}
+        parts = [
+            known[t] if t in known else p.decision_function(frame)
+            for t, p in self.mix_parts_.items()
+        ]
+        return self._mixed_raw(own, parts)
 
     def _mixed_raw(self, own: np.ndarray, parts: list[np.ndarray]) -> np.ndarray:
         """The raw score of `(1 − w) · count(own) + w · Σ count(part)`, parts in `mix_parts_`
@@ -762,10 +770,13 @@ class LightGBMForecaster(BaseEstimator):
         ranks above one expecting 15, both at probability 1 − EPS). Rankings use it."""
         return self.predict_proba_and_score(frame)[1]
 
-    def predict_proba_and_score(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """(`predict_proba`, `predict_score`) from one pass of the trees."""
+    def predict_proba_and_score(
+        self, frame: pd.DataFrame, raw: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(`predict_proba`, `predict_score`) from one pass of the trees (none when `raw`, the
+        rows' `decision_function`, is given)."""
         self._check_fitted()
-        raw = self.decision_function(frame)
+        raw = self.decision_function(frame) if raw is None else np.asarray(raw, dtype=float)
         prob = self.calibrator_.transform(self.raw_to_prob(raw))
         return prob, self.calibrator_.transform_logit(self.raw_to_logit(raw))
 

@@ -42,10 +42,13 @@ class Explained:
     seconds: dict[str, float]
 
 
-def predict(forecaster: Any, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(calibrated probability, expected count) with one pass of the probability model:
-    `predict_proba` and, without a count model, `predict_count` would each run it again."""
-    prob, score = forecaster.predict_proba_and_score(frame)
+def predict(
+    forecaster: Any, frame: pd.DataFrame, raw: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(calibrated probability, expected count) with one pass of the probability model (none
+    when its `raw` scores are given): `predict_proba` and, without a count model,
+    `predict_count` would each run it again."""
+    prob, score = forecaster.predict_proba_and_score(frame, raw)
     prob = np.asarray(prob, dtype=float)
     if getattr(forecaster, "count_booster_", None) is None:
         # from the unclipped log-odds: a busy grid's count does not stop at -log(EPS)
@@ -71,20 +74,25 @@ def predict_and_explain(
     reasons: dict[str, list[list[dict]]] = {}
     max_error = 0.0
     seconds = {"predict": 0.0, "explain": 0.0}
-    done: dict[str, np.ndarray] = {}  # each target's contributions, for a mix to reuse
-    # a loop over the handful of targets; a mix (ADR 026) after the targets it mixes in
+    # each target's raw scores and contributions, for a mix to reuse (ADR 026)
+    raws: dict[str, np.ndarray] = {}
+    done: dict[str, np.ndarray] = {}
+    # a loop over the handful of targets; a mix after the targets it mixes in
     for target in sorted(targets, key=lambda t: model.forecasters_[t].mixed):
         forecaster = model.forecasters_[target]
+        mixed = forecaster.mixed
         t0 = time.perf_counter()
-        probs[target], counts[target] = predict(forecaster, frame)
+        raws[target] = raw = forecaster.decision_function(frame, known=raws)
+        probs[target], counts[target] = predict(forecaster, frame, raw)
         t1 = time.perf_counter()
         contrib = (
             forecaster.contributions(frame, known=done)
-            if forecaster.mixed
+            if mixed
             else forecaster.contributions(frame)
         )
         done[target] = contrib
-        max_error = max(max_error, check_additivity(forecaster, frame, ADDITIVITY_ATOL, contrib))
+        error = check_additivity(forecaster, frame, ADDITIVITY_ATOL, contrib, raw)
+        max_error = max(max_error, error)
         table = explain(
             forecaster,
             frame,

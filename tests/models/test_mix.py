@@ -100,6 +100,10 @@ def test_the_mixed_count_is_the_weighted_sum_of_the_expected_counts(mixed):
     counts = {t: f.raw_to_count(f._own_raw(rows)) for t, f in model.forecasters_.items()}
     expected = 0.5 * counts["any"] + 0.5 * (counts["theft"] + counts["fire"])
     np.testing.assert_allclose(own.raw_to_count(own.decision_function(rows)), expected, rtol=1e-9)
+    known = {t: f.decision_function(rows) for t, f in model.forecasters_.items() if t != "any"}
+    np.testing.assert_array_equal(
+        own.decision_function(rows, known=known), own.decision_function(rows)
+    )
     if own.objective_ == "poisson":  # raw = log count, by hand
         np.testing.assert_allclose(np.exp(own.decision_function(rows)), expected, rtol=1e-9)
 
