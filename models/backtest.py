@@ -517,11 +517,13 @@ def run_backtest(
                 timings["train"] += time.perf_counter() - t0
                 t0 = time.perf_counter()
                 block_frame = fitted.add_classics(block_frame, events, grids, data_start)
-                for t, model in last_models.items():
+                raws: dict[str, np.ndarray] = {}  # a mix (ADR 026) reuses its parts'
+                for t, model in sorted(last_models.items(), key=lambda item: item[1].mixed):
                     # scored, as every model, by its expected count: -log(1 - p) from the
                     # unclipped calibrated log-odds (p itself ties at 1 - EPS for the
                     # busiest grids of a coarse grid); p for the probability metrics
-                    p, score = model.predict_proba_and_score(block_frame)
+                    raws[t] = raw = model.decision_function(block_frame, known=raws)
+                    p, score = model.predict_proba_and_score(block_frame, raw)
                     shape = (len(block_times), n_grids)
                     p = p.reshape(shape)
                     scores[t][LIGHTGBM][block] = count_from_logit(score).reshape(shape)

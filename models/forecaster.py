@@ -746,11 +746,18 @@ class LightGBMForecaster(BaseEstimator):
     def _mixed_raw(self, own: np.ndarray, parts: list[np.ndarray]) -> np.ndarray:
         """The raw score of `(1 − w) · count(own) + w · Σ count(part)`, parts in `mix_parts_`
         order."""
+        counts = [
+            p.raw_to_count(raw) for p, raw in zip(self.mix_parts_.values(), parts, strict=True)
+        ]
+        return self.count_to_raw(self._mixed_count(self.raw_to_count(own), counts))
+
+    def _mixed_count(self, own: np.ndarray, parts: list[np.ndarray]) -> np.ndarray:
+        """`(1 − w) · own + w · Σ parts` of expected counts."""
         w = self.mix_weight_
-        count = (1.0 - w) * self.raw_to_count(own)
-        for part, raw in zip(self.mix_parts_.values(), parts, strict=True):
-            count = count + w * part.raw_to_count(raw)
-        return self.count_to_raw(count)
+        count = (1.0 - w) * np.asarray(own, dtype=float)
+        for part in parts:
+            count = count + w * np.asarray(part, dtype=float)
+        return count
 
     def _own_raw(self, frame: pd.DataFrame) -> np.ndarray:
         raw = self.booster_.predict(
@@ -795,10 +802,9 @@ class LightGBMForecaster(BaseEstimator):
             self._x(frame), num_iteration=self.count_best_iteration_
         )
         if self.mixed:
-            w = self.mix_weight_
-            count = (1.0 - w) * count
-            for part in self.mix_parts_.values():
-                count = count + w * np.asarray(part.predict_count(frame), dtype=float)
+            count = self._mixed_count(
+                count, [p.predict_count(frame) for p in self.mix_parts_.values()]
+            )
         return count
 
     def contributions(

@@ -80,17 +80,11 @@ def predict_and_explain(
     # a loop over the handful of targets; a mix after the targets it mixes in
     for target in sorted(targets, key=lambda t: model.forecasters_[t].mixed):
         forecaster = model.forecasters_[target]
-        mixed = forecaster.mixed
         t0 = time.perf_counter()
         raws[target] = raw = forecaster.decision_function(frame, known=raws)
         probs[target], counts[target] = predict(forecaster, frame, raw)
         t1 = time.perf_counter()
-        contrib = (
-            forecaster.contributions(frame, known=done)
-            if mixed
-            else forecaster.contributions(frame)
-        )
-        done[target] = contrib
+        done[target] = contrib = forecaster.contributions(frame, known=done)
         error = check_additivity(forecaster, frame, ADDITIVITY_ATOL, contrib, raw)
         max_error = max(max_error, error)
         table = explain(

@@ -334,8 +334,8 @@ def test_broken_additivity_stops_the_run_before_anything_is_stored(
 ):
     real = LightGBMForecaster.contributions
 
-    def shifted(self, frame):
-        out = real(self, frame).copy()
+    def shifted(self, frame, known=None):
+        out = real(self, frame, known).copy()
         out[:, -1] += 1e-3  # the expected value off by 0.001 log-odds
         return out
 
