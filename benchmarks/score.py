@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
 import tempfile
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmarks.machine import machine
 from models.persist import save_forecaster
 from models.training import train_forecaster
 from risk.contract import DEFAULT_TZ
@@ -51,6 +51,7 @@ def main() -> None:
         help="Reuse the model saved here by an earlier run (trained and saved there if absent).",
     )
     args = parser.parse_args()
+    load_before = os.getloadavg()
 
     t0 = time.perf_counter()
     city = synthesise(args.grids, args.days, args.seed)
@@ -117,8 +118,7 @@ def main() -> None:
         "train_s": train_s,  # None: the model was reused (--model-dir)
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "target_s": TARGET_S,
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
+        "machine": machine(load_before),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
