@@ -71,6 +71,7 @@ from risk.errors import ConfigError
 from risk.exposure import check_visits, exposure_summary, window_visits
 from risk.levels import level_table, levels_at
 from risk.metrics import base_rate, evaluate, json_ready, paired_to_baselines
+from risk.option_times import option_date
 from risk.segments import grid_segments, warning_rates_by_kind
 from risk.synth.oracle import oracle_expected_counts, oracle_targets
 from risk.synth.truth import Truth
@@ -154,10 +155,7 @@ def peak_rss_mb() -> float:
 
 
 def _as_date(value: str | dt.date | pd.Timestamp, what: str) -> dt.date:
-    try:
-        return pd.Timestamp(value).date()
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"--{what} {value!r} is not a date; give YYYY-MM-DD") from exc
+    return option_date(value, f"--{what}")
 
 
 def _aware(values: pd.Series, tz: str) -> pd.Series:

@@ -50,6 +50,17 @@ def fit_spec(
     every category of `events`), the sources the labels leave out (checked), and with the
     explicit exposure switch the checked patrol `visits` (refused without them)."""
     excluded = check_sources(label_exclude_sources, "label_exclude_sources")
+    if excluded and "source" in events.columns and len(events):
+        sources = events["source"].astype("string")
+        if sources.isin(excluded).all():
+            raise ConfigError(
+                f"every event has source {', '.join(repr(v) for v in sources.unique())}, which "
+                f"the labels leave out (--label-exclude-sources {','.join(excluded)}, the "
+                "default keeps the system's own patrol reports out of what it learns): nothing "
+                "is left to learn from. Fix: if these are the city's incident reports, give "
+                "--label-exclude-sources none, or set their source column to what they are "
+                "(e.g. hotline or grid_worker)"
+            )
     if patrol_exposure and visits is None:
         raise ConfigError("the patrol exposure feature needs the patrol visits; give --visits FILE")
     spec = FeatureSpec(calendar=calendar, tz=tz, label_exclude_sources=excluded)

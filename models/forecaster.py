@@ -44,6 +44,12 @@ NS_PER_HOUR = 3_600 * 10**9
 REFERENCE_ROWS = 20_000  # plain training rows that set the SHAP covers (models.covers)
 BLEND_ROWS = 200_000  # training rows the blend is fitted on, at most
 CALIBRATION_ROWS = 100_000  # calibration-slice rows a calibrator is chosen and fitted on
+SHORT_HISTORY_FIX = (
+    "the model needs more history before the time it is fitted for. Fix: a file with a longer "
+    "history, a later `risk backtest --start` or `risk train --until`, or lower [split] "
+    "validation_fraction / "
+    "calibration_fraction / min_issue_times in models/lightgbm.toml (or --config)"
+)
 
 
 # ----------------------------------------------------------------------------- frame helpers
@@ -168,9 +174,8 @@ def time_split(
     gap = int(round(horizon_hours * NS_PER_HOUR))
     if n_cal + n_val >= m:
         raise ConfigError(
-            f"{m} distinct issue times are too few for {n_val} validation and {n_cal} "
-            "calibration issue times plus training; give a longer date range or lower "
-            "[split] validation_fraction / calibration_fraction / min_issue_times"
+            f"{m} training issue days are too few for {n_val} validation and {n_cal} "
+            f"calibration days plus training: {SHORT_HISTORY_FIX}"
         )
     valid_start = int(distinct[m - n_cal - n_val])
     calib_start = int(distinct[m - n_cal]) if n_cal else None
@@ -183,8 +188,8 @@ def time_split(
     if not train.any() or not valid.any():
         empty = "training" if not train.any() else "validation"
         raise ConfigError(
-            f"the {empty} slice is empty once rows whose {horizon_hours} h window overlaps "
-            "the next slice are dropped; give a longer date range or lower the [split] fractions"
+            f"the {m} training issue days leave the {empty} slice empty once rows whose "
+            f"{horizon_hours} h window overlaps the next slice are dropped: {SHORT_HISTORY_FIX}"
         )
     return TimeSplit(train, valid, calib, valid_start, calib_start)
 

@@ -28,6 +28,7 @@ from models.threads import one_blas_thread
 from risk.contract import DEFAULT_ISSUE_HOUR, DEFAULT_TZ, HORIZON_HOURS
 from risk.drift import DriftReference
 from risk.errors import ConfigError
+from risk.option_times import option_time
 
 
 @dataclass
@@ -115,15 +116,17 @@ def train_forecaster(
     )
     excluded, target_list = spec.label_exclude_sources, spec.targets
     known_at = events["reported_at"].fillna(events["occurred_at"])
-    try:
-        cutoff = pd.Timestamp(until) if until is not None else known_at.max()
-    except ValueError:
-        raise ConfigError(
-            f"--until {until!r} is not a date or time; give e.g. 2024-06-01 or "
-            "2024-06-01T08:00 (ISO 8601)"
-        ) from None
+    newest = known_at.max()
+    cutoff = option_time(until, "--until") if until is not None else newest
     if cutoff.tzinfo is None:
         cutoff = cutoff.tz_localize(tz)
+    if cutoff > newest + pd.Timedelta(hours=HORIZON_HOURS):
+        raise ConfigError(
+            f"--until {until!r} is {(cutoff - newest).days} days after the newest event "
+            f"({newest.tz_convert(tz):%Y-%m-%d %H:%M}): training would read the days without "
+            f"data as days without events. Fix: give an --until at most {HORIZON_HOURS} h after "
+            "it, or leave --until out (training then uses everything the files hold)"
+        )
     last_issue = (cutoff - pd.Timedelta(hours=HORIZON_HOURS)).tz_convert(tz)
     # Skip the first `warmup_days` of the record, where rolling windows are not yet filled.
     data_start = events["occurred_at"].min().tz_convert(tz)

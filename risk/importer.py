@@ -548,7 +548,14 @@ def _parse_times(
         facts["nonexistent"], facts["ambiguous"] = gap, fold
         return aware, facts
     text = raw.astype("str").str.strip()
-    naive = within_range(pd.to_datetime(text, format=fmt, errors="coerce"))
+    try:
+        parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+    except ValueError as exc:  # a format strptime cannot read, e.g. '%Q'
+        raise ConfigError(
+            f"time format {fmt!r} is not a strptime format ({exc}); give one such as "
+            "'%Y-%m-%d %H:%M:%S' (--time-format, or time_format / reported_format in the mapping)"
+        ) from None
+    naive = within_range(parsed)
     if isinstance(naive.dtype, pd.DatetimeTZDtype):  # the format held an offset (%z)
         aware = naive.dt.tz_convert(tz).dt.as_unit("ns")
         return aware, _wall_facts(aware)

@@ -13,6 +13,7 @@ import pandas as pd
 
 from risk.contract import HORIZON_HOURS
 from risk.errors import ConfigError
+from risk.option_times import read_time
 from risk.validation import EARLIEST, LATEST
 
 NOW_SKEW = pd.Timedelta(minutes=5)  # clocks of two machines may differ this much
@@ -30,11 +31,8 @@ def parse_issue_time(at: object, tz: str) -> pd.Timestamp:
     wall time the clocks skip or repeat in ``tz`` (a daylight-saving change).
     """
     example = "give e.g. 2025-12-01T08:00 (city time) or 2025-12-01T00:00Z"
-    try:
-        ts = pd.Timestamp(at)
-    except (ValueError, TypeError, OverflowError):
-        raise ConfigError(f"issue time {at!r} is not a time; {example}") from None
-    if ts is pd.NaT:
+    ts = read_time(at)
+    if ts is None:
         raise ConfigError(f"issue time {at!r} is not a time; {example}")
     wall = ts.tz_localize(None) if ts.tzinfo is not None else ts
     if not EARLIEST <= wall < LATEST:

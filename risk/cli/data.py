@@ -393,6 +393,7 @@ def features(
     from features.base import FeatureSpec
     from features.issue_times import daily_issue_times
     from risk.loaders import load_events, load_grids
+    from risk.option_times import option_date
 
     spec = FeatureSpec(tz=tz, calendar=calendar)
     if describe:
@@ -412,10 +413,11 @@ def features(
     if missing:
         _error(ConfigError(f"missing {', '.join(missing)} (or give --describe)"))
         raise typer.Exit(EXIT_USAGE)
+    first, last = option_date(start, "--start"), option_date(end, "--end")
     started = time.perf_counter()
     grid_result = load_grids(grids, encoding=encoding)
     event_result = load_events(events, grid_result.valid, tz=tz, encoding=encoding)
-    issue_times = daily_issue_times(start, end, hour=hour, tz=tz)
+    issue_times = daily_issue_times(first, last, hour=hour, tz=tz)
     with out.status(
         f"building features for {len(grid_result.valid):,} grids x {len(issue_times)} issue times ..."
     ):

@@ -260,6 +260,15 @@ def train(
     if proposed_by is not None:  # before the training: an unknown account fails at once
         proposed_by = _proposer(proposed_by, root)
     grid_frame, event_frame = _load_city(grids, events, tz, encoding)
+    measured = (metrics.get("dataset") or {}).get("grids")
+    if measured is not None and measured != len(grid_frame):
+        # the gates would judge this model by another city's (or another layout's) backtest
+        raise ContractError(
+            f"the backtest was run on {measured:,} grids and {grids} holds {len(grid_frame):,}",
+            file=str(metrics_path),
+            field="dataset.grids",
+            fix="run `risk backtest` on these grids and events and pass its folder to --backtest",
+        )
     # The settings the backtest's configuration search chose (its gates were checked on
     # them), unless --config gives others.
     chosen = (metrics.get("configuration") or {}).get("override")
@@ -508,6 +517,8 @@ def score(
     from serve.scoring import score as score_run
     from serve.scoring import summary_lines
 
+    if top_percent is not None and not 0 < top_percent <= 100:
+        raise ConfigError(f"--top-percent must be in (0, 100], got {top_percent:g}; e.g. 5")
     root = _data_dir(data_dir)
     issue = parse_issue_time(at, tz)
     factory = _database(database_url, root)

@@ -285,6 +285,15 @@ def test_bad_settings_are_refused_with_the_accepted_values(city):
         run_backtest(city.grids, city.events, START, END, train_start="2024-07-02")
     with pytest.raises(ConfigError, match="is after the last event"):  # nothing to measure
         run_backtest(city.grids, city.events, "2031-01-01", "2031-01-10")
+    # a date without its year (pandas: year 1) or past pandas' range: named, not an overflow
+    with pytest.raises(ConfigError, match=r"--start 'May 1' \(read as 0001-05-01\) is outside"):
+        run_backtest(city.grids, city.events, "May 1", END)
+    with pytest.raises(ConfigError, match="--end '9999-12-31' is outside the years 1700..2249"):
+        run_backtest(city.grids, city.events, START, "9999-12-31")
+    # every event from the system's own patrols, which the labels leave out by default
+    patrols = city.events.assign(source="patrol")
+    with pytest.raises(ConfigError, match="every event has source 'patrol'.*none"):
+        run_backtest(city.grids, patrols, START, END)
     # the data end 2024-07-18: windows of later issue days would count the end as quiet
     last = city.events["occurred_at"].max()
     latest = (last + pd.Timedelta(days=1) - pd.Timedelta(hours=72) - pd.Timedelta(hours=8)).date()

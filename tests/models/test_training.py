@@ -60,6 +60,12 @@ def test_an_issue_stride_builds_every_kth_training_day_counted_back_from_the_lat
     [
         ("yesterday", "--until 'yesterday' is not a date or time"),
         ("2023-06-01", "leaves no training day: the events start on 2024-01-01"),
+        # pandas reads a date without its year as year 1; going back a year of history
+        # from there overflowed (NotImplementedError from .date())
+        ("May 1", r"--until 'May 1' \(read as 0001-05-01\) is outside the years 1700..2249"),
+        ("2300-01-01", "--until '2300-01-01' is outside the years"),
+        # after the data: the empty days would be learnt as quiet ones
+        ("2030-01-01", r"--until '2030-01-01' is 2\d\d\d days after the newest event"),
     ],
 )
 def test_an_until_that_is_no_time_or_before_the_data_names_until(until, message):

@@ -249,3 +249,25 @@ def test_train_without_backtest_metrics_is_one_line_error(work, tmp_path):
     result = _train(work, tmp_path)
     assert result.exit_code == 3
     assert "metrics.json" in result.output and "risk backtest" in result.output
+
+
+def test_train_refuses_a_backtest_of_another_city(work, tmp_path):
+    """The gates would judge the new version by another city's metrics."""
+    root, _, _ = work
+    other = json.loads((root / "bt" / "metrics.json").read_text())
+    other["dataset"]["grids"] = 60
+    (tmp_path / "metrics.json").write_text(json.dumps(other))
+    result = _train(work, tmp_path)
+    assert result.exit_code == 3, result.output
+    out = " ".join(result.output.split())
+    assert "field 'dataset.grids': the backtest was run on 60 grids" in out
+    assert "holds 49" in out and "run `risk backtest` on these grids" in out
+
+
+def test_score_refuses_a_top_percent_outside_0_to_100(work):
+    root, args, _ = work
+    result = runner.invoke(
+        app, ["score", *args, "--at", "2024-05-20T08:00", "--top-percent", "0", *_db(root)]
+    )
+    assert result.exit_code == EXIT_CONFIG, result.output
+    assert "--top-percent must be in (0, 100], got 0" in result.output

@@ -317,6 +317,13 @@ def test_wrong_time_format_is_fatal_and_names_the_format():
     assert "10/12/2017 07:14:00 PM" in str(info.value)
 
 
+def test_a_format_strptime_cannot_read_is_named_with_its_option():
+    mapping = load_mapping("chicago").with_overrides(time_format="%Q")
+    with pytest.raises(ConfigError, match="time format '%Q' is not a strptime format") as info:
+        import_events(SAMPLE, mapping, now=NOW)
+    assert "--time-format" in str(info.value)
+
+
 def test_missing_file_and_unknown_extension(tmp_path):
     with pytest.raises(ContractError, match="file not found"):
         import_events(tmp_path / "nope.csv", load_mapping("chicago"))
