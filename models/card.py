@@ -99,6 +99,15 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _lead(lead: Mapping[str, Any]) -> str:
+    """A day-by-day lead as `+0.0012 [-0.0003, +0.0027]`, or a dash."""
+    values = [lead.get(k) for k in ("mean_diff", "low", "high")]
+    if not all(isinstance(v, int | float) and v == v for v in values):
+        return "—"
+    mean, low, high = values
+    return f"{mean:+.4f} [{low:+.4f}, {high:+.4f}]"
+
+
 def _model_order(models: Mapping[str, Any]) -> list[str]:
     names = [MAIN_MODEL] if MAIN_MODEL in models else []
     names += sorted(n for n in models if n not in (MAIN_MODEL, "oracle"))
@@ -240,18 +249,32 @@ def _configuration_section(metrics: Mapping[str, Any]) -> Section:
     window = conf.get("window") or ["?", "?"]
     rows = []
     for name, score in conf["scores"].items():
-        rows.append([name + (" (chosen)" if name == chosen else ""), _fmt(score.get("score"))])
+        lead = score.get("daily_lead") or {}
+        rows.append(
+            [
+                name + (" (chosen)" if name == chosen else ""),
+                _fmt(score.get("score")),
+                _lead(lead),
+            ]
+        )
     return Section(
         "Configuration",
         paragraphs=[
-            f"Chosen automatically: '{chosen}', the best of {len(rows)} candidates on the "
+            f"Chosen automatically: '{chosen}', of {len(rows)} candidates scored on the "
             f"validation issue times {_fmt(window[0])} to {_fmt(window[1])}, before the "
             "backtest's evaluation period (score: mean of pr_auc and pei@5 over the targets, "
-            "relative to the first candidate).",
+            "relative to the first candidate, the packaged settings). Another candidate is "
+            "taken only when it scores at least 0.005 higher and leads the first day by day "
+            "with a 90 % week-block interval above zero; otherwise the first stays.",
             f"Settings over models/lightgbm.toml: {conf.get('override') or '{}'}.",
             *([mix] if mix else []),
         ],
-        tables=[("validation scores", Table(["candidate", "score"], rows))],
+        tables=[
+            (
+                "validation scores",
+                Table(["candidate", "score", "day-by-day lead over the first [90 %]"], rows),
+            )
+        ],
     )
 
 

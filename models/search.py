@@ -10,13 +10,16 @@ but on every third of its training issue times (a third of the cost; the candida
 compared with each other, all thinned alike), and scored on the validation issue times, whose labels count only the events known
 at `until` — the moment the choice is made. Nothing of the evaluation (or deployment) period
 is looked at. The score of a candidate is the mean over targets of its `pr_auc` and `pei@5`,
-each divided by the first candidate's (so rare and common targets weigh alike); the best
-score wins, ties to the earlier candidate. The packaged default is the first candidate, so a
-search that finds nothing better keeps it.
+each divided by the first candidate's (so rare and common targets weigh alike). The packaged
+default is the first candidate, and the best-scoring other one replaces it only when it scores
+`SEARCH_MARGIN` higher *and* leads it day by day with a week-block bootstrap interval
+(`SEARCH_CI`) above zero: a few weeks of a small city (or of five top districts) can favour a
+candidate by chance, and then the default stays (docs/adr/027-search-keeps-the-default-unless-sure.md).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,11 +35,13 @@ from models.fitting import fit_prepared, training_rows, with_classics
 from models.stacking import add_components, fit_seppexps
 from models.threads import one_blas_thread
 from risk.errors import ConfigError
-from risk.metrics import pei_at, pr_auc
+from risk.metrics import paired_bootstrap_difference, pei_at, per_issue_time, pr_auc
 
 NS_PER_DAY = 86_400 * 10**9
 SEARCH_STRIDE = 3  # candidates train on every SEARCH_STRIDE-th of the issue times they would use
 SEARCH_MARGIN = 0.005  # a candidate must beat the first by this much (relative score) to win
+SEARCH_CI = 0.9  # ... and lead it day by day with this week-block bootstrap interval above 0
+SEARCH_METRICS = ("pr_auc", "pei@5")
 
 # name -> override of models/lightgbm.toml. Small on purpose: every candidate costs a fit.
 SEARCH_SPACE: dict[str, dict[str, Any]] = {
@@ -73,6 +78,36 @@ class SearchResult:
             "seconds": round(self.seconds, 1),
             "candidates": list(self.scores),
         }
+
+
+def _daily_index(
+    daily: dict[str, dict[str, dict[str, np.ndarray]]], reference: str
+) -> dict[str, np.ndarray]:
+    """Per candidate, one number per validation day: the mean over targets and metrics of the
+    day's metric divided by the reference candidate's mean over the days (the day-by-day
+    counterpart of the score; a metric undefined on a day is left out of that day, and a day
+    with none is NaN)."""
+
+    def mean(values: np.ndarray) -> float:
+        seen = values[np.isfinite(values)]
+        return float(seen.mean()) if seen.size else math.nan
+
+    scale = {t: {m: mean(v[m]) for m in SEARCH_METRICS} for t, v in daily[reference].items()}
+    out = {}
+    for name, per_target in daily.items():
+        n_days = len(next(iter(per_target.values()))[SEARCH_METRICS[0]])
+        total, seen = np.zeros(n_days), np.zeros(n_days)
+        for target, values in per_target.items():
+            for metric in SEARCH_METRICS:
+                ref = scale.get(target, {}).get(metric, math.nan)
+                if not (np.isfinite(ref) and ref > 0):
+                    continue
+                ratio = values[metric] / ref
+                ok = np.isfinite(ratio)
+                total += np.where(ok, ratio, 0.0)
+                seen += ok
+        out[name] = np.where(seen > 0, total / np.maximum(seen, 1), np.nan)
+    return out
 
 
 def _merged(base: dict[str, Any] | None, override: dict[str, Any]) -> dict[str, Any]:
@@ -138,13 +173,14 @@ def search_config(
     scored_times = pd.DatetimeIndex(scored["issue_time"].unique())
     scored = add_components(scored, stack.transform(events, grids, scored_times, start))
     raw: dict[str, dict[str, dict[str, float]]] = {}
+    daily: dict[str, dict[str, dict[str, np.ndarray]]] = {}  # name -> target -> metric -> days
     for name, override in candidates.items():
         config = _merged(base, override)
         # every candidate on a third of its training issue times: a third of the cost
         stride = int(load_config(config).section("training")["issue_time_stride"])
         config = _merged(config, {"training": {"issue_time_stride": SEARCH_STRIDE * stride}})
         model = fit_prepared(rows, targets, stack, config=config, feature_names=feature_names)
-        raw[name] = {}
+        raw[name], daily[name] = {}, {}
         for target, forecaster in model.forecasters_.items():
             # the ranking score: p ties at 1 - EPS for the busiest grids
             score = forecaster.predict_score(scored).reshape(n_t, n_grids)
@@ -152,6 +188,8 @@ def search_config(
                 "pr_auc": pr_auc(score, counts[target]),
                 "pei@5": pei_at(score, counts[target], 5),
             }
+            days = per_issue_time(score, counts[target], ks=(5,))
+            daily[name][target] = {m: days[m] for m in SEARCH_METRICS}
     reference = raw[next(iter(raw))]
     scores: dict[str, dict[str, Any]] = {}
     for name, per_target in raw.items():
@@ -159,12 +197,17 @@ def search_config(
             per_target[t][m] / reference[t][m]
             for t in per_target
             if t in reference  # thinner training rows may leave a target without a model
-            for m in ("pr_auc", "pei@5")
+            for m in SEARCH_METRICS
             if reference[t][m] and np.isfinite(per_target[t][m])
         ]
         scores[name] = {"score": float(np.mean(ratios)) if ratios else float("nan"), **per_target}
     ordered = list(scores)
     first = ordered[0]
+    index = _daily_index(daily, first)
+    for name in ordered[1:]:
+        scores[name]["daily_lead"] = paired_bootstrap_difference(
+            index[name], index[first], ci=SEARCH_CI
+        )
     best = max(
         ordered,
         key=lambda n: (
@@ -172,7 +215,10 @@ def search_config(
             -ordered.index(n),
         ),
     )
-    chosen = best if scores[best]["score"] > scores[first]["score"] + SEARCH_MARGIN else first
+    lead = scores[best].get("daily_lead", {})
+    sure = bool(lead.get("low", math.nan) > 0)  # NaN (no day to compare) is not sure
+    won = scores[best]["score"] > scores[first]["score"] + SEARCH_MARGIN
+    chosen = best if won and sure else first
     return SearchResult(
         chosen=chosen,
         override=_merged(base, candidates[chosen]),

@@ -194,12 +194,22 @@ def test_the_configuration_search_is_shown_with_its_scores():
             "chosen": "binary",
             "override": {"lightgbm": {"objective": "binary"}},
             "window": ["2024-05-01T08:00:00+08:00", "2024-05-28T08:00:00+08:00"],
-            "scores": {"default": {"score": 1.0}, "binary": {"score": 1.0123}},
+            "scores": {
+                "default": {"score": 1.0},
+                "binary": {
+                    "score": 1.0123,
+                    "daily_lead": {"mean_diff": 0.0121, "low": 0.003, "high": 0.0219},
+                },
+                "wide": {"score": 0.99, "daily_lead": {"mean_diff": float("nan")}},
+            },
         }
     }
     md, html = model_card({"version": 1}, metrics, [], ("a", "b"), [])
-    assert "Chosen automatically: 'binary', the best of 2 candidates" in md
-    assert "| binary (chosen) | 1.012 |" in md
+    assert "Chosen automatically: 'binary', of 3 candidates" in md
+    assert "leads the first day by day with a 90 % week-block interval above zero" in md
+    assert "| default | 1.000 | — |" in md
+    assert "| binary (chosen) | 1.012 | +0.0121 [+0.0030, +0.0219] |" in md
+    assert "| wide | 0.990 | — |" in md
     assert "{'lightgbm': {'objective': 'binary'}}" in md and "binary (chosen)" in html
     given, _ = model_card(
         {"version": 1}, {"configuration": {"chosen": "given"}}, [], ("a", "b"), []

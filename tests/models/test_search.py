@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -61,15 +62,30 @@ def test_every_candidate_is_scored_per_target_on_the_window(setting):
     assert result.as_dict()["candidates"] == ["default", "binary"]
 
 
-def test_the_default_stays_unless_beaten_by_the_margin(setting, monkeypatch):
+def test_the_default_stays_unless_beaten_by_the_margin_and_surely(setting, monkeypatch):
     candidates = {"default": {}, "same": {"lightgbm": {"seed": 2}}}
     result = run(setting, candidates)
-    diff = result.scores["same"]["score"] - 1.0
-    expected = "same" if diff > search_module.SEARCH_MARGIN else "default"
-    assert result.chosen == expected
-    monkeypatch.setattr(search_module, "SEARCH_MARGIN", -1.0)  # any candidate wins now
-    best = max(result.scores, key=lambda n: result.scores[n]["score"])
-    assert run(setting, candidates).chosen == best
+    lead = result.scores["same"]["daily_lead"]
+    assert lead["n_days"] == 20 and lead["block_days"] == 7  # 2024-06-01 .. 06-20, in weeks
+    assert lead["low"] <= lead["mean_diff"] <= lead["high"]
+    won = result.scores["same"]["score"] - 1.0 > search_module.SEARCH_MARGIN
+    assert result.chosen == ("same" if won and lead["low"] > 0 else "default")
+    # with no margin the day-by-day interval alone decides
+    monkeypatch.setattr(search_module, "SEARCH_MARGIN", -1.0)
+    again = run(setting, candidates)
+    assert again.chosen == ("same" if lead["low"] > 0 else "default")
+
+
+def test_the_daily_index_is_each_days_metrics_over_the_first_candidates_means():
+    nan = float("nan")
+    daily = {
+        "first": {"t": {"pr_auc": np.array([0.5, 0.7]), "pei@5": np.array([nan, 0.4])}},
+        "other": {"t": {"pr_auc": np.array([0.6, 0.6]), "pei@5": np.array([0.2, 0.6])}},
+    }
+    index = search_module._daily_index(daily, "first")
+    # scales: pr_auc 0.6, pei@5 0.4 (the first's means over the days it is defined on)
+    assert index["first"] == pytest.approx([0.5 / 0.6, (0.7 / 0.6 + 1.0) / 2])
+    assert index["other"] == pytest.approx([(1.0 + 0.5) / 2, (1.0 + 1.5) / 2])
 
 
 def test_a_bad_candidate_names_its_key(setting):
