@@ -774,6 +774,14 @@ def _notes(
             "zone's meridian): check these coordinates, or give --boundary to keep only the "
             "city's cells"
         )
+    null = (lon == 0) & (lat == 0)
+    if null.any():  # placeable where the zone is near (0, 0): placed, but named
+        i = int(np.argmax(null))
+        notes.append(
+            f"{_events(int(null.sum()))} at exactly (0, 0), which is often written for a "
+            f"missing location; first: {_where(rows, lon, lat, i)}. They are placed as given: "
+            "check them, and leave them out of the file if they have no location"
+        )
     return notes
 
 

@@ -198,6 +198,18 @@ def test_a_point_at_0_0_is_left_out_and_counted():
     )
 
 
+def test_points_at_0_0_that_can_be_placed_are_named():
+    """Every event at (0, 0): the zone is chosen there, so they are placed, with a note."""
+    events = pd.DataFrame({"lon": [0.0, 0.0, 0.0], "lat": [0.0, 0.0, 0.0]})
+    grids, report = make_grid(events)
+    assert len(grids) == 1 and report["events"] == 3
+    assert report["notes"] == [
+        "3 events at exactly (0, 0), which is often written for a missing location; first: "
+        "row 1 (lon 0.0, lat 0.0). They are placed as given: check them, and leave them out "
+        "of the file if they have no location"
+    ]
+
+
 def test_events_none_of_which_can_be_placed():
     # median lon (-120 + 60) / 2 = -30: zone 25N (meridian -33°); both points lie ~90° off it
     # on the equator, where the transverse Mercator is infinite
