@@ -7,7 +7,8 @@ that ends before the period it is for (docs/adr/010-forecast-core-v2.md).
 Each candidate is fitted as a backtest block would be, at the first validation issue time `s`
 (training rows whose windows closed by `s`, classic stack fitted on the events known at `s`)
 but on every third of its training issue times (a third of the cost; the candidates are
-compared with each other, all thinned alike), and scored on the validation issue times, whose labels count only the events known
+compared with each other, all thinned alike, with the settings that count rows divided by three
+so that thinning favours no candidate's trees), and scored on the validation issue times, whose labels count only the events known
 at `until` — the moment the choice is made. Nothing of the evaluation (or deployment) period
 is looked at. The score of a candidate is the mean over targets of its `pr_auc` and `pei@5`,
 each divided by the first candidate's (so rare and common targets weigh alike). The packaged
@@ -110,6 +111,25 @@ def _daily_index(
     return out
 
 
+# LightGBM settings that count rows or sum over them (a leaf's rows, its hessian sum, the
+# penalties that leaf values are weighed against): on a thinned fit they are scaled down alike,
+# so a candidate's trees are shaped as on every row (ADR 027).
+PER_ROW_SETTINGS = ("min_data_in_leaf", "min_sum_hessian_in_leaf", "lambda_l1", "lambda_l2")
+
+
+def _thinned(config: dict[str, Any], stride: int) -> dict[str, Any]:
+    """`config` fitted on every `stride`-th of its training issue times: a `stride`-th of the
+    cost, with the per-row settings (`PER_ROW_SETTINGS`) divided by `stride` so that the
+    thinning does not favour one candidate's trees over another's."""
+    loaded = load_config(config)
+    lgb = loaded.section("lightgbm")
+    scaled = {k: lgb[k] / stride for k in PER_ROW_SETTINGS if k in lgb}
+    if "min_data_in_leaf" in scaled:
+        scaled["min_data_in_leaf"] = max(1, round(scaled["min_data_in_leaf"]))
+    every = int(loaded.section("training")["issue_time_stride"])
+    return _merged(config, {"training": {"issue_time_stride": stride * every}, "lightgbm": scaled})
+
+
 def _merged(base: dict[str, Any] | None, override: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {
         k: dict(v) if isinstance(v, dict) else v for k, v in (base or {}).items()
@@ -175,10 +195,7 @@ def search_config(
     raw: dict[str, dict[str, dict[str, float]]] = {}
     daily: dict[str, dict[str, dict[str, np.ndarray]]] = {}  # name -> target -> metric -> days
     for name, override in candidates.items():
-        config = _merged(base, override)
-        # every candidate on a third of its training issue times: a third of the cost
-        stride = int(load_config(config).section("training")["issue_time_stride"])
-        config = _merged(config, {"training": {"issue_time_stride": SEARCH_STRIDE * stride}})
+        config = _thinned(_merged(base, override), SEARCH_STRIDE)
         model = fit_prepared(rows, targets, stack, config=config, feature_names=feature_names)
         raw[name], daily[name] = {}, {}
         for target, forecaster in model.forecasters_.items():

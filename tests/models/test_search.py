@@ -76,6 +76,25 @@ def test_the_default_stays_unless_beaten_by_the_margin_and_surely(setting, monke
     assert again.chosen == ("same" if lead["low"] > 0 else "default")
 
 
+def test_a_thinned_fit_scales_the_per_row_settings_alike_for_every_candidate():
+    """On every third training day a leaf of 1,000 rows is as large a share as 3,000 on every
+    day: left as is it favoured candidates with small leaves (ADR 027)."""
+    default = search_module._thinned({}, 3)
+    assert default["training"]["issue_time_stride"] == 6  # the packaged stride is 2
+    assert default["lightgbm"]["min_data_in_leaf"] == 333  # 1000 / 3, rounded
+    assert default["lightgbm"]["lambda_l2"] == pytest.approx(10 / 3)
+    assert default["lightgbm"]["min_sum_hessian_in_leaf"] == pytest.approx(1e-3 / 3)
+    larger = search_module._thinned(search_module.SEARCH_SPACE["larger_trees"], 3)
+    assert larger["lightgbm"]["min_data_in_leaf"] == 67 and larger["lightgbm"]["num_leaves"] == 31
+    assert (
+        search_module._thinned({"lightgbm": {"min_data_in_leaf": 1}}, 3)["lightgbm"][
+            "min_data_in_leaf"
+        ]
+        == 1
+    )  # never 0
+    assert search_module._thinned({}, 1)["lightgbm"]["min_data_in_leaf"] == 1000
+
+
 def test_the_daily_index_is_each_days_metrics_over_the_first_candidates_means():
     nan = float("nan")
     daily = {
