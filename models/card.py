@@ -246,6 +246,9 @@ def _configuration_section(metrics: Mapping[str, Any]) -> Section:
             "given": "Settings given by the analyst (a TOML file or override), not searched.",
         }.get(chosen, "The packaged settings (models/lightgbm.toml); no search was run.")
         return Section("Configuration", paragraphs=[text] + ([mix] if mix else []))
+    from models.search import SEARCH_CI, SEARCH_MARGIN  # the rule the text states
+
+    level = f"{SEARCH_CI * 100:g} %"
     window = conf.get("window") or ["?", "?"]
     rows = []
     for name, score in conf["scores"].items():
@@ -264,15 +267,16 @@ def _configuration_section(metrics: Mapping[str, Any]) -> Section:
             f"validation issue times {_fmt(window[0])} to {_fmt(window[1])}, before the "
             "backtest's evaluation period (score: mean of pr_auc and pei@5 over the targets, "
             "relative to the first candidate, the packaged settings). Another candidate is "
-            "taken only when it scores at least 0.005 higher and leads the first day by day "
-            "with a 90 % week-block interval above zero; otherwise the first stays.",
+            f"taken only when it scores at least {SEARCH_MARGIN:g} higher and leads the first "
+            f"day by day with a {level} week-block interval above zero; otherwise the first "
+            "stays.",
             f"Settings over models/lightgbm.toml: {conf.get('override') or '{}'}.",
             *([mix] if mix else []),
         ],
         tables=[
             (
                 "validation scores",
-                Table(["candidate", "score", "day-by-day lead over the first [90 %]"], rows),
+                Table(["candidate", "score", f"day-by-day lead over the first [{level}]"], rows),
             )
         ],
     )

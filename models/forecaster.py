@@ -44,11 +44,11 @@ NS_PER_HOUR = 3_600 * 10**9
 REFERENCE_ROWS = 20_000  # plain training rows that set the SHAP covers (models.covers)
 BLEND_ROWS = 200_000  # training rows the blend is fitted on, at most
 CALIBRATION_ROWS = 100_000  # calibration-slice rows a calibrator is chosen and fitted on
-SHORT_HISTORY_FIX = (
+SHORT_HISTORY_FIX = (  # the end of the time split's errors (too little history)
     "the model needs more history before the time it is fitted for. Fix: a file with a longer "
     "history, a later `risk backtest --start` or `risk train --until`, or lower [split] "
-    "validation_fraction / "
-    "calibration_fraction / min_issue_times in models/lightgbm.toml (or --config)"
+    "validation_fraction / calibration_fraction / min_issue_times in models/lightgbm.toml "
+    "(or --config)"
 )
 
 

@@ -7,15 +7,16 @@ that ends before the period it is for (docs/adr/010-forecast-core-v2.md).
 Each candidate is fitted as a backtest block would be, at the first validation issue time `s`
 (training rows whose windows closed by `s`, classic stack fitted on the events known at `s`)
 but on every third of its training issue times (a third of the cost; the candidates are
-compared with each other, all thinned alike, with the settings that count rows divided by three
-so that thinning favours no candidate's trees), and scored on the validation issue times, whose labels count only the events known
-at `until` — the moment the choice is made. Nothing of the evaluation (or deployment) period
-is looked at. The score of a candidate is the mean over targets of its `pr_auc` and `pei@5`,
+compared with each other, all thinned alike, with the settings that count rows divided by
+three so that thinning favours no candidate's trees, `_thinned`), and scored on the validation
+issue times, whose labels count only the events known at `until` — the moment the choice is
+made. Nothing of the evaluation (or deployment) period is looked at. The score of a candidate is the mean over targets of its `pr_auc` and `pei@5`,
 each divided by the first candidate's (so rare and common targets weigh alike). The packaged
 default is the first candidate, and the best-scoring other one replaces it only when it scores
 `SEARCH_MARGIN` higher *and* leads it day by day with a week-block bootstrap interval
 (`SEARCH_CI`) above zero: a few weeks of a small city (or of five top districts) can favour a
-candidate by chance, and then the default stays (docs/adr/027-search-keeps-the-default-unless-sure.md).
+candidate by chance, and then the default stays
+(docs/adr/027-search-keeps-the-default-unless-sure.md).
 """
 
 from __future__ import annotations
